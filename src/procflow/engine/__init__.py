@@ -1,0 +1,1 @@
+"""The pure engine: ``step(definition, instance, event, now) -> StepResult``."""

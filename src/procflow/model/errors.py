@@ -1,0 +1,211 @@
+"""The one tree of domain errors.
+
+Every error a user can cause carries a stable ``code``; only the HTTP layer maps codes to
+status lines. ``message`` is the FlowX text where FlowX has one, because clients match on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+class ProcflowError(Exception):
+    """Base of every error that a request can cause and a client should see."""
+
+    code: ClassVar[str] = "procflow_error"
+    error_key: ClassVar[str] = "error.procflow"
+    default_message: ClassVar[str] = "The request could not be processed."
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        self.message = message or self.default_message
+        self.details: dict[str, Any] = details
+        super().__init__(self.message)
+
+
+class NotFoundError(ProcflowError):
+    code = "not_found"
+    error_key = "error.not_found"
+
+
+class WorkspaceNotFound(NotFoundError):
+    code = "workspace_not_found"
+    error_key = "error.workspace.not_found"
+    default_message = "Workspace not found."
+
+
+class AppNotFound(NotFoundError):
+    code = "app_not_found"
+    error_key = "error.application.not_found"
+    default_message = "Application not found."
+
+
+class BuildNotFound(NotFoundError):
+    code = "build_not_found"
+    error_key = "error.build.not_found"
+    default_message = "Build not found."
+
+
+class NoActiveBuild(NotFoundError):
+    code = "no_active_build"
+    error_key = "error.build.no_active_build"
+    default_message = "The application has no active build."
+
+
+class ProcessDefinitionNotFound(NotFoundError):
+    code = "process_definition_not_found"
+    error_key = "error.process_definition.not_found"
+    default_message = "Process definition not found."
+
+
+class ProcessInstanceNotFound(NotFoundError):
+    code = "process_instance_not_found"
+    error_key = "error.process_instance.not_found"
+    default_message = "Process instance not found."
+
+
+class TokenNotFound(NotFoundError):
+    code = "token_not_found"
+    error_key = "error.token.not_found"
+    default_message = "Token not found."
+
+
+class ValidationError(ProcflowError):
+    code = "validation_error"
+    error_key = "error.validation"
+
+
+class InvalidRequestBody(ValidationError):
+    code = "invalid_body"
+    error_key = "error.validation.body"
+    default_message = "The request body must be a JSON object."
+
+
+class InvalidParameter(ValidationError):
+    code = "invalid_parameter"
+    error_key = "error.validation.parameter"
+    default_message = "A request parameter is invalid."
+
+
+class MandatoryParamsMissing(ValidationError):
+    code = "mandatory_params_missing"
+    error_key = "error.validation.process_instance.mandatory_params_missing"
+    default_message = "Some mandatory params are missing."
+
+
+class StartConditionMissing(ValidationError):
+    code = "start_condition_missing"
+    error_key = "error.validation.process_instance.start_condition_missing"
+    default_message = "Multiple start nodes found, but start condition not specified."
+
+
+class StartNodeNotFound(ValidationError):
+    code = "start_node_not_found"
+    error_key = "error.validation.process_instance.start_node_for_process_def_missing"
+    default_message = "Start node for process definition not found."
+
+
+class StartDataInvalid(ValidationError):
+    code = "start_data_invalid"
+    error_key = "error.validation.process_instance.start_data_invalid"
+    default_message = "The start data does not match the start node's schema."
+
+
+class ActionNotAllowed(ValidationError):
+    code = "action_not_allowed"
+    error_key = "error.validation.action.not_allowed"
+    default_message = "This action is not defined on the token's current node."
+
+
+class ConflictError(ProcflowError):
+    code = "conflict"
+    error_key = "error.conflict"
+
+
+class InstanceNotRunning(ConflictError):
+    code = "instance_not_running"
+    error_key = "error.process_instance.not_running"
+    default_message = "The process instance is not running."
+
+
+class TokenNotWaiting(ConflictError):
+    code = "token_not_waiting"
+    error_key = "error.token.not_waiting"
+    default_message = "The token is not waiting for an action."
+
+
+class IdempotencyKeyReused(ConflictError):
+    code = "idempotency_key_reused"
+    error_key = "error.idempotency.key_reused"
+    default_message = "This Idempotency-Key was already used with a different request."
+
+
+class ConcurrentModification(ConflictError):
+    code = "concurrent_modification"
+    error_key = "error.process_instance.concurrent_modification"
+    default_message = "The process instance was changed by another request; retry."
+
+
+class BuildAlreadyExists(ConflictError):
+    code = "build_exists"
+    error_key = "error.build.exists"
+    default_message = "A build with this id already exists."
+
+
+@dataclass(frozen=True)
+class DefinitionProblem:
+    """One thing wrong with a definition file, placed as precisely as the format allows."""
+
+    file: str
+    message: str
+    element_id: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.element_id is not None:
+            where += f" [{self.element_id}]"
+        return f"{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "elementId": self.element_id,
+            "line": self.line,
+            "message": self.message,
+        }
+
+
+class DefinitionInvalid(ValidationError):
+    """A definition failed validation; all its problems are reported at once."""
+
+    code = "definition_invalid"
+    error_key = "error.validation.process_definition.invalid"
+    default_message = "The process definition is invalid."
+
+    def __init__(self, problems: Sequence[DefinitionProblem]) -> None:
+        self.problems: tuple[DefinitionProblem, ...] = tuple(problems)
+        summary = "; ".join(str(p) for p in self.problems[:5])
+        more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
+        super().__init__(
+            f"{self.default_message} {summary}{more}",
+            problems=[p.as_dict() for p in self.problems],
+        )
+
+
+@dataclass
+class ProblemCollector:
+    """Accumulates definition problems so a parser can report every one, not just the first."""
+
+    file: str
+    problems: list[DefinitionProblem] = field(default_factory=list)
+
+    def add(self, message: str, element_id: str | None = None, line: int | None = None) -> None:
+        self.problems.append(DefinitionProblem(self.file, message, element_id, line))
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise DefinitionInvalid(self.problems)

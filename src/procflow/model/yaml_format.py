@@ -1,0 +1,187 @@
+"""The compact YAML/JSON definition format (``docs/definitions.md``).
+
+Parsing happens in two passes: the document is checked against the format's JSON Schema
+(``definition.schema.json``), then nodes and flows are built and the graph rules applied.
+Every problem of a file is reported at once, each with the node id and line where known.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import yaml
+
+from procflow.model.definition import (
+    Assignment,
+    BusinessRule,
+    EndNode,
+    ExclusiveGateway,
+    Flow,
+    Node,
+    ParallelGateway,
+    ProcessDefinition,
+    StartNode,
+    TaskNode,
+    UserTaskNode,
+)
+from procflow.model.errors import ProblemCollector
+from procflow.model.expression import Expression, ExpressionSyntaxError
+from procflow.model.validation import check_graph
+
+YAML_SUFFIXES = (".yaml", ".yml")
+JSON_SUFFIXES = (".json",)
+
+
+@cache
+def definition_schema() -> dict[str, Any]:
+    text = resources.files("procflow.model").joinpath("definition.schema.json").read_text()
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def parse_definition_text(text: str, file: str) -> ProcessDefinition:
+    problems = ProblemCollector(file)
+    document, lines = _load(text, file, problems)
+    problems.raise_if_any()
+    _check_schema(document, problems, lines)
+    problems.raise_if_any()
+    definition = _build(document, problems, lines)
+    check_graph(definition, problems, lines.get)
+    problems.raise_if_any()
+    return definition
+
+
+def _load(text: str, file: str, problems: ProblemCollector) -> tuple[Any, dict[str, int]]:
+    try:
+        if file.endswith(JSON_SUFFIXES):
+            return json.loads(text), {}
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.safe_load(text), _id_lines(node)
+    except (yaml.YAMLError, json.JSONDecodeError) as error:
+        problems.add(f"not valid {'JSON' if file.endswith('.json') else 'YAML'}: {error}")
+        return None, {}
+
+
+def _id_lines(node: yaml.Node | None) -> dict[str, int]:
+    """Map each ``id:`` value in the YAML tree to its 1-based line, for error messages."""
+    lines: dict[str, int] = {}
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                if key.value == "id" and isinstance(value, yaml.ScalarNode):
+                    lines.setdefault(str(value.value), current.start_mark.line + 1)
+                stack.append(value)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+    return lines
+
+
+def _check_schema(document: Any, problems: ProblemCollector, lines: dict[str, int]) -> None:
+    validator = jsonschema.Draft202012Validator(definition_schema())
+    for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
+        element = _element_at(document, list(error.absolute_path))
+        where = "/".join(str(p) for p in error.absolute_path) or "(document)"
+        problems.add(f"{where}: {error.message}", element, lines.get(element or ""))
+
+
+def _element_at(document: Any, path: list[Any]) -> str | None:
+    """The id of the innermost node or flow on ``path``, to name it in an error."""
+    element: str | None = None
+    current = document
+    for part in path:
+        try:
+            current = current[part]
+        except (KeyError, IndexError, TypeError):
+            break
+        if isinstance(current, Mapping) and isinstance(current.get("id"), str):
+            element = current["id"]
+    return element
+
+
+def _build(
+    document: Mapping[str, Any], problems: ProblemCollector, lines: dict[str, int]
+) -> ProcessDefinition:
+    def compile_at(source: str, element_id: str) -> Expression | None:
+        try:
+            return Expression.compile(source)
+        except ExpressionSyntaxError as error:
+            problems.add(
+                f"expression {source!r} does not compile: {error}",
+                element_id,
+                lines.get(element_id),
+            )
+            return None
+
+    nodes = [_build_node(raw, compile_at) for raw in document["nodes"]]
+    _report_duplicate_ids(nodes, problems, lines)
+    flows = [_build_flow(raw, compile_at) for raw in document["flows"]]
+    return ProcessDefinition.create(document["name"], nodes, flows, document.get("description", ""))
+
+
+Compile = Callable[[str, str], Expression | None]
+
+
+def _build_node(raw: Mapping[str, Any], compile_at: Compile) -> Node:
+    node_id, name, kind = raw["id"], raw.get("name", ""), raw["type"]
+    if kind == "start":
+        return StartNode(
+            node_id,
+            name,
+            raw.get("startCondition"),
+            tuple(raw.get("mandatoryParams", ())),
+            raw.get("schema"),
+        )
+    if kind == "task":
+        rules = tuple(
+            _build_rule(rule, node_id, index, compile_at)
+            for index, rule in enumerate(raw.get("rules", ()))
+        )
+        return TaskNode(node_id, name, rules, bool(raw.get("async", False)))
+    if kind == "userTask":
+        return UserTaskNode(node_id, name, tuple(raw["actions"]))
+    if kind == "exclusiveGateway":
+        return ExclusiveGateway(node_id, name, raw.get("default"))
+    if kind == "parallelGateway":
+        return ParallelGateway(node_id, name)
+    return EndNode(node_id, name)
+
+
+def _build_rule(
+    raw: Mapping[str, Any], node_id: str, index: int, compile_at: Compile
+) -> BusinessRule:
+    assignments = []
+    for path, source in raw["set"].items():
+        expression = compile_at(source, node_id)
+        if expression is not None:
+            assignments.append(Assignment(path, expression))
+    return BusinessRule(raw.get("name", f"rule{index + 1}"), tuple(assignments))
+
+
+def _build_flow(raw: Mapping[str, Any], compile_at: Compile) -> Flow:
+    flow_id = raw.get("id") or f"{raw['from']}->{raw['to']}"
+    condition = raw.get("condition")
+    return Flow(
+        id=flow_id,
+        source=raw["from"],
+        target=raw["to"],
+        condition=compile_at(condition, flow_id) if condition else None,
+        action=raw.get("action"),
+        name=raw.get("name", ""),
+    )
+
+
+def _report_duplicate_ids(
+    nodes: list[Node], problems: ProblemCollector, lines: dict[str, int]
+) -> None:
+    seen: set[str] = set()
+    for node in nodes:
+        if node.id in seen:
+            problems.add(f"duplicate node id {node.id!r}", node.id, lines.get(node.id))
+        seen.add(node.id)

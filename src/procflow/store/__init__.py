@@ -1,0 +1,1 @@
+"""Persistence: one ``Store`` port, a shared SQL core and small dialect subclasses."""

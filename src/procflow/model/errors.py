@@ -209,3 +209,21 @@ class ProblemCollector:
     def raise_if_any(self) -> None:
         if self.problems:
             raise DefinitionInvalid(self.problems)
+
+
+class Forbidden(ProcflowError):
+    code = "forbidden"
+    error_key = "error.authorization.forbidden"
+    default_message = "The token does not grant this action in this workspace."
+
+
+class Unauthenticated(ProcflowError):
+    code = "unauthenticated"
+    error_key = "error.authentication.failed"
+    default_message = "A valid bearer token is required."
+
+
+class PayloadTooLarge(ProcflowError):
+    code = "payload_too_large"
+    error_key = "error.validation.body.too_large"
+    default_message = "The request body is too large."

@@ -1,0 +1,1 @@
+"""The HTTP layer: parse, authorize, call one runtime service, render."""

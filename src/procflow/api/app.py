@@ -1,0 +1,53 @@
+"""The ASGI application: routes mounted at ``/`` and again under ``/rtm``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from procflow import __version__
+from procflow.api import routes_admin, routes_instances, routes_start
+from procflow.api.problems import install_problem_handlers, problem_response
+from procflow.api.render import JsonResponse
+from procflow.config import Settings
+from procflow.runtime.context import RuntimeContext
+from procflow.runtime.tokens import TokenIssuer
+
+RTM_PREFIX = "/rtm"
+
+health = APIRouter(tags=["operations"])
+
+
+@health.get("/health/live", summary="The process is up")
+async def live() -> Response:
+    return JsonResponse({"status": "UP"})
+
+
+@health.get("/health/ready", summary="The database answers")
+async def ready(request: Request) -> Response:
+    ctx: RuntimeContext = request.app.state.ctx
+    if await run_in_threadpool(ctx.store.ping):
+        return JsonResponse({"status": "UP"})
+    return problem_response(
+        503, "not_ready", "The database does not answer.", "error.health.not_ready"
+    )
+
+
+def create_app(ctx: RuntimeContext, settings: Settings, issuer: TokenIssuer) -> FastAPI:
+    app = FastAPI(
+        title="Procflow runtime API",
+        version=__version__,
+        description="A durable process runtime, compatible with the FlowX.AI runtime API.",
+        default_response_class=JsonResponse,
+    )
+    app.state.ctx = ctx
+    app.state.settings = settings
+    app.state.token_issuer = issuer
+    install_problem_handlers(app)
+    for router in (routes_start.router, routes_instances.router):
+        app.include_router(router)
+        app.include_router(router, prefix=RTM_PREFIX, include_in_schema=False)
+    app.include_router(routes_admin.router)
+    app.include_router(health)
+    return app

@@ -1,0 +1,107 @@
+"""RFC 9457 problem+json for every error, with FlowX's ``message`` and ``errorKey``."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from procflow.model.errors import (
+    ConflictError,
+    Forbidden,
+    NotFoundError,
+    PayloadTooLarge,
+    ProcflowError,
+    Unauthenticated,
+    ValidationError,
+)
+
+PROBLEM_TYPE_BASE = "https://procflow.dev/problems/"
+
+_STATUS_BY_ERROR: tuple[tuple[type[ProcflowError], int], ...] = (
+    (NotFoundError, 404),
+    (ValidationError, 400),
+    (ConflictError, 409),
+    (Forbidden, 403),
+    (Unauthenticated, 401),
+    (PayloadTooLarge, 413),
+)
+
+
+def status_of(error: ProcflowError) -> int:
+    return next((status for cls, status in _STATUS_BY_ERROR if isinstance(error, cls)), 400)
+
+
+def problem_response(
+    status: int,
+    code: str,
+    message: str,
+    error_key: str,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    # Details come first so that no detail can overwrite a standard member such as status.
+    body: dict[str, Any] = dict(extra or {})
+    body |= {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": message,
+        "message": message,
+        "errorKey": error_key,
+        "code": code,
+    }
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        headers=headers,
+        media_type="application/problem+json",
+    )
+
+
+def error_response(error: ProcflowError) -> Response:
+    status = status_of(error)
+    headers = {"WWW-Authenticate": 'Bearer realm="procflow"'} if status == 401 else None
+    return problem_response(
+        status, error.code, error.message, error.error_key, dict(error.details), headers
+    )
+
+
+async def _on_domain_error(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, ProcflowError)
+    return error_response(error)
+
+
+async def _on_validation_error(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    invalid = [
+        {"location": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
+        for e in error.errors()
+    ]
+    names = ", ".join(item["location"] for item in invalid)
+    return problem_response(
+        400,
+        "invalid_parameter",
+        f"Invalid request parameter(s): {names}.",
+        "error.validation.parameter",
+        {"invalidParams": invalid},
+    )
+
+
+async def _on_http_error(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    phrase = HTTPStatus(error.status_code).phrase
+    message = error.detail if isinstance(error.detail, str) else phrase
+    code = phrase.lower().replace(" ", "_")
+    return problem_response(error.status_code, code, message, f"error.http.{code}")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ProcflowError, _on_domain_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)

@@ -1,0 +1,155 @@
+"""JSON shapes of responses: the FlowX start response and what builds on it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+from uuid import UUID
+
+import orjson
+from starlette.responses import Response
+
+from procflow.model.build import Build
+from procflow.model.instance import Incident, ProcessInstance, Token
+from procflow.runtime.queries import LineageView
+from procflow.runtime.starting import PreparedStart
+from procflow.runtime.views import InstanceView
+from procflow.store.port import AuditRecord
+
+Json = dict[str, Any]
+
+
+class JsonResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def _text(value: UUID | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+def token_json(token: Token) -> Json:
+    return {
+        "id": token.id,
+        "uuid": str(token.uuid),
+        "state": token.state.value,
+        "statusCurrentNode": token.status.value,
+        "currentNodeId": token.node_id,
+        "parentTokenId": token.parent_id,
+    }
+
+
+def start_response_json(instance: ProcessInstance, build: Build) -> Json:
+    """Exactly the FlowX start response (API.md), plus ``parentTokenId`` on tokens."""
+    return {
+        "uuid": str(instance.uuid),
+        "state": instance.state.value,
+        "processDefinitionName": instance.definition_name,
+        "processDefinitionFlowxUuid": str(instance.definition_id),
+        "buildId": str(instance.build_id),
+        "buildStatusAtStart": build.status,
+        "applicationId": str(instance.app_id),
+        "workspaceId": str(instance.workspace_id),
+        "parentApplicationId": None,
+        "rootApplicationId": None,
+        "tokens": [token_json(t) for t in instance.tokens],
+        "instanceMetadata": {
+            "processInstanceId": instance.id,
+            "processInstanceUuid": str(instance.uuid),
+            "copiedFromUuid": _text(instance.lineage.copied_from_uuid),
+            "lineageRootUuid": _text(instance.lineage.lineage_root_uuid),
+        },
+    }
+
+
+def incident_json(incident: Incident) -> Json:
+    return incident.to_document()
+
+
+def audit_json(record: AuditRecord) -> Json:
+    return {
+        "seq": record.seq,
+        "type": record.type,
+        "nodeId": record.node_id,
+        "tokenUuid": _text(record.token_uuid),
+        "details": record.details,
+        "at": record.at.isoformat(),
+    }
+
+
+def status_json(view: InstanceView) -> Json:
+    body = start_response_json(view.instance, view.build)
+    body["createdAt"] = view.instance.created_at.isoformat()
+    body["updatedAt"] = view.instance.updated_at.isoformat()
+    body["version"] = view.instance.version
+    body["incidents"] = [incident_json(i) for i in view.instance.incidents]
+    body["auditSummary"] = audit_summary(view.audit)
+    return body
+
+
+def audit_summary(records: tuple[AuditRecord, ...]) -> Json:
+    return {
+        "events": len(records),
+        "byType": dict(Counter(r.type for r in records)),
+        "lastEventAt": records[-1].at.isoformat() if records else None,
+    }
+
+
+def lineage_member_json(instance: ProcessInstance) -> Json:
+    return {
+        "uuid": str(instance.uuid),
+        "processInstanceId": instance.id,
+        "processDefinitionName": instance.definition_name,
+        "state": instance.state.value,
+        "copiedFromUuid": _text(instance.lineage.copied_from_uuid),
+        "createdAt": instance.created_at.isoformat(),
+    }
+
+
+def lineage_json(view: LineageView) -> Json:
+    instance = view.instance
+    return {
+        "uuid": str(instance.uuid),
+        "copiedFromUuid": _text(instance.lineage.copied_from_uuid),
+        "lineageRootUuid": _text(instance.lineage.lineage_root_uuid or instance.uuid),
+        "ancestors": [lineage_member_json(m) for m in view.ancestors],
+        "descendants": [lineage_member_json(m) for m in view.descendants],
+    }
+
+
+def build_json(build: Build, active: bool | None = None) -> Json:
+    body: Json = {
+        "buildId": str(build.id),
+        "applicationId": str(build.app_id),
+        "workspaceId": str(build.workspace_id),
+        "status": build.status,
+        "checksum": build.checksum,
+        "createdAt": build.created_at.isoformat(),
+        "processDefinitions": [
+            {"name": d.name, "flowxUuid": str(d.id), "file": d.file_name} for d in build.definitions
+        ],
+    }
+    if active is not None:
+        body["active"] = active
+    return body
+
+
+def dry_run_json(prepared: PreparedStart) -> Json:
+    resolved = prepared.resolved
+    return {
+        "dryRun": True,
+        "processDefinitionName": resolved.definition.name,
+        "processDefinitionFlowxUuid": str(resolved.source.id),
+        "buildId": str(resolved.build.id),
+        "buildStatusAtStart": resolved.build.status,
+        "applicationId": str(resolved.build.app_id),
+        "workspaceId": str(prepared.workspace_id),
+        "startNodeId": prepared.start_node_id,
+        "data": prepared.data,
+        "instanceMetadata": {
+            "copiedFromUuid": _text(prepared.lineage.copied_from_uuid),
+            "lineageRootUuid": _text(prepared.lineage.lineage_root_uuid),
+        },
+    }

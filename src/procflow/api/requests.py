@@ -1,0 +1,79 @@
+"""Reading what a request carries: the bearer principal and a bounded JSON object body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+
+from procflow.model.data import JsonObject, split_path
+from procflow.model.errors import (
+    InvalidParameter,
+    InvalidRequestBody,
+    PayloadTooLarge,
+    Unauthenticated,
+)
+from procflow.runtime.access import Principal
+from procflow.runtime.tokens import TokenIssuer
+
+
+def principal_of(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("A bearer token is required (Authorization: Bearer <JWT>).")
+    issuer: TokenIssuer = request.app.state.token_issuer
+    return issuer.verify(token.strip())
+
+
+async def read_body_bytes(request: Request) -> bytes:
+    limit: int = request.app.state.settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(
+            f"The request body is over the limit of {limit} bytes.", limitBytes=limit
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(
+                f"The request body is over the limit of {limit} bytes.", limitBytes=limit
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json_object(request: Request, *, empty_ok: bool = True) -> JsonObject:
+    raw = await read_body_bytes(request)
+    if not raw.strip():
+        if empty_ok:
+            return {}
+        raise InvalidRequestBody("The request body must be a JSON object, and it is empty.")
+    return parse_json_object(raw)
+
+
+def parse_json_object(raw: bytes) -> JsonObject:
+    try:
+        value: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise InvalidRequestBody(f"The request body is not valid JSON: {error}.") from error
+    if not isinstance(value, dict):
+        kind = type(value).__name__ if value is not None else "null"
+        raise InvalidRequestBody(f"The request body must be a JSON object, not {kind}.")
+    return value
+
+
+def path_list(value: str | None, name: str) -> tuple[str, ...] | None:
+    """``"a,b.c"`` -> ``("a", "b.c")``; None when the parameter is absent."""
+    if value is None:
+        return None
+    paths = tuple(part.strip() for part in value.split(",") if part.strip())
+    for path in paths:
+        try:
+            split_path(path)
+        except ValueError as error:
+            raise InvalidParameter(f"{name}: {error}.", parameter=name) from error
+    return paths

@@ -1,0 +1,1 @@
+"""The ``procflow`` command line."""

@@ -1,0 +1,135 @@
+"""``procflow``: serve, deploy, token."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+from uuid import UUID
+
+import typer
+import uvicorn
+
+from procflow.api.app import create_app
+from procflow.cli.banner import print_banner
+from procflow.config import Settings
+from procflow.model.errors import ProcflowError
+from procflow.runtime import deploy
+from procflow.runtime.access import ANY_WORKSPACE, SYSTEM, Role
+from procflow.runtime.context import RuntimeContext, utc_now
+from procflow.runtime.demo import DEFINITION_SUFFIXES, seed_demo
+from procflow.runtime.tokens import TokenIssuer, load_or_create_secret
+from procflow.store.factory import open_store
+from procflow.store.port import Store
+
+app = typer.Typer(
+    help="Procflow: a durable process runtime.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _store(settings: Settings) -> Store:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.database_url, settings.data_dir)
+    store.migrate()
+    return store
+
+
+def _issuer(settings: Settings) -> TokenIssuer:
+    secret = load_or_create_secret(settings.data_dir)
+    return TokenIssuer(secret, settings.jwt_issuer, settings.jwt_audience)
+
+
+@app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="port (default PROCFLOW_PORT or 8080)")] = None,
+    host: Annotated[str | None, typer.Option(help="interface (default 127.0.0.1)")] = None,
+) -> None:
+    """Run the HTTP API (and, on SQLite, an embedded worker)."""
+    settings = Settings.from_env()
+    store = _store(settings)
+    issuer = _issuer(settings)
+    if settings.seed_demo:
+        seed_demo(store, utc_now())
+    ctx = RuntimeContext(store)
+    bind_host, bind_port = host or settings.host, port or settings.port
+    print_banner(issuer, bind_host, bind_port, demo=settings.seed_demo)
+    uvicorn.run(
+        create_app(ctx, settings, issuer),
+        host=bind_host,
+        port=bind_port,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@app.command(name="deploy")
+def deploy_command(
+    path: Annotated[Path, typer.Argument(help="a definition file or a directory of them")],
+    workspace: Annotated[UUID, typer.Option(help="workspace id")],
+    app_id: Annotated[UUID, typer.Option("--app", help="app id")],
+    activate: Annotated[bool, typer.Option(help="make it the app's active build")] = False,
+    create: Annotated[bool, typer.Option(help="create the workspace/app if missing")] = True,
+) -> None:
+    """Deploy definition files as a new build of an app."""
+    settings = Settings.from_env()
+    store = _store(settings)
+    files = _read_files(path)
+    try:
+        if create:
+            _ensure_workspace_and_app(store, workspace, app_id)
+        build = deploy.deploy_build(
+            store, SYSTEM, workspace, app_id, files, activate=activate, now=utc_now()
+        )
+    except ProcflowError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(code=1) from error
+    names = ", ".join(d.name for d in build.definitions)
+    state = "active" if activate else "not active"
+    typer.echo(f"build {build.id} ({state}, {build.checksum}): {names}")
+
+
+def _read_files(path: Path) -> dict[str, bytes]:
+    if path.is_dir():
+        return {
+            p.name: p.read_bytes()
+            for p in sorted(path.iterdir())
+            if p.suffix in DEFINITION_SUFFIXES
+        }
+    if not path.is_file():
+        typer.echo(f"error: {path} does not exist", err=True)
+        raise typer.Exit(code=1)
+    return {path.name: path.read_bytes()}
+
+
+def _ensure_workspace_and_app(store: Store, workspace: UUID, app_id: UUID) -> None:
+    with store.transaction() as txn:
+        has_workspace = txn.get_workspace(workspace) is not None
+        has_app = txn.get_app(app_id) is not None
+    if not has_workspace:
+        deploy.create_workspace(store, SYSTEM, str(workspace), workspace)
+    if not has_app:
+        deploy.create_app(store, SYSTEM, workspace, str(app_id), app_id)
+
+
+@app.command()
+def token(
+    workspace: Annotated[list[str], typer.Option(help="workspace id, or * for every one")],
+    role: Annotated[list[Role] | None, typer.Option(help="role (repeat); default: all")] = None,
+    subject: Annotated[str, typer.Option(help="the token's subject")] = "dev",
+    hours: Annotated[float, typer.Option(help="lifetime in hours")] = 12.0,
+) -> None:
+    """Print a signed bearer token for the given workspaces and roles."""
+    roles = frozenset(role) if role else frozenset(Role)
+    grants = {w if w == ANY_WORKSPACE else str(UUID(w)): roles for w in workspace}
+    issuer = _issuer(Settings.from_env())
+    typer.echo(issuer.mint(subject, grants, timedelta(hours=hours)))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

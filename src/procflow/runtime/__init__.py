@@ -1,0 +1,1 @@
+"""Application services: each command is one transaction (load -> step -> save -> commit)."""

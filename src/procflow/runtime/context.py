@@ -1,0 +1,23 @@
+"""What every service needs: the store, the definition catalog and a clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from procflow.runtime.catalog import Catalog
+from procflow.store.port import Store
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class RuntimeContext:
+    store: Store
+    catalog: Catalog = field(default_factory=Catalog)
+    clock: Callable[[], datetime] = utc_now
+    # How often a command is retried when another writer saved the instance first.
+    max_conflict_retries: int = 5

@@ -1,0 +1,118 @@
+"""Workspaces, apps and builds: creating them and deploying definition files."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from procflow.model.build import App, Build, DefinitionSource, Workspace, build_checksum
+from procflow.model.errors import (
+    BuildAlreadyExists,
+    BuildNotFound,
+    ConflictError,
+    DefinitionInvalid,
+    DefinitionProblem,
+    WorkspaceNotFound,
+)
+from procflow.model.formats import parse_definition_file
+from procflow.runtime.access import Principal, Role
+from procflow.runtime.catalog import check_app_in_workspace
+from procflow.store.port import Store, StoreTxn
+
+
+def create_workspace(
+    store: Store, principal: Principal, name: str, workspace_id: UUID | None = None
+) -> Workspace:
+    principal.require_global_admin()
+    workspace = Workspace(workspace_id or uuid4(), name)
+    with store.transaction() as txn:
+        if txn.get_workspace(workspace.id) is not None:
+            raise ConflictError("A workspace with this id already exists.")
+        txn.insert_workspace(workspace)
+    return workspace
+
+
+def create_app(
+    store: Store, principal: Principal, workspace_id: UUID, name: str, app_id: UUID | None = None
+) -> App:
+    principal.require(workspace_id, Role.ADMIN, WorkspaceNotFound())
+    app = App(app_id or uuid4(), workspace_id, name)
+    with store.transaction() as txn:
+        if txn.get_workspace(workspace_id) is None:
+            raise WorkspaceNotFound(workspaceId=str(workspace_id))
+        if txn.get_app(app.id) is not None:
+            raise ConflictError("An app with this id already exists.")
+        txn.insert_app(app)
+    return app
+
+
+def parse_build_files(files: Mapping[str, bytes]) -> tuple[DefinitionSource, ...]:
+    """Validate every file; report the problems of all files together, then fail."""
+    problems: list[DefinitionProblem] = []
+    sources: list[DefinitionSource] = []
+    seen: dict[str, str] = {}
+    for file_name in sorted(files):
+        try:
+            definitions = parse_definition_file(files[file_name], file_name)
+        except DefinitionInvalid as error:
+            problems.extend(error.problems)
+            continue
+        text = files[file_name].decode()
+        for definition in definitions:
+            if definition.name in seen:
+                problems.append(
+                    DefinitionProblem(
+                        file_name,
+                        f"process name {definition.name!r} is already defined in "
+                        f"{seen[definition.name]}",
+                    )
+                )
+            seen[definition.name] = file_name
+            sources.append(DefinitionSource(uuid4(), definition.name, file_name, text))
+    if not files:
+        problems.append(DefinitionProblem("(build)", "a build needs at least one file"))
+    if problems:
+        raise DefinitionInvalid(problems)
+    return tuple(sources)
+
+
+def deploy_build(
+    store: Store,
+    principal: Principal,
+    workspace_id: UUID,
+    app_id: UUID,
+    files: Mapping[str, bytes],
+    *,
+    activate: bool,
+    now: datetime,
+    build_id: UUID | None = None,
+) -> Build:
+    principal.require(workspace_id, Role.ADMIN, WorkspaceNotFound())
+    sources = parse_build_files(files)
+    texts = {name: data.decode() for name, data in files.items()}
+    build = Build(build_id or uuid4(), workspace_id, app_id, build_checksum(texts), now, sources)
+    with store.transaction() as txn:
+        check_app_in_workspace(txn, workspace_id, app_id)
+        if txn.get_build(build.id) is not None:
+            raise BuildAlreadyExists(buildId=str(build.id))
+        txn.insert_build(build)
+        if activate:
+            txn.set_active_build(workspace_id, app_id, build.id)
+    return build
+
+
+def activate_build(
+    store: Store, principal: Principal, workspace_id: UUID, app_id: UUID, build_id: UUID
+) -> None:
+    principal.require(workspace_id, Role.ADMIN, WorkspaceNotFound())
+    with store.transaction() as txn:
+        check_app_in_workspace(txn, workspace_id, app_id)
+        _require_build_of_app(txn, app_id, build_id)
+        txn.set_active_build(workspace_id, app_id, build_id)
+
+
+def _require_build_of_app(txn: StoreTxn, app_id: UUID, build_id: UUID) -> None:
+    build = txn.get_build(build_id)
+    if build is None or build.app_id != app_id:
+        raise BuildNotFound(buildId=str(build_id))

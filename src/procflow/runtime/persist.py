@@ -1,0 +1,29 @@
+"""Writing an engine step's outcome: the instance, its audit events and its jobs, together."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from procflow.engine.events import StepResult
+from procflow.model.instance import ProcessInstance
+from procflow.store.port import StoreTxn
+
+
+def save_new(txn: StoreTxn, result: StepResult, now: datetime) -> ProcessInstance:
+    saved = txn.insert_instance(result.instance)
+    _write_effects(txn, result, now)
+    return saved
+
+
+def save_step(txn: StoreTxn, result: StepResult, now: datetime) -> ProcessInstance:
+    saved = txn.update_instance(result.instance)
+    _write_effects(txn, result, now)
+    return saved
+
+
+def _write_effects(txn: StoreTxn, result: StepResult, now: datetime) -> None:
+    uuid = result.instance.uuid
+    if result.audit_events:
+        txn.append_audit(uuid, result.audit_events, now)
+    if result.jobs:
+        txn.enqueue_jobs(uuid, result.jobs, now)

@@ -1,0 +1,91 @@
+"""Read-only services: instance status and data, audit, lineage, build info, search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from procflow.model.build import Build
+from procflow.model.errors import WorkspaceNotFound
+from procflow.model.instance import ProcessInstance
+from procflow.runtime.access import Principal, Role
+from procflow.runtime.commands import load_visible
+from procflow.runtime.context import RuntimeContext
+from procflow.runtime.views import InstanceView
+from procflow.store.port import InstanceQuery
+
+
+@dataclass(frozen=True)
+class LineageView:
+    instance: ProcessInstance
+    # From the lineage root down to the instance's direct source.
+    ancestors: tuple[ProcessInstance, ...]
+    # Every instance copied from this one, directly or through other copies, oldest first.
+    descendants: tuple[ProcessInstance, ...]
+
+
+def instance_view(
+    ctx: RuntimeContext, principal: Principal, instance_uuid: UUID, *, with_audit: bool = False
+) -> InstanceView:
+    with ctx.store.transaction() as txn:
+        instance = load_visible(txn, principal, Role.READ, instance_uuid)
+        build = ctx.catalog.build(txn, instance.build_id)
+        audit = tuple(txn.list_audit(instance_uuid)) if with_audit else ()
+    return InstanceView(instance, build, audit)
+
+
+def lineage_view(ctx: RuntimeContext, principal: Principal, instance_uuid: UUID) -> LineageView:
+    with ctx.store.transaction() as txn:
+        instance = load_visible(txn, principal, Role.READ, instance_uuid)
+        root = instance.lineage.lineage_root_uuid or instance.uuid
+        members = {member.uuid: member for member in txn.lineage_members(root)}
+    members[instance.uuid] = instance
+    return LineageView(instance, _ancestors(instance, members), _descendants(instance, members))
+
+
+def _ancestors(
+    instance: ProcessInstance, members: dict[UUID, ProcessInstance]
+) -> tuple[ProcessInstance, ...]:
+    chain: list[ProcessInstance] = []
+    source_uuid = instance.lineage.copied_from_uuid
+    while source_uuid is not None and source_uuid in members:
+        source = members[source_uuid]
+        chain.append(source)
+        source_uuid = source.lineage.copied_from_uuid
+    return tuple(reversed(chain))
+
+
+def _descendants(
+    instance: ProcessInstance, members: dict[UUID, ProcessInstance]
+) -> tuple[ProcessInstance, ...]:
+    children: dict[UUID, list[ProcessInstance]] = {}
+    for member in members.values():
+        if member.lineage.copied_from_uuid is not None:
+            children.setdefault(member.lineage.copied_from_uuid, []).append(member)
+    found: list[ProcessInstance] = []
+    frontier = [instance.uuid]
+    while frontier:
+        for child in children.get(frontier.pop(), []):
+            found.append(child)
+            frontier.append(child.uuid)
+    return tuple(sorted(found, key=lambda m: (m.created_at, m.id or 0)))
+
+
+def instance_build(ctx: RuntimeContext, principal: Principal, instance_uuid: UUID) -> Build:
+    return instance_view(ctx, principal, instance_uuid).build
+
+
+def active_build(
+    ctx: RuntimeContext, principal: Principal, workspace_id: UUID, app_id: UUID
+) -> Build:
+    principal.require(workspace_id, Role.READ, WorkspaceNotFound())
+    with ctx.store.transaction() as txn:
+        return ctx.catalog.active_build(txn, workspace_id, app_id)
+
+
+def search_instances(
+    ctx: RuntimeContext, principal: Principal, query: InstanceQuery
+) -> list[ProcessInstance]:
+    principal.require(query.workspace_id, Role.READ, WorkspaceNotFound())
+    with ctx.store.transaction() as txn:
+        return txn.search_instances(query)

@@ -1,0 +1,196 @@
+"""Starting instances: S1 (active build), S2 (pinned build), S3 (copyDataFrom).
+
+A start is one transaction: resolve the build and definition, assemble the data (copying
+from the source for S3), refuse bad starts before anything is written, run the engine until
+every token waits, then insert the instance, its audit events, its jobs and its
+idempotency key together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from typing import Any
+from uuid import UUID, uuid4
+
+import orjson
+
+from procflow.engine.events import AuditEvent, Start, StepResult
+from procflow.engine.start import check_start_data, choose_start_node
+from procflow.engine.step import step
+from procflow.model.build import Build
+from procflow.model.data import JsonObject
+from procflow.model.errors import (
+    BuildNotFound,
+    IdempotencyKeyReused,
+    ProcessInstanceNotFound,
+    WorkspaceNotFound,
+)
+from procflow.model.instance import Lineage, ProcessInstance
+from procflow.runtime.access import Principal, Role
+from procflow.runtime.catalog import ResolvedDefinition
+from procflow.runtime.context import RuntimeContext
+from procflow.runtime.copying import CopySpec, copied_data, lineage_of_copy, read_source
+from procflow.runtime.persist import save_new
+from procflow.store.port import IdempotencyRecord, StoreTxn
+
+
+@dataclass(frozen=True)
+class StartTarget:
+    """Which build to start on: the app's active build, or a pinned ``build_id``."""
+
+    app_id: UUID
+    workspace_id: UUID | None = None
+    build_id: UUID | None = None
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    target: StartTarget
+    process_name: str
+    body: JsonObject = field(default_factory=dict)
+    copy: CopySpec | None = None
+    idempotency_key: str | None = None
+    platform: str | None = None
+
+    def fingerprint(self) -> str:
+        """What makes two requests "the same" for an Idempotency-Key."""
+        part = {
+            "app": str(self.target.app_id),
+            "workspace": str(self.target.workspace_id),
+            "build": str(self.target.build_id),
+            "process": self.process_name,
+            "body": self.body,
+            "copy": self.copy.as_request_part() if self.copy else None,
+        }
+        return hashlib.sha256(orjson.dumps(part, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass(frozen=True)
+class StartOutcome:
+    instance: ProcessInstance
+    build: Build
+    # True when an Idempotency-Key matched an earlier start and nothing new was created.
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class PreparedStart:
+    resolved: ResolvedDefinition
+    workspace_id: UUID
+    data: JsonObject
+    start_node_id: str
+    lineage: Lineage
+
+
+class _LostIdempotencyRace(Exception):
+    """Another request inserted the same key first; retry to answer with its instance."""
+
+
+def start_process(ctx: RuntimeContext, principal: Principal, request: StartRequest) -> StartOutcome:
+    for _ in range(ctx.max_conflict_retries):
+        try:
+            with ctx.store.transaction() as txn:
+                return _start_in(ctx, txn, principal, request)
+        except _LostIdempotencyRace:
+            continue
+    raise IdempotencyKeyReused("Concurrent requests with this Idempotency-Key; retry.")
+
+
+def dry_run(ctx: RuntimeContext, principal: Principal, request: StartRequest) -> PreparedStart:
+    """Everything a start would check and compute, with nothing written."""
+    with ctx.store.transaction() as txn:
+        return prepare_start(ctx, txn, principal, request)
+
+
+def _start_in(
+    ctx: RuntimeContext, txn: StoreTxn, principal: Principal, request: StartRequest
+) -> StartOutcome:
+    prepared = prepare_start(ctx, txn, principal, request)
+    key = request.idempotency_key
+    if key is not None:
+        replay = _replay(txn, prepared, key, request.fingerprint())
+        if replay is not None:
+            return replay
+    result = _run_new_instance(ctx, prepared, request)
+    saved = save_new(txn, result, ctx.clock())
+    if key is not None:
+        record = IdempotencyRecord(prepared.workspace_id, key, request.fingerprint(), saved.uuid)
+        if not txn.insert_idempotency(record):
+            raise _LostIdempotencyRace()
+    return StartOutcome(saved, prepared.resolved.build)
+
+
+def prepare_start(
+    ctx: RuntimeContext, txn: StoreTxn, principal: Principal, request: StartRequest
+) -> PreparedStart:
+    resolved = _resolve(ctx, txn, principal, request.target, request.process_name)
+    workspace_id = resolved.build.workspace_id
+    data, lineage = request.body, Lineage()
+    if request.copy is not None:
+        source = read_source(txn, principal, workspace_id, request.copy)
+        data, lineage = copied_data(source, request.copy, request.body), lineage_of_copy(source)
+    start = choose_start_node(resolved.definition, data)
+    check_start_data(start, data)
+    return PreparedStart(resolved, workspace_id, data, start.id, lineage)
+
+
+def _resolve(
+    ctx: RuntimeContext, txn: StoreTxn, principal: Principal, target: StartTarget, process_name: str
+) -> ResolvedDefinition:
+    if target.build_id is None:
+        assert target.workspace_id is not None, "an unpinned start names its workspace"
+        principal.require(target.workspace_id, Role.START, WorkspaceNotFound())
+        build = ctx.catalog.active_build(txn, target.workspace_id, target.app_id)
+    else:
+        build = ctx.catalog.pinned_build(txn, target.app_id, target.build_id)
+        # A build of an invisible workspace answers exactly like a build that does not exist.
+        principal.require(build.workspace_id, Role.START, BuildNotFound())
+    return ctx.catalog.resolve(build, process_name)
+
+
+def _replay(
+    txn: StoreTxn, prepared: PreparedStart, key: str, fingerprint: str
+) -> StartOutcome | None:
+    record = txn.get_idempotency(prepared.workspace_id, key)
+    if record is None:
+        return None
+    if record.request_hash != fingerprint:
+        raise IdempotencyKeyReused(idempotencyKey=key)
+    instance = txn.get_instance(record.instance_uuid)
+    if instance is None:
+        raise ProcessInstanceNotFound()
+    return StartOutcome(instance, prepared.resolved.build, replayed=True)
+
+
+def _run_new_instance(
+    ctx: RuntimeContext, prepared: PreparedStart, request: StartRequest
+) -> StepResult:
+    now = ctx.clock()
+    resolved = prepared.resolved
+    instance = ProcessInstance(
+        uuid=uuid4(),
+        workspace_id=prepared.workspace_id,
+        app_id=resolved.build.app_id,
+        build_id=resolved.build.id,
+        definition_id=resolved.source.id,
+        definition_name=resolved.definition.name,
+        created_at=now,
+        updated_at=now,
+        data=prepared.data,
+        lineage=prepared.lineage,
+    )
+    result = step(resolved.definition, instance, Start(prepared.start_node_id), now)
+    created = AuditEvent("instance_created", details=_creation_details(prepared, request))
+    return replace(result, effects=(created, *result.effects))
+
+
+def _creation_details(prepared: PreparedStart, request: StartRequest) -> dict[str, Any]:
+    details: dict[str, Any] = {"buildId": str(prepared.resolved.build.id)}
+    if prepared.lineage.copied_from_uuid is not None:
+        details["copiedFromUuid"] = str(prepared.lineage.copied_from_uuid)
+    if request.idempotency_key is not None:
+        details["idempotencyKey"] = request.idempotency_key
+    if request.platform is not None:
+        details["flowxPlatform"] = request.platform
+    return details

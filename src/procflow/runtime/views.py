@@ -1,0 +1,16 @@
+"""What services hand back to the presentation layers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from procflow.model.build import Build
+from procflow.model.instance import ProcessInstance
+from procflow.store.port import AuditRecord
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    instance: ProcessInstance
+    build: Build
+    audit: tuple[AuditRecord, ...] = ()

@@ -1,0 +1,81 @@
+"""Which BPMN elements Procflow runs, which it skips as pure drawing, and which it refuses.
+
+Anything that would change how a process runs must either be executed or reported: silently
+dropping a timer or a boundary event would run a different process than the one drawn.
+"""
+
+from __future__ import annotations
+
+TASK_TAGS = frozenset({"task", "scriptTask", "serviceTask", "businessRuleTask"})
+NODE_TAGS = TASK_TAGS | {
+    "startEvent",
+    "endEvent",
+    "userTask",
+    "exclusiveGateway",
+    "parallelGateway",
+}
+FLOW_TAG = "sequenceFlow"
+GATEWAY_TAGS = frozenset(
+    {"exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"}
+    | {"complexGateway"}
+)
+
+# Children of a process that document or decorate it without affecting the run.
+PROCESS_ARTIFACTS = frozenset(
+    {
+        "documentation",
+        "extensionElements",
+        "laneSet",
+        "textAnnotation",
+        "association",
+        "group",
+        "dataObject",
+        "dataObjectReference",
+        "dataStoreReference",
+        "property",
+        "ioSpecification",
+        "ioBinding",
+    }
+)
+
+# Children of a flow node or sequence flow that Procflow reads itself or may skip: references
+# to flows (``sourceRef``/``targetRef`` are authoritative), data and resource declarations.
+NODE_ARTIFACTS = frozenset(
+    {
+        "documentation",
+        "extensionElements",
+        "incoming",
+        "outgoing",
+        "conditionExpression",
+        "ioSpecification",
+        "property",
+        "dataInput",
+        "dataOutput",
+        "inputSet",
+        "outputSet",
+        "dataInputAssociation",
+        "dataOutputAssociation",
+        "performer",
+        "humanPerformer",
+        "potentialOwner",
+        "rendering",
+    }
+)
+
+_CHILD_MESSAGES = {
+    "standardLoopCharacteristics": "loop tasks are not supported yet",
+    "multiInstanceLoopCharacteristics": "multi-instance tasks are not supported yet",
+    "script": "scriptTask scripts are not run; compute data with <procflow:rule> instead",
+}
+
+
+def unsupported_child(parent: str, child: str) -> str:
+    """Why ``child`` inside a supported ``parent`` element cannot be run."""
+    if child.endswith("EventDefinition") or child == "eventDefinitionRef":
+        kind = child.removesuffix("EventDefinition")
+        return f"{kind} {parent} ({child}) is not supported yet"
+    return _CHILD_MESSAGES.get(child, f"bpmn:{child} inside bpmn:{parent} is not supported yet")
+
+
+def unsupported_element(tag: str) -> str:
+    return f"bpmn:{tag} is not supported yet"

@@ -1,0 +1,221 @@
+"""BPMN flow nodes and sequence flows as Procflow nodes and flows, extensions included.
+
+What BPMN leaves open (business rules, user-task actions, start parameters, ...) is written in
+the ``procflow`` namespace, either as attributes or inside ``bpmn:extensionElements``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from lxml import etree
+
+from procflow.model.bpmn.context import ReadContext
+from procflow.model.bpmn.elements import TASK_TAGS
+from procflow.model.bpmn.namespaces import PROCFLOW_NS, XSI_NS, bpmn, procflow, split_tag
+from procflow.model.definition import (
+    Assignment,
+    BusinessRule,
+    EndNode,
+    ExclusiveGateway,
+    Flow,
+    Node,
+    ParallelGateway,
+    StartNode,
+    TaskNode,
+    UserTaskNode,
+)
+from procflow.model.expression import Expression
+
+# The procflow extension children and attributes each BPMN element accepts.
+_ALLOWED_CHILDREN = {
+    "startEvent": {"mandatoryParam", "schema"},
+    "userTask": {"action"},
+    **{tag: {"rule"} for tag in TASK_TAGS},
+}
+_ALLOWED_ATTRIBUTES = {
+    "startEvent": {"startCondition"},
+    "sequenceFlow": {"action"},
+    **{tag: {"async"} for tag in TASK_TAGS},
+}
+
+_CEL_LANGUAGES = ("cel", "https://github.com/google/cel-spec")
+
+
+def text_of(element: etree._Element) -> str:
+    return "".join(str(text) for text in element.itertext()).strip()
+
+
+def extensions(element: etree._Element, local: str) -> list[etree._Element]:
+    """The ``procflow:<local>`` children of the element's ``bpmn:extensionElements``."""
+    found: list[etree._Element] = []
+    for container in element.iterchildren(bpmn("extensionElements")):
+        found.extend(container.iterchildren(procflow(local)))
+    return found
+
+
+def check_extensions(element: etree._Element, tag: str, owner_id: str, ctx: ReadContext) -> None:
+    """Report procflow attributes and extension elements this kind of element does not take."""
+    for name in element.attrib:
+        namespace, local = split_tag(name)
+        if namespace == PROCFLOW_NS and local not in _ALLOWED_ATTRIBUTES.get(tag, set()):
+            ctx.report(f"procflow:{local} is not allowed on bpmn:{tag}", owner_id, element)
+    for container in element.iterchildren(bpmn("extensionElements")):
+        for child in container:
+            namespace, local = split_tag(child.tag)
+            if namespace == PROCFLOW_NS and local not in _ALLOWED_CHILDREN.get(tag, set()):
+                ctx.report(f"<procflow:{local}> is not allowed in bpmn:{tag}", owner_id, child)
+
+
+def read_node(element: etree._Element, tag: str, ctx: ReadContext) -> Node:
+    node_id, name = element.get("id", ""), element.get("name", "")
+    check_extensions(element, tag, node_id, ctx)
+    reader = _NODE_READERS.get(tag, _read_task)
+    return reader(element, node_id, name, ctx)
+
+
+def _read_start(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
+    condition = element.get(procflow("startCondition"))
+    if condition is not None and not condition.strip():
+        ctx.report("procflow:startCondition must not be empty", node_id, element)
+    params = []
+    for param in extensions(element, "mandatoryParam"):
+        path = param.get("path", "")
+        ctx.check_path(path, node_id, param)
+        params.append(path)
+    return StartNode(node_id, name, condition or None, tuple(params), _read_schema(element, ctx))
+
+
+def _read_schema(element: etree._Element, ctx: ReadContext) -> dict[str, object] | None:
+    schemas = extensions(element, "schema")
+    for extra in schemas[1:]:
+        ctx.report("a start event takes one <procflow:schema>", element.get("id"), extra)
+    if not schemas:
+        return None
+    try:
+        schema = json.loads(text_of(schemas[0]))
+    except json.JSONDecodeError as error:
+        ctx.report(f"<procflow:schema> is not valid JSON: {error}", element.get("id"), schemas[0])
+        return None
+    if not isinstance(schema, dict):
+        ctx.report("<procflow:schema> must be a JSON object", element.get("id"), schemas[0])
+        return None
+    return schema
+
+
+def _read_task(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
+    rules = tuple(
+        _read_rule(rule, index, node_id, ctx)
+        for index, rule in enumerate(extensions(element, "rule"))
+    )
+    return TaskNode(node_id, name, rules, _read_async(element, node_id, ctx))
+
+
+def _read_async(element: etree._Element, node_id: str, ctx: ReadContext) -> bool:
+    value = element.get(procflow("async"), "false").strip()
+    if value not in ("true", "false"):
+        ctx.report(f"procflow:async must be 'true' or 'false', not {value!r}", node_id, element)
+    return value == "true"
+
+
+def _read_rule(rule: etree._Element, index: int, node_id: str, ctx: ReadContext) -> BusinessRule:
+    assignments: list[Assignment] = []
+    seen: set[str] = set()
+    for child in rule:
+        if child.tag != procflow("set"):
+            ctx.report("<procflow:rule> may only contain <procflow:set>", node_id, child)
+            continue
+        path, source = child.get("path", ""), text_of(child)
+        ctx.check_path(path, node_id, child)
+        if path in seen:
+            ctx.report(f"path {path!r} is set twice in one rule", node_id, child)
+        seen.add(path)
+        expression = _compile_required(source, "<procflow:set>", node_id, child, ctx)
+        if expression is not None:
+            assignments.append(Assignment(path, expression))
+    if not seen:
+        ctx.report("<procflow:rule> needs at least one <procflow:set>", node_id, rule)
+    return BusinessRule(rule.get("name") or f"rule{index + 1}", tuple(assignments))
+
+
+def _compile_required(
+    source: str, what: str, owner_id: str, element: etree._Element, ctx: ReadContext
+) -> Expression | None:
+    if not source:
+        ctx.report(f"{what} needs a CEL expression", owner_id, element)
+        return None
+    return ctx.compile(source, owner_id, element)
+
+
+def _read_user_task(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
+    actions: list[str] = []
+    for action in extensions(element, "action"):
+        action_name = action.get("name", "")
+        ctx.check_id(action_name, "action name", node_id, action)
+        if action_name in actions:
+            ctx.report(f"action {action_name!r} is defined twice", node_id, action)
+        actions.append(action_name)
+    if not actions:
+        ctx.report("a user task needs at least one <procflow:action>", node_id, element)
+    return UserTaskNode(node_id, name, tuple(actions))
+
+
+def _read_exclusive(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
+    return ExclusiveGateway(node_id, name, element.get("default") or None)
+
+
+def _read_parallel(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
+    return ParallelGateway(node_id, name)
+
+
+def _read_end(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
+    return EndNode(node_id, name)
+
+
+_NODE_READERS: dict[str, Callable[[etree._Element, str, str, ReadContext], Node]] = {
+    "startEvent": _read_start,
+    "endEvent": _read_end,
+    "userTask": _read_user_task,
+    "exclusiveGateway": _read_exclusive,
+    "parallelGateway": _read_parallel,
+}
+
+
+def read_flow(element: etree._Element, ctx: ReadContext) -> Flow:
+    flow_id = element.get("id", "")
+    check_extensions(element, "sequenceFlow", flow_id, ctx)
+    source, target = element.get("sourceRef", ""), element.get("targetRef", "")
+    for attribute, value in (("sourceRef", source), ("targetRef", target)):
+        if not value:
+            ctx.report(f"bpmn:sequenceFlow needs a {attribute}", flow_id, element)
+    action = element.get(procflow("action"))
+    if action is not None:
+        ctx.check_id(action, "action name", flow_id, element)
+    return Flow(
+        id=flow_id,
+        source=source,
+        target=target,
+        condition=_read_condition(element, flow_id, ctx),
+        action=action,
+        name=element.get("name", ""),
+    )
+
+
+def _read_condition(element: etree._Element, flow_id: str, ctx: ReadContext) -> Expression | None:
+    conditions = list(element.iterchildren(bpmn("conditionExpression")))
+    for extra in conditions[1:]:
+        ctx.report("a sequence flow takes one conditionExpression", flow_id, extra)
+    if not conditions:
+        return None
+    condition = conditions[0]
+    language = condition.get("language", "").strip()
+    if language and language.lower() not in _CEL_LANGUAGES:
+        ctx.report(f"condition language {language!r} is not supported; use CEL", flow_id, condition)
+        return None
+    expression_type = condition.get(f"{{{XSI_NS}}}type", "")
+    if expression_type and not expression_type.endswith("tFormalExpression"):
+        ctx.report(
+            f"condition of xsi:type {expression_type!r} is not supported", flow_id, condition
+        )
+    return _compile_required(text_of(condition), "conditionExpression", flow_id, condition, ctx)

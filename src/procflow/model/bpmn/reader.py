@@ -1,0 +1,273 @@
+"""Reading BPMN 2.0 XML into validated ``ProcessDefinition``s, one per ``bpmn:process``.
+
+Every problem of a file is collected before raising, each placed by element id and line, and
+the graph rules are the same ``check_graph`` the YAML format uses.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from procflow.model.bpmn.context import NAME_PATTERN, ReadContext
+from procflow.model.bpmn.elements import (
+    FLOW_TAG,
+    GATEWAY_TAGS,
+    NODE_ARTIFACTS,
+    NODE_TAGS,
+    PROCESS_ARTIFACTS,
+    unsupported_child,
+    unsupported_element,
+)
+from procflow.model.bpmn.namespaces import BPMN_NS, BPMNDI_NS, PROCFLOW_NS, bpmn, split_tag
+from procflow.model.bpmn.nodes import read_flow, read_node, text_of
+from procflow.model.bpmn.secure_xml import load_xml
+from procflow.model.definition import Flow, Node, ParallelGateway, ProcessDefinition, TaskNode
+from procflow.model.errors import DefinitionInvalid, DefinitionProblem, ProblemCollector
+from procflow.model.validation import check_graph
+
+BPMN_SUFFIXES = (".bpmn", ".bpmn20.xml", ".xml")
+
+# check_graph's wording; problems it reports only because an unsupported element was left out
+# of the graph are dropped, since that element is already reported on its own.
+_UNREACHABLE = "node is unreachable from any start node"
+
+
+@dataclass(frozen=True)
+class BpmnProcess:
+    """One ``bpmn:process`` of a file: its id, its definition, and its drawing as found.
+
+    ``diagram`` maps element ids to the file's ``bpmndi:BPMNShape``/``BPMNEdge`` elements, so
+    that exporting the definition again keeps the layout the modeler drew.
+    """
+
+    id: str
+    definition: ProcessDefinition
+    diagram: Mapping[str, etree._Element] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+
+def parse_bpmn(data: bytes, file: str) -> list[BpmnProcess]:
+    """Every process of a BPMN file, validated; raises ``DefinitionInvalid`` with all problems."""
+    problems = ProblemCollector(file)
+    root = load_xml(data, problems)
+    if root is None or not _check_root(root, problems):
+        problems.raise_if_any()
+        return []
+    process_elements = list(root.iterchildren(bpmn("process")))
+    if not process_elements:
+        _report(problems, "the file defines no bpmn:process", None, root)
+    _check_unique_ids(root, problems)
+    processes = [_read_process(element, problems) for element in process_elements]
+    _check_unique_names(processes, process_elements, problems)
+    # The file-wide id check and check_graph may both see the same duplicate id.
+    problems.problems = _first_of_each(problems.problems)
+    problems.raise_if_any()
+    diagram = diagram_elements(root)
+    return [_with_diagram(process, diagram) for process in processes]
+
+
+def _first_of_each(problems: list[DefinitionProblem]) -> list[DefinitionProblem]:
+    unique: dict[tuple[str, str | None], DefinitionProblem] = {}
+    for problem in problems:
+        unique.setdefault((problem.message, problem.element_id), problem)
+    return list(unique.values())
+
+
+def select_process(processes: Sequence[BpmnProcess], wanted: str, file: str) -> BpmnProcess:
+    """The process whose id or name is ``wanted``; ``DefinitionInvalid`` if there is none."""
+    for process in processes:
+        if wanted in (process.id, process.name):
+            return process
+    available = ", ".join(sorted({p.id for p in processes} | {p.name for p in processes}))
+    message = f"the file has no process {wanted!r}; it has: {available or 'none'}"
+    raise DefinitionInvalid([DefinitionProblem(file, message)])
+
+
+def _report(
+    problems: ProblemCollector, message: str, element_id: str | None, element: etree._Element
+) -> None:
+    line = element.sourceline
+    problems.add(message, element_id, line if isinstance(line, int) else None)
+
+
+def _check_root(root: etree._Element, problems: ProblemCollector) -> bool:
+    if root.tag == bpmn("definitions"):
+        return True
+    namespace, local = split_tag(root.tag)
+    if namespace != BPMN_NS:
+        message = (
+            f"root element is in namespace {namespace or '(none)'!r}; BPMN 2.0 files use "
+            f"{BPMN_NS!r}"
+        )
+    else:
+        message = f"root element is bpmn:{local}; a BPMN file starts with bpmn:definitions"
+    _report(problems, message, root.get("id"), root)
+    return False
+
+
+def _check_unique_ids(root: etree._Element, problems: ProblemCollector) -> None:
+    seen: set[str] = set()
+    for element in root.iter():
+        element_id = element.get("id") if isinstance(element.tag, str) else None
+        if element_id is None:
+            continue
+        if element_id in seen:
+            _report(problems, f"duplicate id {element_id!r}", element_id, element)
+        seen.add(element_id)
+
+
+def _check_unique_names(
+    processes: list[BpmnProcess], elements: list[etree._Element], problems: ProblemCollector
+) -> None:
+    seen: set[str] = set()
+    for process, element in zip(processes, elements, strict=True):
+        if process.name in seen:
+            _report(problems, f"two processes are named {process.name!r}", process.id, element)
+        seen.add(process.name)
+
+
+def _read_process(element: etree._Element, problems: ProblemCollector) -> BpmnProcess:
+    process_id = element.get("id", "")
+    ctx = ReadContext(problems)
+    name = element.get("name", "").strip() or process_id
+    if not NAME_PATTERN.fullmatch(name):
+        ctx.report(
+            f"process name {name!r} cannot name a definition (letters, digits, '_', '.', ':', "
+            "'-'); rename the process or remove its name to use its id",
+            process_id,
+            element,
+        )
+    graph = _ProcessGraph(ctx)
+    for child in element:
+        graph.add(child)
+    definition = ProcessDefinition.create(name, graph.nodes, graph.flows, _description(element))
+    graph.check(definition, process_id, element)
+    return BpmnProcess(process_id, _without(definition, graph.placeholders))
+
+
+def _description(element: etree._Element) -> str:
+    documentation = next(element.iterchildren(bpmn("documentation")), None)
+    return text_of(documentation) if documentation is not None else ""
+
+
+class _ProcessGraph:
+    """Nodes and flows read so far, with stand-ins for unsupported elements.
+
+    A stand-in keeps the graph connected, so that one unsupported timer does not also make
+    every node after it "unreachable" or its flows "unknown".
+    """
+
+    def __init__(self, ctx: ReadContext) -> None:
+        self.ctx = ctx
+        self.nodes: list[Node] = []
+        self.flows: list[Flow] = []
+        self.placeholders: set[str] = set()
+        self.lines: dict[str, int] = {}
+
+    def add(self, child: etree._Element) -> None:
+        namespace, tag = split_tag(child.tag)
+        element_id = child.get("id")
+        if element_id and isinstance(child.sourceline, int):
+            self.lines.setdefault(element_id, child.sourceline)
+        if namespace == PROCFLOW_NS:
+            self.ctx.report(f"<procflow:{tag}> is not allowed here", element_id, child)
+        if namespace != BPMN_NS or tag in PROCESS_ARTIFACTS:
+            return
+        if tag in NODE_TAGS or tag == FLOW_TAG:
+            self._check_element(child, tag, element_id)
+        if tag == FLOW_TAG:
+            self.flows.append(read_flow(child, self.ctx))
+        elif tag in NODE_TAGS:
+            self.nodes.append(read_node(child, tag, self.ctx))
+        else:
+            self.ctx.report(unsupported_element(tag), element_id, child)
+            self._add_placeholder(element_id or "", tag)
+
+    def _check_element(self, element: etree._Element, tag: str, element_id: str | None) -> None:
+        if not element_id:
+            self.ctx.report(f"bpmn:{tag} needs an id", None, element)
+        else:
+            what = "flow id" if tag == FLOW_TAG else "id"
+            self.ctx.check_id(element_id, what, element_id, element)
+        for child in element:
+            namespace, local = split_tag(child.tag)
+            if namespace == BPMN_NS and local not in NODE_ARTIFACTS:
+                if tag == "scriptTask" and local == "script" and not text_of(child):
+                    continue
+                self.ctx.report(unsupported_child(tag, local), element.get("id"), child)
+
+    def _add_placeholder(self, element_id: str, tag: str) -> None:
+        self.placeholders.add(element_id)
+        stand_in = ParallelGateway(element_id) if tag in GATEWAY_TAGS else TaskNode(element_id)
+        self.nodes.append(stand_in)
+
+    def check(
+        self, definition: ProcessDefinition, process_id: str, element: etree._Element
+    ) -> None:
+        lines = dict(self.lines)
+        if isinstance(element.sourceline, int):
+            lines.setdefault(definition.name, element.sourceline)
+            lines.setdefault(process_id, element.sourceline)
+        found = ProblemCollector(self.ctx.problems.file)
+        check_graph(definition, found, lines.get)
+        self.ctx.problems.problems.extend(
+            problem for problem in found.problems if not self._explained(problem, definition)
+        )
+
+    def _explained(self, problem: DefinitionProblem, definition: ProcessDefinition) -> bool:
+        """Whether a graph problem only stems from a stand-in, which is reported already."""
+        if not self.placeholders:
+            return False
+        touching = {
+            flow.id for flow in definition.flows if {flow.source, flow.target} & self.placeholders
+        }
+        if problem.element_id in self.placeholders | touching:
+            return True
+        return problem.message == _UNREACHABLE and problem.element_id in _reachable(
+            definition, self.placeholders
+        )
+
+
+def _reachable(definition: ProcessDefinition, roots: set[str]) -> set[str]:
+    reached = set(roots)
+    queue = deque(roots)
+    while queue:
+        for flow in definition.outgoing_flows(queue.popleft()):
+            if flow.target in definition.nodes and flow.target not in reached:
+                reached.add(flow.target)
+                queue.append(flow.target)
+    return reached
+
+
+def _without(definition: ProcessDefinition, placeholders: set[str]) -> ProcessDefinition:
+    if not placeholders:
+        return definition
+    nodes = [node for node in definition.nodes.values() if node.id not in placeholders]
+    return ProcessDefinition.create(
+        definition.name, nodes, list(definition.flows), definition.description
+    )
+
+
+def diagram_elements(root: etree._Element) -> dict[str, etree._Element]:
+    """Each DI shape and edge of the file by the id of the element it draws."""
+    drawn: dict[str, etree._Element] = {}
+    for diagram in root.iterchildren(f"{{{BPMNDI_NS}}}BPMNDiagram"):
+        for plane_element in diagram.iter(f"{{{BPMNDI_NS}}}BPMNShape", f"{{{BPMNDI_NS}}}BPMNEdge"):
+            target = plane_element.get("bpmnElement")
+            if target and target not in drawn:
+                drawn[target] = copy.deepcopy(plane_element)
+    return drawn
+
+
+def _with_diagram(process: BpmnProcess, diagram: dict[str, etree._Element]) -> BpmnProcess:
+    ids = set(process.definition.nodes) | {flow.id for flow in process.definition.flows}
+    own = {element_id: diagram[element_id] for element_id in ids if element_id in diagram}
+    return BpmnProcess(process.id, process.definition, own)

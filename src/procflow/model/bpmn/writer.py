@@ -1,0 +1,209 @@
+"""Writing a definition as BPMN 2.0 XML that bpmn.io and Camunda Modeler open.
+
+The diagram is either the one a modeler drew (kept from the parsed file) or laid out
+automatically; elements missing from a kept drawing are laid out like a fresh one.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Mapping
+
+from lxml import etree
+
+from procflow import __version__
+from procflow.model.bpmn.layout import Box, Layout, Point, layout
+from procflow.model.bpmn.namespaces import DC_NS, DI_NS, NSMAP, XSI_NS, bpmn, bpmndi, procflow
+from procflow.model.bpmn.reader import BpmnProcess
+from procflow.model.definition import (
+    EndNode,
+    ExclusiveGateway,
+    Flow,
+    Node,
+    ParallelGateway,
+    ProcessDefinition,
+    StartNode,
+    TaskNode,
+    UserTaskNode,
+)
+
+TARGET_NAMESPACE = "https://procflow.dev/processes"
+
+_NOT_ID_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
+
+Diagram = Mapping[str, etree._Element]
+
+
+def export_bpmn(
+    definition: ProcessDefinition, process_id: str | None = None, diagram: Diagram | None = None
+) -> bytes:
+    """The definition as a BPMN 2.0 document (UTF-8, with diagram interchange).
+
+    ``diagram`` is the drawing of a parsed file (``BpmnProcess.diagram``): shapes and edges it
+    has are kept as drawn, the rest are laid out automatically.
+    """
+    process_id = process_id or default_process_id(definition)
+    root = etree.Element(bpmn("definitions"), nsmap=NSMAP)
+    root.set("id", f"Definitions_{process_id}")
+    root.set("targetNamespace", TARGET_NAMESPACE)
+    root.set("exporter", "procflow")
+    root.set("exporterVersion", __version__)
+    _write_process(etree.SubElement(root, bpmn("process")), definition, process_id)
+    _write_diagram(root, definition, process_id, diagram or {})
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def default_process_id(definition: ProcessDefinition) -> str:
+    """An XML id for the process derived from its name, clear of node and flow ids."""
+    candidate = _NOT_ID_CHARS.sub("_", definition.name)
+    if not re.match(r"[A-Za-z_]", candidate):
+        candidate = f"Process_{candidate}"
+    taken = set(definition.nodes) | {flow.id for flow in definition.flows}
+    while candidate in taken:
+        candidate = f"{candidate}_process"
+    return candidate
+
+
+def _write_process(process: etree._Element, definition: ProcessDefinition, process_id: str) -> None:
+    process.set("id", process_id)
+    process.set("name", definition.name)
+    process.set("isExecutable", "true")
+    if definition.description:
+        etree.SubElement(process, bpmn("documentation")).text = definition.description
+    for node in definition.nodes.values():
+        element = _write_node(process, node)
+        for flow in definition.incoming_flows(node.id):
+            etree.SubElement(element, bpmn("incoming")).text = flow.id
+        for flow in definition.outgoing_flows(node.id):
+            etree.SubElement(element, bpmn("outgoing")).text = flow.id
+    for flow in definition.flows:
+        _write_flow(process, flow)
+
+
+def _new(parent: etree._Element, tag: str, node_id: str, name: str) -> etree._Element:
+    element = etree.SubElement(parent, bpmn(tag))
+    element.set("id", node_id)
+    if name:
+        element.set("name", name)
+    return element
+
+
+def _extension(element: etree._Element, local: str) -> etree._Element:
+    container = element.find(bpmn("extensionElements"))
+    if container is None:
+        container = etree.SubElement(element, bpmn("extensionElements"))
+    return etree.SubElement(container, procflow(local))
+
+
+def _write_node(process: etree._Element, node: Node) -> etree._Element:
+    match node:
+        case StartNode():
+            return _write_start(process, node)
+        case TaskNode():
+            return _write_task(process, node)
+        case UserTaskNode():
+            element = _new(process, "userTask", node.id, node.name)
+            for action in node.actions:
+                _extension(element, "action").set("name", action)
+            return element
+        case ExclusiveGateway():
+            element = _new(process, "exclusiveGateway", node.id, node.name)
+            if node.default_flow:
+                element.set("default", node.default_flow)
+            return element
+        case ParallelGateway():
+            return _new(process, "parallelGateway", node.id, node.name)
+        case EndNode():
+            return _new(process, "endEvent", node.id, node.name)
+
+
+def _write_start(process: etree._Element, node: StartNode) -> etree._Element:
+    element = _new(process, "startEvent", node.id, node.name)
+    if node.start_condition:
+        element.set(procflow("startCondition"), node.start_condition)
+    for path in node.mandatory_params:
+        _extension(element, "mandatoryParam").set("path", path)
+    if node.data_schema is not None:
+        _extension(element, "schema").text = json.dumps(node.data_schema, ensure_ascii=False)
+    return element
+
+
+def _write_task(process: etree._Element, node: TaskNode) -> etree._Element:
+    element = _new(process, "businessRuleTask" if node.rules else "task", node.id, node.name)
+    if node.is_async:
+        element.set(procflow("async"), "true")
+    for rule in node.rules:
+        rule_element = _extension(element, "rule")
+        rule_element.set("name", rule.name)
+        for assignment in rule.assignments:
+            assign = etree.SubElement(rule_element, procflow("set"))
+            assign.set("path", assignment.path)
+            assign.text = assignment.expression.source
+    return element
+
+
+def _write_flow(process: etree._Element, flow: Flow) -> None:
+    element = _new(process, "sequenceFlow", flow.id, flow.name)
+    element.set("sourceRef", flow.source)
+    element.set("targetRef", flow.target)
+    if flow.action is not None:
+        element.set(procflow("action"), flow.action)
+    if flow.condition is not None:
+        condition = etree.SubElement(element, bpmn("conditionExpression"))
+        condition.set(f"{{{XSI_NS}}}type", "bpmn:tFormalExpression")
+        condition.text = flow.condition.source
+
+
+def _write_diagram(
+    root: etree._Element, definition: ProcessDefinition, process_id: str, drawn: Diagram
+) -> None:
+    diagram = etree.SubElement(root, bpmndi("BPMNDiagram"))
+    diagram.set("id", f"BPMNDiagram_{process_id}")
+    plane = etree.SubElement(diagram, bpmndi("BPMNPlane"))
+    plane.set("id", f"BPMNPlane_{process_id}")
+    plane.set("bpmnElement", process_id)
+    auto = layout(definition)
+    for node in definition.nodes.values():
+        kept = drawn.get(node.id)
+        plane.append(copy.deepcopy(kept) if kept is not None else _shape(node, auto.boxes[node.id]))
+    for flow in definition.flows:
+        kept = drawn.get(flow.id)
+        plane.append(
+            copy.deepcopy(kept) if kept is not None else _edge(flow.id, _waypoints(auto, flow))
+        )
+
+
+def _shape(node: Node, box: Box) -> etree._Element:
+    shape = etree.Element(bpmndi("BPMNShape"))
+    shape.set("id", f"{node.id}_di")
+    shape.set("bpmnElement", node.id)
+    if isinstance(node, ExclusiveGateway):
+        shape.set("isMarkerVisible", "true")
+    bounds = etree.SubElement(shape, f"{{{DC_NS}}}Bounds")
+    for attribute, value in (("x", box.x), ("y", box.y)):
+        bounds.set(attribute, str(value))
+    bounds.set("width", str(box.width))
+    bounds.set("height", str(box.height))
+    return shape
+
+
+def _waypoints(auto: Layout, flow: Flow) -> list[Point]:
+    return auto.waypoints.get(flow.id, [])
+
+
+def _edge(flow_id: str, points: list[Point]) -> etree._Element:
+    edge = etree.Element(bpmndi("BPMNEdge"))
+    edge.set("id", f"{flow_id}_di")
+    edge.set("bpmnElement", flow_id)
+    for x, y in points:
+        waypoint = etree.SubElement(edge, f"{{{DI_NS}}}waypoint")
+        waypoint.set("x", str(x))
+        waypoint.set("y", str(y))
+    return edge
+
+
+def export_bpmn_process(process: BpmnProcess) -> bytes:
+    """A parsed process written back, keeping the ids and the drawing of its source file."""
+    return export_bpmn(process.definition, process.id, process.diagram)

@@ -1,0 +1,120 @@
+"""Elements Procflow does not run yet are reported with their id and line, never skipped."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.bpmn.checks import find, problems_of
+from tests.bpmn.documents import document, line_of, minimal_body, process
+
+STANDALONE = [
+    ("intermediateCatchEvent", '<bpmn:timerEventDefinition id="Timer_1" />'),
+    ("intermediateThrowEvent", '<bpmn:signalEventDefinition id="Signal_1" />'),
+    ("boundaryEvent", '<bpmn:errorEventDefinition id="Error_1" />'),
+    ("callActivity", ""),
+    ("subProcess", '<bpmn:startEvent id="Nested_start" />'),
+    ("transaction", ""),
+    ("adHocSubProcess", ""),
+    ("inclusiveGateway", ""),
+    ("eventBasedGateway", ""),
+    ("complexGateway", ""),
+    ("sendTask", ""),
+    ("receiveTask", ""),
+    ("manualTask", ""),
+]
+
+
+@pytest.mark.parametrize(("tag", "inner"), STANDALONE)
+def test_unsupported_element_is_reported_with_id_and_line(tag: str, inner: str) -> None:
+    attached = ' attachedToRef="Task"' if tag == "boundaryEvent" else ""
+    element = f'    <bpmn:{tag} id="Unsupported_1"{attached}>{inner}</bpmn:{tag}>\n'
+    data = document(process(minimal_body(element)))
+    problems = problems_of(data)
+    find(
+        problems,
+        f"bpmn:{tag} is not supported yet",
+        "Unsupported_1",
+        line_of(data, element.strip()),
+    )
+    assert len(problems) == 1, [str(p) for p in problems]
+
+
+@pytest.mark.parametrize(
+    ("definition", "kind"),
+    [
+        ("timerEventDefinition", "timer"),
+        ("messageEventDefinition", "message"),
+        ("signalEventDefinition", "signal"),
+        ("conditionalEventDefinition", "conditional"),
+    ],
+)
+def test_start_event_with_an_event_definition_is_reported(definition: str, kind: str) -> None:
+    inner = f'      <bpmn:{definition} id="Definition_1" />\n'
+    body = minimal_body().replace(
+        "      <bpmn:outgoing>Flow_1</bpmn:outgoing>\n",
+        "      <bpmn:outgoing>Flow_1</bpmn:outgoing>\n" + inner,
+    )
+    data = document(process(body))
+    problem = find(problems_of(data), "is not supported yet", "Start", line_of(data, definition))
+    assert problem.message.startswith(f"{kind} startEvent ({definition})")
+
+
+def test_terminate_end_event_is_reported() -> None:
+    body = minimal_body().replace(
+        "      <bpmn:incoming>Flow_2</bpmn:incoming>\n",
+        "      <bpmn:incoming>Flow_2</bpmn:incoming>\n"
+        '      <bpmn:terminateEventDefinition id="Terminate_1" />\n',
+    )
+    data = document(process(body))
+    find(problems_of(data), "terminate endEvent", "End", line_of(data, "Terminate_1"))
+
+
+def test_multi_instance_task_is_reported() -> None:
+    body = minimal_body().replace(
+        "      <bpmn:outgoing>Flow_2</bpmn:outgoing>\n",
+        "      <bpmn:outgoing>Flow_2</bpmn:outgoing>\n"
+        '      <bpmn:multiInstanceLoopCharacteristics isSequential="true" />\n',
+    )
+    data = document(process(body))
+    find(problems_of(data), "multi-instance", "Task", line_of(data, "multiInstance"))
+
+
+def test_script_of_a_script_task_is_reported_not_run() -> None:
+    body = minimal_body(task_tag="scriptTask").replace(
+        "      <bpmn:outgoing>Flow_2</bpmn:outgoing>\n",
+        "      <bpmn:outgoing>Flow_2</bpmn:outgoing>\n"
+        "      <bpmn:script>execution.setVariable('x', 1)</bpmn:script>\n",
+    )
+    data = document(process(body))
+    find(problems_of(data), "scripts are not run", "Task", line_of(data, "<bpmn:script>"))
+
+
+def test_unsupported_element_in_the_path_does_not_make_the_rest_unreachable() -> None:
+    body = minimal_body().replace(
+        '<bpmn:sequenceFlow id="Flow_2" sourceRef="Task" targetRef="End" />',
+        """<bpmn:intermediateCatchEvent id="Wait">
+      <bpmn:timerEventDefinition />
+    </bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="Flow_2" sourceRef="Task" targetRef="Wait" />
+    <bpmn:sequenceFlow id="Flow_3" sourceRef="Wait" targetRef="End" />""",
+    )
+    data = document(process(body))
+    problems = problems_of(data)
+    assert [(p.element_id, p.message) for p in problems] == [
+        ("Wait", "bpmn:intermediateCatchEvent is not supported yet")
+    ]
+
+
+def test_flows_out_of_an_unsupported_gateway_are_not_blamed() -> None:
+    body = minimal_body().replace(
+        '<bpmn:sequenceFlow id="Flow_2" sourceRef="Task" targetRef="End" />',
+        """<bpmn:inclusiveGateway id="Any" />
+    <bpmn:endEvent id="End_2" />
+    <bpmn:sequenceFlow id="Flow_2" sourceRef="Task" targetRef="Any" />
+    <bpmn:sequenceFlow id="Flow_3" sourceRef="Any" targetRef="End">
+      <bpmn:conditionExpression>input.a == 1</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="Flow_4" sourceRef="Any" targetRef="End_2" />""",
+    )
+    problems = problems_of(document(process(body)))
+    assert [p.element_id for p in problems] == ["Any"]

@@ -130,7 +130,7 @@ def test_bpmn_in_bpmn_out_keeps_the_modelers_drawing() -> None:
 
 
 def test_loan_example_keeps_its_drawing_and_labels() -> None:
-    source = (ROOT / "examples/bpmn/loan_application.bpmn").read_bytes()
+    source = (ROOT / "examples/loans/loan_application.bpmn").read_bytes()
     [process] = parse_bpmn(source, "loan_application.bpmn")
     exported = export_bpmn_process(process)
     assert drawn_bounds(exported) == drawn_bounds(source)

@@ -21,7 +21,7 @@ def test_yaml_and_bpmn_files_give_the_same_definition() -> None:
 
 def test_examples_deploy() -> None:
     yaml_file = ROOT / "examples/loans/loan_application.yaml"
-    bpmn_file = ROOT / "examples/bpmn/loan_application.bpmn"
+    bpmn_file = ROOT / "examples/loans/loan_application.bpmn"
     [loans] = parse_definition_file(yaml_file.read_bytes(), yaml_file.name)
     [loans_bpmn] = parse_definition_file(bpmn_file.read_bytes(), bpmn_file.name, "Process_loans")
     assert (loans.name, loans_bpmn.name) == ("loan_application", "loan_application_bpmn")

@@ -64,7 +64,7 @@ def test_loan_example_in_bpmn_matches_the_yaml_example() -> None:
     from_yaml = parse_definition_text(
         (ROOT / "examples/loans/loan_application.yaml").read_text(), "loan_application.yaml"
     )
-    bpmn_file = ROOT / "examples/bpmn/loan_application.bpmn"
+    bpmn_file = ROOT / "examples/loans/loan_application.bpmn"
     [loans] = parse_bpmn(bpmn_file.read_bytes(), bpmn_file.name)
     assert loans.id == "Process_loans"
     assert loans.definition.name == "loan_application_bpmn"

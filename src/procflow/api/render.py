@@ -23,7 +23,8 @@ class JsonResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        # The trailing newline keeps curl output readable in a terminal; JSON parsers ignore it.
+        return orjson.dumps(content, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def _text(value: UUID | None) -> str | None:

@@ -14,6 +14,7 @@ from procflow.api.app import create_app
 from procflow.cli.banner import print_banner
 from procflow.config import Settings
 from procflow.model.errors import ProcflowError
+from procflow.model.export import export_file
 from procflow.runtime import deploy
 from procflow.runtime.access import ANY_WORKSPACE, SYSTEM, Role
 from procflow.runtime.context import RuntimeContext, utc_now
@@ -111,6 +112,30 @@ def _ensure_workspace_and_app(store: Store, workspace: UUID, app_id: UUID) -> No
         deploy.create_workspace(store, SYSTEM, str(workspace), workspace)
     if not has_app:
         deploy.create_app(store, SYSTEM, workspace, str(app_id), app_id)
+
+
+@app.command(name="export")
+def export_command(
+    path: Annotated[Path, typer.Argument(help="a YAML, JSON or BPMN definition file")],
+    process: Annotated[
+        str | None, typer.Option(help="which process of a multi-process file")
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write")] = None,
+) -> None:
+    """Write a definition as BPMN 2.0 XML with diagram layout (opens in bpmn.io).
+
+    A BPMN file keeps the modeler's drawing; a YAML/JSON one is laid out automatically.
+    """
+    try:
+        xml = export_file(path.read_bytes(), path.name, process)
+    except ProcflowError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(code=1) from error
+    if output is None:
+        typer.echo(xml.decode(), nl=False)
+    else:
+        output.write_bytes(xml)
+        typer.echo(f"wrote {output}")
 
 
 @app.command()

@@ -1,0 +1,81 @@
+"""`procflow serve` as a new user runs it: a real server process, and the curl lines it
+prints pasted into a shell, exactly as printed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+PROCFLOW = Path(sys.executable).parent / "procflow"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "PROCFLOW_DATA_DIR": str(tmp_path / "data"), "PROCFLOW_PORT": str(port)}
+    env.pop("PROCFLOW_DATABASE_URL", None)
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [str(PROCFLOW), "serve"], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, process, log)
+        yield base, log
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"serve exited:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"serve did not become ready:\n{log.read_text()}")
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")
+def test_printed_walkthrough_runs_as_printed(server: tuple[str, Path]) -> None:
+    base, log = server
+    banner = log.read_text()
+    assert f"Procflow listening on {base}" in banner
+    script = banner[banner.index("export TOKEN=") :] + '\necho "RESULT $ID $COPY"\n'
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    _, source, copy = last.split()
+    lineage_line = result.stdout.strip().splitlines()[-2]
+    lineage = json.loads(lineage_line)
+    assert lineage["uuid"] == copy
+    assert [a["uuid"] for a in lineage["ancestors"]] == [source]
+    assert lineage["ancestors"][0]["state"] == "FINISHED"

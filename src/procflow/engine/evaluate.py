@@ -1,0 +1,200 @@
+"""CEL evaluation against instance data: a JSON value or an error message, never an exception.
+
+A failing expression is a process failure (an incident), not a bug in the engine, so every
+exception CEL raises is turned into a message here and nothing escapes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+import cel
+
+from procflow.model.data import JsonObject
+from procflow.model.expression import Expression
+
+INPUT = "input"
+MAX_MESSAGE_LENGTH = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationFailed:
+    message: str
+
+
+Evaluation = Value | EvaluationFailed
+
+
+Roots = frozenset[str] | None
+"""The top-level data keys some expressions read; None when they may read the whole data."""
+
+# ``input`` as a root name: not part of a longer word, not a field of something else.
+_INPUT_ROOT = re.compile(r"(?<![\w.])input\b")
+_MEMBER = re.compile(r"\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
+
+
+_NO_ROOTS: frozenset[str] = frozenset()
+
+
+@lru_cache(maxsize=4096)
+def roots_of(sources: tuple[str, ...]) -> Roots:
+    """Which top-level keys of the data these expressions can read.
+
+    Handing data to CEL costs time in proportion to its size (milliseconds for a few thousand
+    values), so expressions get only the keys they name. Any use of ``input`` other than
+    ``input.<name>`` (indexing, ``size(input)``, text this scan cannot follow) means "all of
+    it"; a key named only inside a string literal is merely passed along needlessly.
+    """
+    roots: set[str] = set()
+    for source in sources:
+        for found in _INPUT_ROOT.finditer(source):
+            member = _MEMBER.match(source, found.end())
+            if member is None:
+                return None
+            roots.add(member.group(1))
+    return frozenset(roots)
+
+
+def cel_input(data: JsonObject, roots: Roots) -> JsonObject:
+    if roots is None:
+        return data
+    return {key: data[key] for key in roots if key in data}
+
+
+class Scope:
+    """A CEL context bound to the data that a group of expressions is evaluated on.
+
+    Binding data costs far more than evaluating an expression, so the expressions evaluated
+    on the same data (the assignments of one rule, the conditions of one gateway) share one
+    binding, made lazily on the first evaluation, and one context object serves a whole step.
+    """
+
+    __slots__ = ("_context", "_data", "_roots", "_stale")
+
+    def __init__(self) -> None:
+        self._context: Any = None
+        self._data: JsonObject | None = None
+        self._roots: Roots = None
+        self._stale = True
+
+    def bind(self, data: JsonObject, expressions: Iterable[Expression]) -> Scope:
+        roots = roots_of(tuple(expression.source for expression in expressions))
+        # Identity, not equality: data is never mutated, and comparing documents costs.
+        # Expressions that read no data at all keep whatever empty binding they had.
+        data_matters = data is not self._data and roots != _NO_ROOTS
+        if data_matters or roots != self._roots:
+            self._data, self._roots, self._stale = data, roots, True
+        return self
+
+    def evaluate(self, expression: Expression) -> Evaluation:
+        """Evaluate an expression of the bound group; the result is JSON-ready."""
+        try:
+            result = expression.program.execute(self._bound_context())
+        except Exception as error:  # CEL raises many types; every one of them is an incident
+            return EvaluationFailed(describe_error(error))
+        return to_json(result)
+
+    def _bound_context(self) -> Any:
+        if self._context is None:
+            self._context = cel.Context()
+        if self._stale:
+            data = self._data if self._data is not None else {}
+            self._context.add_variable(INPUT, cel_input(data, self._roots))
+            self._stale = False
+        return self._context
+
+
+def evaluate(expression: Expression, data: JsonObject) -> Evaluation:
+    """Evaluate ``expression`` with the data bound to ``input``; never raises."""
+    return Scope().bind(data, (expression,)).evaluate(expression)
+
+
+def describe_error(error: Exception) -> str:
+    if isinstance(error, KeyError):
+        return f"no such key: {error.args[0]}" if error.args else "no such key"
+    lines = str(error).strip().splitlines()
+    text = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return _shorten(text)
+
+
+def _shorten(text: str) -> str:
+    if len(text) <= MAX_MESSAGE_LENGTH:
+        return text
+    return text[: MAX_MESSAGE_LENGTH - 3] + "..."
+
+
+class NotJson(ValueError):
+    """A CEL result that instance data (a JSON document) cannot hold."""
+
+
+def to_json(value: Any) -> Evaluation:
+    """CEL results as JSON values: timestamps become ISO strings; bytes, durations, maps with
+    non-string keys and non-finite numbers are refused rather than silently changed."""
+    try:
+        return Value(json_value(value))
+    except NotJson as error:
+        return EvaluationFailed(str(error))
+
+
+def json_value(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        return _finite(value)
+    if kind is list:
+        return [json_value(item) for item in value]
+    if kind is dict:
+        return _object(value)
+    return _other(value)
+
+
+def _object(value: dict[Any, Any]) -> JsonObject:
+    return {_key(key): json_value(item) for key, item in value.items()}
+
+
+def _key(key: Any) -> str:
+    if not isinstance(key, str):
+        raise NotJson(f"map key {key!r} is not a string; JSON object keys must be strings")
+    return str(key)
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise NotJson(f"result {value} is not a finite number")
+    return float(value)
+
+
+def _iso(value: date) -> str:
+    return value.isoformat()
+
+
+# Subclasses and the less common types, checked in order (bool before int: bool is an int).
+_CONVERSIONS: tuple[tuple[type, Callable[[Any], Any]], ...] = (
+    (bool, bool),
+    (int, int),
+    (float, _finite),
+    (str, str),
+    (datetime, _iso),
+    (dict, _object),
+    (list, lambda items: [json_value(item) for item in items]),
+    (tuple, lambda items: [json_value(item) for item in items]),
+)
+
+
+def _other(value: Any) -> Any:
+    for kind, convert in _CONVERSIONS:
+        if isinstance(value, kind):
+            return convert(value)
+    raise NotJson(f"result of type {type(value).__name__} cannot be stored in JSON data")

@@ -1,0 +1,105 @@
+"""One handler per event: check that the command is valid here, then move the instance.
+
+Invalid commands raise domain errors (the runtime refuses them and saves nothing); process
+failures never raise, they become incidents on the instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from procflow.engine.events import ActionExecuted, JobCompleted, Start, Terminate
+from procflow.engine.moves import follow
+from procflow.engine.nodes import advance, execute_task
+from procflow.engine.run import Run
+from procflow.engine.tokens import is_waiting
+from procflow.model.data import merge_patch
+from procflow.model.definition import Flow, StartNode, TaskNode, UserTaskNode
+from procflow.model.errors import (
+    ActionNotAllowed,
+    InstanceNotRunning,
+    InvalidRequestBody,
+    StartNodeNotFound,
+    TokenNotWaiting,
+)
+from procflow.model.instance import Token
+from procflow.model.states import InstanceState, NodeStatus, TokenState
+
+
+def on_start(run: Run, event: Start) -> None:
+    if run.state is not InstanceState.CREATED:
+        raise InstanceNotRunning(state=run.state.value)
+    node = run.definition.nodes.get(event.start_node_id)
+    if not isinstance(node, StartNode):
+        raise StartNodeNotFound(startNodeId=event.start_node_id)
+    run.become(InstanceState.STARTED)
+    token = run.create_token(node.id)
+    run.audit("instance_started", node.id, token)
+    advance(run, token)
+
+
+def on_action(run: Run, event: ActionExecuted) -> None:
+    _require_started(run)
+    token = run.token(event.token_uuid)
+    node = _user_task_waiting(run, token)
+    if event.action not in node.actions:
+        raise ActionNotAllowed(action=event.action, allowed=list(node.actions))
+    if not isinstance(event.body, Mapping):
+        raise InvalidRequestBody()
+    run.data = merge_patch(run.data, event.body)
+    details = {"action": event.action, "bodyKeys": sorted(event.body)}
+    run.audit("action_executed", node.id, token, details)
+    flow = action_flow(run.definition.outgoing_flows(node.id), event.action)
+    # An action with no flow of its own (e.g. "save") changes the data; the token stays.
+    if flow is not None:
+        advance(run, follow(run, token, flow))
+
+
+def action_flow(outgoing: tuple[Flow, ...], action: str) -> Flow | None:
+    """The flow named by the action; flows without an action are the fallback."""
+    if not any(flow.action is not None for flow in outgoing):
+        return outgoing[0] if outgoing else None
+    chosen = [flow for flow in outgoing if flow.action == action]
+    chosen = chosen or [flow for flow in outgoing if flow.action is None]
+    return chosen[0] if chosen else None
+
+
+def on_job_completed(run: Run, event: JobCompleted) -> None:
+    _require_started(run)
+    token = run.token(event.token_uuid)
+    node = run.definition.nodes.get(event.node_id)
+    if not isinstance(node, TaskNode) or token.node_id != node.id:
+        raise TokenNotWaiting(**_where(token))
+    if not is_waiting(token, NodeStatus.EXECUTING):
+        raise TokenNotWaiting(**_where(token))
+    moved = execute_task(run, token, node)
+    if moved is not None:
+        advance(run, moved)
+
+
+def on_terminate(run: Run, event: Terminate) -> None:
+    run.become(InstanceState.TERMINATED)
+    run.set_live_tokens(TokenState.TERMINATED)
+    run.audit("instance_terminated", details={"reason": event.reason})
+
+
+def _require_started(run: Run) -> None:
+    if run.state is not InstanceState.STARTED:
+        raise InstanceNotRunning(state=run.state.value)
+
+
+def _user_task_waiting(run: Run, token: Token) -> UserTaskNode:
+    node = run.definition.nodes.get(token.node_id)
+    if not isinstance(node, UserTaskNode) or not is_waiting(token, NodeStatus.ARRIVED):
+        raise TokenNotWaiting(**_where(token))
+    return node
+
+
+def _where(token: Token) -> dict[str, Any]:
+    return {
+        "tokenUuid": str(token.uuid),
+        "nodeId": token.node_id,
+        "state": token.state.value,
+        "status": token.status.value,
+    }

@@ -1,0 +1,94 @@
+"""Running tokens forward: what each kind of node does with a token that arrives."""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from procflow.engine.events import EnqueueJob
+from procflow.engine.gateways import EXPRESSION_ERROR, decide, synchronize
+from procflow.engine.moves import follow_only
+from procflow.engine.rules import RuleFailed, apply_rules
+from procflow.engine.run import VISIT_LIMIT, Run
+from procflow.engine.tokens import completed, with_status
+from procflow.model.definition import (
+    EndNode,
+    ExclusiveGateway,
+    ParallelGateway,
+    StartNode,
+    TaskNode,
+    UserTaskNode,
+)
+from procflow.model.instance import Token
+from procflow.model.states import InstanceState, NodeStatus, TokenState
+
+RUN_TASK_JOB = "run_task"
+LOOP_LIMIT = "loop_limit"
+
+
+def advance(run: Run, token: Token) -> None:
+    """Move ``token``, and every token it spawns, until each one waits or the instance stops."""
+    run.queue.append(token.id)
+    while run.queue and not run.stopped:
+        current: Token | None = run.tokens[run.queue.popleft()]
+        # A loop rather than recursion, so that a long chain of nodes cannot overflow the stack.
+        while current is not None and current.state is TokenState.ACTIVE and not run.stopped:
+            current = _visit_within_budget(run, current)
+
+
+def _visit_within_budget(run: Run, token: Token) -> Token | None:
+    run.visits += 1
+    if run.visits > VISIT_LIMIT:
+        message = f"more than {VISIT_LIMIT} nodes visited in one step; the process loops"
+        run.fail(LOOP_LIMIT, message, token.node_id, token)
+        return None
+    return visit(run, token)
+
+
+def visit(run: Run, token: Token) -> Token | None:
+    """Do what the token's node does; the token to keep moving, or None when it stops here."""
+    node = run.definition.nodes[token.node_id]
+    match node:
+        case StartNode():
+            return follow_only(run, token)
+        case TaskNode(is_async=True):
+            enqueue_task(run, token, node)
+            return None
+        case TaskNode():
+            return execute_task(run, token, node)
+        case UserTaskNode():
+            run.audit("token_arrived", node.id, token)
+            return None
+        case ExclusiveGateway():
+            return decide(run, token, node)
+        case ParallelGateway():
+            return synchronize(run, token, node)
+        case EndNode():
+            end(run, token, node)
+            return None
+        case _:
+            assert_never(node)
+
+
+def execute_task(run: Run, token: Token, node: TaskNode) -> Token | None:
+    """Run the task's rules; the data changes only if all of them succeed."""
+    outcome = apply_rules(node.rules, run.data, run.scope)
+    if isinstance(outcome, RuleFailed):
+        run.fail(EXPRESSION_ERROR, outcome.describe(), node.id, token)
+        return None
+    run.data = outcome
+    run.audit("task_executed", node.id, token, {"rules": [rule.name for rule in node.rules]})
+    return follow_only(run, token)
+
+
+def enqueue_task(run: Run, token: Token, node: TaskNode) -> None:
+    token = run.put(with_status(token, NodeStatus.EXECUTING))
+    run.effects.append(EnqueueJob(RUN_TASK_JOB, token.uuid, node.id))
+    run.audit("job_enqueued", node.id, token, {"kind": RUN_TASK_JOB})
+
+
+def end(run: Run, token: Token, node: EndNode) -> None:
+    token = run.put(completed(token))
+    run.audit("token_completed", node.id, token)
+    if run.active_count == 0:
+        run.become(InstanceState.FINISHED)
+        run.audit("instance_finished", node.id, token)

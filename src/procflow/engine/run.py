@@ -1,0 +1,138 @@
+"""The working state of one step: the instance while the engine moves its tokens.
+
+``Run`` is mutable on purpose and never leaves ``step``: rebuilding a frozen instance for every
+token move would make a step quadratic in its length. ``step`` returns only the frozen
+instance that ``finish`` builds from it, so the engine stays a pure function.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from procflow.engine.evaluate import Scope
+from procflow.engine.events import AuditEvent, Effect
+from procflow.engine.tokens import new_token, with_state
+from procflow.model.data import JsonObject
+from procflow.model.definition import ProcessDefinition
+from procflow.model.errors import InstanceNotRunning, TokenNotFound
+from procflow.model.instance import Incident, ProcessInstance, Token
+from procflow.model.states import InstanceState, NodeStatus, TokenState
+
+# A step that visits this many nodes is taken to be looping forever (a cycle with no wait).
+VISIT_LIMIT = 10_000
+
+ACTIVE = TokenState.ACTIVE
+
+
+class Run:
+    __slots__ = (
+        "_waiting",
+        "active_count",
+        "data",
+        "definition",
+        "effects",
+        "incidents",
+        "instance",
+        "next_token_id",
+        "now",
+        "queue",
+        "scope",
+        "state",
+        "stopped",
+        "tokens",
+        "visits",
+    )
+
+    def __init__(self, definition: ProcessDefinition, instance: ProcessInstance, now: datetime):
+        self.definition = definition
+        self.instance = instance
+        self.now = now
+        self.state = instance.state
+        self.data: JsonObject = instance.data
+        self.tokens: dict[int, Token] = {token.id: token for token in instance.tokens}
+        self.active_count = sum(1 for token in instance.tokens if token.state is ACTIVE)
+        self.next_token_id = instance.next_token_id
+        self.incidents: list[Incident] = list(instance.incidents)
+        self.effects: list[Effect] = []
+        # Ids of tokens still to be moved, first in first out, so histories are reproducible.
+        self.queue: deque[int] = deque()
+        self.stopped = False
+        self.visits = 0
+        self.scope = Scope()
+        self._waiting: dict[str, list[int]] | None = None
+
+    # --- tokens -------------------------------------------------------------------------
+
+    def put(self, token: Token) -> Token:
+        """Record the token's new version (or a new token); returns it for chaining."""
+        old = self.tokens.get(token.id)
+        self.active_count += (token.state is ACTIVE) - (old is not None and old.state is ACTIVE)
+        self.tokens[token.id] = token
+        return token
+
+    def create_token(self, node_id: str, parent_id: int | None = None) -> Token:
+        token_id = self.next_token_id
+        self.next_token_id += 1
+        return self.put(new_token(self.instance.uuid, token_id, node_id, parent_id))
+
+    def token(self, token_uuid: UUID) -> Token:
+        found = next((t for t in self.tokens.values() if t.uuid == token_uuid), None)
+        if found is None:
+            raise TokenNotFound(tokenUuid=str(token_uuid))
+        return found
+
+    def waiting_at(self, node_id: str) -> list[int]:
+        """Ids of the tokens waiting at the join ``node_id``; indexed once per step, on demand."""
+        if self._waiting is None:
+            self._waiting = {}
+            for token in self.tokens.values():
+                if token.state is ACTIVE and token.status is NodeStatus.WAITING_JOIN:
+                    self._waiting.setdefault(token.node_id, []).append(token.id)
+        return self._waiting.setdefault(node_id, [])
+
+    def set_live_tokens(self, state: TokenState) -> None:
+        for token in [t for t in self.tokens.values() if t.state is ACTIVE]:
+            self.put(with_state(token, state))
+
+    # --- data, state, effects ------------------------------------------------------------
+
+    def become(self, target: InstanceState) -> None:
+        if not self.state.can_become(target):
+            raise InstanceNotRunning(state=self.state.value, target=target.value)
+        self.state = target
+
+    def audit(
+        self,
+        type_: str,
+        node_id: str | None = None,
+        token: Token | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        token_uuid = token.uuid if token is not None else None
+        self.effects.append(AuditEvent(type_, node_id, token_uuid, details or {}))
+
+    def fail(self, incident_type: str, message: str, node_id: str, token: Token | None) -> None:
+        """A process failure: record the incident, abort live tokens, and stop moving."""
+        token_uuid = token.uuid if token is not None else None
+        self.incidents.append(Incident(incident_type, message, node_id, token_uuid, self.now))
+        self.become(InstanceState.FAILED)
+        self.set_live_tokens(TokenState.ABORTED)
+        self.audit("incident", node_id, token, {"type": incident_type, "message": message})
+        self.audit("instance_failed", node_id, token)
+        self.stopped = True
+        self.queue.clear()
+
+    def finish(self) -> ProcessInstance:
+        return replace(
+            self.instance,
+            state=self.state,
+            data=self.data,
+            tokens=tuple(self.tokens.values()),
+            incidents=tuple(self.incidents),
+            next_token_id=self.next_token_id,
+            updated_at=self.now,
+        )

@@ -21,7 +21,8 @@ class Settings:
     jwt_issuer: str
     jwt_audience: str
     seed_demo: bool
-    embedded_worker: bool
+    # None: decide by the store (SQLite runs a worker inside serve, PostgreSQL does not).
+    embedded_worker: bool | None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -35,5 +36,11 @@ class Settings:
             jwt_issuer=env.get("PROCFLOW_JWT_ISSUER", "procflow"),
             jwt_audience=env.get("PROCFLOW_JWT_AUDIENCE", "procflow"),
             seed_demo=env.get("PROCFLOW_DEMO", "1") != "0",
-            embedded_worker=env.get("PROCFLOW_EMBEDDED_WORKER", "auto") != "0",
+            embedded_worker=_tristate(env.get("PROCFLOW_EMBEDDED_WORKER", "auto")),
         )
+
+
+def _tristate(value: str) -> bool | None:
+    if value == "auto":
+        return None
+    return value not in ("0", "false", "no")

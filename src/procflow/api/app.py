@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
+
 from fastapi import APIRouter, FastAPI, Request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -12,6 +16,7 @@ from procflow.api.problems import install_problem_handlers, problem_response
 from procflow.api.render import JsonResponse
 from procflow.config import Settings
 from procflow.runtime.context import RuntimeContext
+from procflow.runtime.metrics import REQUEST_LATENCY
 from procflow.runtime.tokens import TokenIssuer
 
 RTM_PREFIX = "/rtm"
@@ -34,6 +39,25 @@ async def ready(request: Request) -> Response:
     )
 
 
+@health.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+async def prometheus_metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _time_request(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    started = time.perf_counter()
+    response = await call_next(request)
+    route = request.scope.get("route")
+    # The route template (not the raw path) keeps the label set small.
+    template = getattr(route, "path", "unmatched")
+    REQUEST_LATENCY.labels(request.method, template, str(response.status_code)).observe(
+        time.perf_counter() - started
+    )
+    return response
+
+
 def create_app(ctx: RuntimeContext, settings: Settings, issuer: TokenIssuer) -> FastAPI:
     app = FastAPI(
         title="Procflow runtime API",
@@ -45,6 +69,7 @@ def create_app(ctx: RuntimeContext, settings: Settings, issuer: TokenIssuer) -> 
     app.state.settings = settings
     app.state.token_issuer = issuer
     install_problem_handlers(app)
+    app.middleware("http")(_time_request)
     for router in (routes_start.router, routes_instances.router):
         app.include_router(router)
         app.include_router(router, prefix=RTM_PREFIX, include_in_schema=False)

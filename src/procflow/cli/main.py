@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +14,7 @@ import uvicorn
 from procflow.api.app import create_app
 from procflow.cli.banner import print_banner
 from procflow.config import Settings
+from procflow.logs import configure_logging
 from procflow.model.errors import ProcflowError
 from procflow.model.export import export_file
 from procflow.runtime import deploy
@@ -20,6 +22,7 @@ from procflow.runtime.access import ANY_WORKSPACE, SYSTEM, Role
 from procflow.runtime.context import RuntimeContext, utc_now
 from procflow.runtime.demo import DEFINITION_SUFFIXES, seed_demo
 from procflow.runtime.tokens import TokenIssuer, load_or_create_secret
+from procflow.runtime.worker import Worker, WorkerSettings, start_embedded_worker
 from procflow.store.factory import open_store
 from procflow.store.port import Store
 
@@ -49,11 +52,14 @@ def serve(
 ) -> None:
     """Run the HTTP API (and, on SQLite, an embedded worker)."""
     settings = Settings.from_env()
+    configure_logging()
     store = _store(settings)
     issuer = _issuer(settings)
     if settings.seed_demo:
         seed_demo(store, utc_now())
     ctx = RuntimeContext(store)
+    if _wants_embedded_worker(settings, store):
+        start_embedded_worker(ctx)
     bind_host, bind_port = host or settings.host, port or settings.port
     print_banner(issuer, bind_host, bind_port, demo=settings.seed_demo)
     uvicorn.run(
@@ -63,6 +69,33 @@ def serve(
         log_level="warning",
         access_log=False,
     )
+
+
+def _wants_embedded_worker(settings: Settings, store: Store) -> bool:
+    """SQLite runs its worker inside ``serve``; PostgreSQL deployments run ``procflow worker``
+    processes unless PROCFLOW_EMBEDDED_WORKER=1 asks for one here too."""
+    if settings.embedded_worker is None:
+        return store.dialect == "sqlite"
+    return settings.embedded_worker
+
+
+@app.command()
+def worker(
+    lease: Annotated[float, typer.Option(help="seconds a claimed job stays ours")] = 30.0,
+    batch: Annotated[int, typer.Option(help="jobs claimed at once")] = 16,
+) -> None:
+    """Run jobs (async tasks) until interrupted: claim, apply exactly once, repeat."""
+    settings = Settings.from_env()
+    configure_logging()
+    store = _store(settings)
+    runner = Worker(RuntimeContext(store), WorkerSettings(lease_seconds=lease, batch_size=batch))
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop())
+    try:
+        runner.run_forever()
+    except KeyboardInterrupt:
+        runner.stop()
+    finally:
+        store.close()
 
 
 @app.command(name="deploy")

@@ -7,6 +7,7 @@ two racing commands never lose an update.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from uuid import UUID
 
@@ -15,11 +16,14 @@ from procflow.engine.step import step
 from procflow.model.data import JsonObject
 from procflow.model.errors import ConcurrentModification, ProcessInstanceNotFound
 from procflow.model.instance import ProcessInstance
+from procflow.runtime import metrics
 from procflow.runtime.access import SYSTEM, Principal, Role
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.persist import save_step
 from procflow.runtime.views import InstanceView
 from procflow.store.port import StoreTxn
+
+log = logging.getLogger("procflow.runtime")
 
 
 def execute_action(
@@ -75,8 +79,19 @@ def _apply_in(
     build = ctx.catalog.build(txn, instance.build_id)
     definition = ctx.catalog.definition_in(build, instance.definition_id)
     now = ctx.clock()
-    result = step(definition, instance, make_event(instance), now)
-    return InstanceView(save_step(txn, result, now), build)
+    event = make_event(instance)
+    result = step(definition, instance, event, now)
+    saved = save_step(txn, result, now)
+    metrics.observe_transition(instance.state, saved.state)
+    log.info(
+        "instance moved",
+        extra={
+            "instance": str(saved.uuid),
+            "state": saved.state.value,
+            "event": type(event).__name__,
+        },
+    )
+    return InstanceView(saved, build)
 
 
 def load_visible(

@@ -9,6 +9,7 @@ idempotency key together.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID, uuid4
@@ -27,6 +28,7 @@ from procflow.model.errors import (
     WorkspaceNotFound,
 )
 from procflow.model.instance import Lineage, ProcessInstance
+from procflow.runtime import metrics
 from procflow.runtime.access import Principal, Role
 from procflow.runtime.catalog import ResolvedDefinition
 from procflow.runtime.context import RuntimeContext
@@ -83,6 +85,9 @@ class PreparedStart:
     lineage: Lineage
 
 
+log = logging.getLogger("procflow.runtime")
+
+
 class _LostIdempotencyRace(Exception):
     """Another request inserted the same key first; retry to answer with its instance."""
 
@@ -118,6 +123,15 @@ def _start_in(
         record = IdempotencyRecord(prepared.workspace_id, key, request.fingerprint(), saved.uuid)
         if not txn.insert_idempotency(record):
             raise _LostIdempotencyRace()
+    metrics.observe_start(saved.definition_name, saved.state)
+    log.info(
+        "instance started",
+        extra={
+            "instance": str(saved.uuid),
+            "state": saved.state.value,
+            "process": saved.definition_name,
+        },
+    )
     return StartOutcome(saved, prepared.resolved.build)
 
 

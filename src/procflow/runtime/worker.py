@@ -1,0 +1,139 @@
+"""The worker: claims due jobs and applies them, each exactly once.
+
+A job is applied in ONE transaction with its own deletion: the instance is updated (with
+its version check) and the job row deleted only if this worker still holds the claim. A
+worker killed at any point therefore leaves either nothing (the job's lease expires and
+another worker runs it) or everything (instance moved on and job gone) — never both.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+from uuid import uuid4
+
+from procflow.engine.events import JobCompleted
+from procflow.engine.step import step
+from procflow.model.errors import ConcurrentModification, ProcflowError
+from procflow.runtime import metrics
+from procflow.runtime.context import RuntimeContext
+from procflow.runtime.persist import save_step
+from procflow.store.port import Job, StoreTxn
+
+log = logging.getLogger("procflow.worker")
+
+
+class _ClaimLost(Exception):
+    """The lease expired and another worker took the job; this attempt must not commit."""
+
+
+@dataclass
+class WorkerSettings:
+    lease_seconds: float = 30.0
+    batch_size: int = 16
+    # Upper bound on sleeping between polls; LISTEN/NOTIFY (or an in-process signal) wakes
+    # the worker sooner, so this only matters for jobs that become due later.
+    idle_wait_seconds: float = 1.0
+    max_attempts: int = 5
+    worker_id: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
+    )
+
+
+class Worker:
+    def __init__(self, ctx: RuntimeContext, settings: WorkerSettings | None = None) -> None:
+        self.ctx = ctx
+        self.settings = settings or WorkerSettings()
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run_forever(self) -> None:
+        log.info("worker started", extra={"worker": self.settings.worker_id})
+        while not self._stopping.is_set():
+            if self.run_once() == 0:
+                self.ctx.store.wait_for_jobs(self.settings.idle_wait_seconds)
+
+    def run_once(self) -> int:
+        """Claim a batch of due jobs and run them; returns how many were claimed."""
+        jobs = self._claim()
+        for job in jobs:
+            if self._stopping.is_set():
+                break
+            self._run_job(job)
+        return len(jobs)
+
+    def _claim(self) -> list[Job]:
+        now = self.ctx.clock()
+        with self.ctx.store.transaction() as txn:
+            jobs = txn.claim_jobs(
+                self.settings.worker_id, now, self.settings.lease_seconds, self.settings.batch_size
+            )
+        for job in jobs:
+            metrics.JOB_LAG.observe(max(0.0, (now - job.run_at).total_seconds()))
+        return jobs
+
+    def _run_job(self, job: Job) -> None:
+        for _ in range(self.ctx.max_conflict_retries):
+            try:
+                with self.ctx.store.transaction() as txn:
+                    self._apply(txn, job)
+                return
+            except ConcurrentModification:
+                continue
+            except _ClaimLost:
+                log.warning("job claim lost", extra={"job": job.id})
+                return
+            except Exception as error:
+                self._release(job, error)
+                return
+        self._release(job, ConcurrentModification())
+
+    def _apply(self, txn: StoreTxn, job: Job) -> None:
+        instance = txn.get_instance(job.instance_uuid, for_update=True)
+        if instance is None or instance.state.is_final:
+            self._complete(txn, job)  # nothing left to do: the job is obsolete
+            return
+        build = self.ctx.catalog.build(txn, instance.build_id)
+        definition = self.ctx.catalog.definition_in(build, instance.definition_id)
+        now = self.ctx.clock()
+        try:
+            result = step(definition, instance, JobCompleted(job.token_uuid, job.node_id), now)
+        except ProcflowError as error:
+            log.warning(
+                "obsolete job dropped: %s",
+                error.message,
+                extra={"instance": str(job.instance_uuid), "job": job.id},
+            )
+            self._complete(txn, job)
+            return
+        saved = save_step(txn, result, now)
+        self._complete(txn, job)
+        metrics.observe_transition(instance.state, saved.state)
+
+    def _complete(self, txn: StoreTxn, job: Job) -> None:
+        if not txn.complete_job(job.id, self.settings.worker_id):
+            raise _ClaimLost()
+
+    def _release(self, job: Job, error: BaseException) -> None:
+        delay = timedelta(seconds=min(300, 2**job.attempts))
+        log.error(
+            "job failed: %r",
+            error,
+            extra={"instance": str(job.instance_uuid), "job": job.id, "attempts": job.attempts},
+        )
+        with self.ctx.store.transaction() as txn:
+            txn.release_job(job.id, self.settings.worker_id, self.ctx.clock() + delay, repr(error))
+
+
+def start_embedded_worker(ctx: RuntimeContext) -> Worker:
+    """A worker thread inside ``serve``, so one process is the whole laptop setup."""
+    worker = Worker(ctx)
+    thread = threading.Thread(target=worker.run_forever, name="procflow-worker", daemon=True)
+    thread.start()
+    return worker

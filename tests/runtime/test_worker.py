@@ -1,0 +1,69 @@
+"""Async tasks run by the worker, each applied exactly once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+from procflow.model.states import InstanceState, NodeStatus
+from procflow.runtime.access import SYSTEM
+from procflow.runtime.commands import terminate
+from procflow.runtime.worker import Worker, WorkerSettings
+from tests.runtime.conftest import Deployed
+
+
+def _drain(worker: Worker, rounds: int = 20) -> None:
+    for _ in range(rounds):
+        if worker.run_once() == 0:
+            return
+
+
+def _audit_types(deployed: Deployed, uuid: UUID) -> list[str]:
+    with deployed.ctx.store.transaction() as txn:
+        return [r.type for r in txn.list_audit(uuid)]
+
+
+def test_async_tasks_wait_for_the_worker_then_finish(deployed: Deployed) -> None:
+    instance = deployed.start("async_chain")
+    assert instance.state is InstanceState.STARTED
+    [token] = instance.tokens
+    assert (token.node_id, token.status) == ("t1", NodeStatus.EXECUTING)
+    _drain(Worker(deployed.ctx))
+    done = deployed.load(instance.uuid)
+    assert done.state is InstanceState.FINISHED
+    assert done.data == {"s1": 1, "s2": 2, "s3": 3}
+    assert _audit_types(deployed, instance.uuid).count("task_executed") == 3
+
+
+def test_a_worker_that_lost_its_lease_commits_nothing(deployed: Deployed) -> None:
+    instance = deployed.start("async_chain")
+    slow = Worker(deployed.ctx, WorkerSettings(lease_seconds=0.0, worker_id="slow"))
+    [job] = slow._claim()
+    # The lease has already run out: another worker takes the job and applies it.
+    fast = Worker(deployed.ctx, WorkerSettings(worker_id="fast"))
+    assert fast.run_once() == 1
+    slow._run_job(job)
+    after = deployed.load(instance.uuid)
+    assert after.data == {"s1": 1}
+    assert _audit_types(deployed, instance.uuid).count("task_executed") == 1
+
+
+def test_failed_job_is_released_for_retry(deployed: Deployed) -> None:
+    instance = deployed.start("async_chain")
+    worker = Worker(deployed.ctx, WorkerSettings(worker_id="w"))
+    [job] = worker._claim()
+    worker._release(job, RuntimeError("database hiccup"))
+    assert worker.run_once() == 0  # backed off: not due yet
+    later = deployed.ctx.clock
+    deployed.ctx.clock = lambda: later() + timedelta(seconds=5)
+    _drain(worker)
+    assert deployed.load(instance.uuid).state is InstanceState.FINISHED
+
+
+def test_job_of_a_terminated_instance_is_dropped(deployed: Deployed) -> None:
+    instance = deployed.start("async_chain")
+    terminate(deployed.ctx, SYSTEM, instance.uuid, "operator")
+    worker = Worker(deployed.ctx)
+    assert worker.run_once() == 1
+    assert worker.run_once() == 0
+    assert deployed.load(instance.uuid).state is InstanceState.TERMINATED

@@ -166,3 +166,32 @@ def api_roles() -> set[Any]:
     from procflow.runtime.access import Role
 
     return set(Role)
+
+
+def test_start_schema_is_checked_at_deploy_and_on_start(api: Api) -> None:
+    invalid = (
+        "name: s\nnodes:\n  - {id: b, type: start, schema: {type: 12}}\n"
+        "  - {id: e, type: end}\nflows: [{from: b, to: e}]\n"
+    )
+    upload = api.client.post(
+        f"/api/admin/wks/{api.workspace}/app/{api.test_app}/builds",
+        json={"files": {"s.yaml": invalid}},
+        headers=api.headers(),
+    )
+    assert "not a valid JSON Schema" in assert_problem(upload, 400)["message"]
+    valid = invalid.replace(
+        "{type: 12}",
+        "{type: object, required: [age], properties: {age: {type: integer, minimum: 18}}}",
+    )
+    upload = api.client.post(
+        f"/api/admin/wks/{api.workspace}/app/{api.test_app}/builds",
+        json={"files": {"s.yaml": valid}, "activate": True},
+        headers=api.headers(),
+    )
+    assert upload.status_code == 201, upload.text
+    before = api.stored_counts()
+    refused = api.client.post(api.start_path("s"), json={"age": 12}, headers=api.headers())
+    body = assert_problem(refused, 400)
+    assert body["errors"][0]["path"] == "age"
+    assert api.stored_counts() == before
+    assert api.start("s", {"age": 30})["state"] == "FINISHED"

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
+import jsonschema
+
 from procflow.model.definition import (
     EndNode,
     ExclusiveGateway,
@@ -34,6 +36,7 @@ def check_graph(
 
     _check_flows(definition, report)
     _check_starts(definition, report)
+    _check_start_schemas(definition, report)
     _check_node_arity(definition, report)
     _check_reachable(definition, report)
 
@@ -75,6 +78,18 @@ def _check_starts(definition: ProcessDefinition, report: Report) -> None:
     conditions = [s.start_condition for s in starts if s.start_condition]
     for duplicate in {c for c in conditions if conditions.count(c) > 1}:
         report(f"startCondition {duplicate!r} is used by several start nodes", definition.name)
+
+
+def _check_start_schemas(definition: ProcessDefinition, report: Report) -> None:
+    for start in definition.start_nodes:
+        if start.data_schema is None:
+            continue
+        schema = dict(start.data_schema)
+        validator = jsonschema.validators.validator_for(schema, jsonschema.Draft202012Validator)
+        try:
+            validator.check_schema(schema)
+        except jsonschema.SchemaError as error:
+            report(f"schema is not a valid JSON Schema: {error.message}", start.id)
 
 
 def _check_node_arity(definition: ProcessDefinition, report: Report) -> None:

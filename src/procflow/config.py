@@ -20,6 +20,8 @@ class Settings:
     max_body_bytes: int
     jwt_issuer: str
     jwt_audience: str
+    jwks_file: Path | None
+    jwks_url: str | None
     seed_demo: bool
     # None: decide by the store (SQLite runs a worker inside serve, PostgreSQL does not).
     embedded_worker: bool | None
@@ -35,6 +37,8 @@ class Settings:
             max_body_bytes=int(env.get("PROCFLOW_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
             jwt_issuer=env.get("PROCFLOW_JWT_ISSUER", "procflow"),
             jwt_audience=env.get("PROCFLOW_JWT_AUDIENCE", "procflow"),
+            jwks_file=Path(env["PROCFLOW_JWKS_FILE"]) if env.get("PROCFLOW_JWKS_FILE") else None,
+            jwks_url=env.get("PROCFLOW_JWKS_URL") or None,
             seed_demo=env.get("PROCFLOW_DEMO", "1") != "0",
             embedded_worker=_tristate(env.get("PROCFLOW_EMBEDDED_WORKER", "auto")),
         )

@@ -135,6 +135,8 @@ def _settings(tmp_path: Path) -> Settings:
         max_body_bytes=1024 * 1024,
         jwt_issuer="procflow",
         jwt_audience="procflow",
+        jwks_file=None,
+        jwks_url=None,
         seed_demo=False,
         embedded_worker=False,
     )

@@ -17,7 +17,7 @@ from procflow.api.render import JsonResponse
 from procflow.config import Settings
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.metrics import REQUEST_LATENCY
-from procflow.runtime.tokens import TokenIssuer
+from procflow.runtime.tokens import TokenVerifier
 
 RTM_PREFIX = "/rtm"
 
@@ -58,7 +58,7 @@ async def _time_request(
     return response
 
 
-def create_app(ctx: RuntimeContext, settings: Settings, issuer: TokenIssuer) -> FastAPI:
+def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier) -> FastAPI:
     app = FastAPI(
         title="Procflow runtime API",
         version=__version__,
@@ -67,7 +67,7 @@ def create_app(ctx: RuntimeContext, settings: Settings, issuer: TokenIssuer) -> 
     )
     app.state.ctx = ctx
     app.state.settings = settings
-    app.state.token_issuer = issuer
+    app.state.token_verifier = verifier
     install_problem_handlers(app)
     app.middleware("http")(_time_request)
     for router in (routes_start.router, routes_instances.router):

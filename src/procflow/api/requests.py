@@ -15,7 +15,7 @@ from procflow.model.errors import (
     Unauthenticated,
 )
 from procflow.runtime.access import Principal
-from procflow.runtime.tokens import TokenIssuer
+from procflow.runtime.tokens import TokenVerifier
 
 
 def principal_of(request: Request) -> Principal:
@@ -23,8 +23,8 @@ def principal_of(request: Request) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("A bearer token is required (Authorization: Bearer <JWT>).")
-    issuer: TokenIssuer = request.app.state.token_issuer
-    return issuer.verify(token.strip())
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier.verify(token.strip())
 
 
 async def read_body_bytes(request: Request) -> bytes:

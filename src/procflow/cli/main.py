@@ -21,7 +21,12 @@ from procflow.runtime import deploy
 from procflow.runtime.access import ANY_WORKSPACE, SYSTEM, Role
 from procflow.runtime.context import RuntimeContext, utc_now
 from procflow.runtime.demo import DEFINITION_SUFFIXES, seed_demo
-from procflow.runtime.tokens import TokenIssuer, load_or_create_secret
+from procflow.runtime.tokens import (
+    JwksVerifier,
+    TokenIssuer,
+    TokenVerifier,
+    load_or_create_secret,
+)
 from procflow.runtime.worker import Worker, WorkerSettings, start_embedded_worker
 from procflow.store.factory import open_store
 from procflow.store.port import Store
@@ -45,6 +50,17 @@ def _issuer(settings: Settings) -> TokenIssuer:
     return TokenIssuer(secret, settings.jwt_issuer, settings.jwt_audience)
 
 
+def _verifier(settings: Settings, issuer: TokenIssuer) -> TokenVerifier:
+    """A configured JWKS replaces the development secret entirely."""
+    if settings.jwks_file is not None:
+        return JwksVerifier.from_file(
+            settings.jwks_file, settings.jwt_issuer, settings.jwt_audience
+        )
+    if settings.jwks_url is not None:
+        return JwksVerifier.from_url(settings.jwks_url, settings.jwt_issuer, settings.jwt_audience)
+    return issuer
+
+
 @app.command()
 def serve(
     port: Annotated[int | None, typer.Option(help="port (default PROCFLOW_PORT or 8080)")] = None,
@@ -61,9 +77,10 @@ def serve(
     if _wants_embedded_worker(settings, store):
         start_embedded_worker(ctx)
     bind_host, bind_port = host or settings.host, port or settings.port
-    print_banner(issuer, bind_host, bind_port, demo=settings.seed_demo)
+    verifier = _verifier(settings, issuer)
+    print_banner(issuer, bind_host, bind_port, demo=settings.seed_demo and verifier is issuer)
     uvicorn.run(
-        create_app(ctx, settings, issuer),
+        create_app(ctx, settings, verifier),
         host=bind_host,
         port=bind_port,
         log_level="warning",

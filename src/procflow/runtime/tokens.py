@@ -1,6 +1,9 @@
-"""Bearer tokens: HS256 JWTs signed with a secret kept in the data directory.
+"""Bearer tokens.
 
-The claim ``workspaces`` maps a workspace uuid (or ``*``) to the roles granted there.
+Development: HS256 JWTs signed with a secret kept in the data directory (``TokenIssuer``
+mints and verifies them). Production: RS256/ES256 JWTs from an identity provider, verified
+against its JWKS, a file or a URL (``JwksVerifier``). Either way the claim ``workspaces``
+maps a workspace uuid (or ``*``) to the roles granted there, and ``iss``/``aud`` are checked.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 
@@ -57,20 +60,67 @@ class TokenIssuer:
         return jwt.encode(claims, self.secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Principal:
+        return _principal(token, self.secret, [ALGORITHM], self.issuer, self.audience)
+
+
+class TokenVerifier(Protocol):
+    def verify(self, token: str) -> Principal: ...
+
+
+ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+
+
+@dataclass(frozen=True)
+class JwksVerifier:
+    """Verifies provider-signed tokens; the key is chosen by the token's ``kid``."""
+
+    keys: jwt.PyJWKSet | jwt.PyJWKClient
+    issuer: str
+    audience: str
+
+    @classmethod
+    def from_file(cls, path: Path, issuer: str, audience: str) -> JwksVerifier:
+        return cls(jwt.PyJWKSet.from_json(path.read_text()), issuer, audience)
+
+    @classmethod
+    def from_url(cls, url: str, issuer: str, audience: str) -> JwksVerifier:
+        return cls(jwt.PyJWKClient(url, cache_keys=True, lifespan=300), issuer, audience)
+
+    def verify(self, token: str) -> Principal:
         try:
-            claims = jwt.decode(
-                token,
-                self.secret,
-                algorithms=[ALGORITHM],
-                audience=self.audience,
-                issuer=self.issuer,
-                options={"require": ["exp", "iss", "aud", "sub"]},
-            )
-        except jwt.ExpiredSignatureError as error:
-            raise Unauthenticated("The bearer token has expired.") from error
-        except jwt.InvalidTokenError as error:
+            key = self._key_for(token)
+        except (jwt.PyJWKError, jwt.PyJWKClientError, jwt.InvalidTokenError, KeyError) as error:
             raise Unauthenticated(f"The bearer token is invalid: {error}.") from error
-        return Principal(str(claims["sub"]), _roles(claims.get("workspaces")))
+        return _principal(token, key, ASYMMETRIC_ALGORITHMS, self.issuer, self.audience)
+
+    def _key_for(self, token: str) -> Any:
+        if isinstance(self.keys, jwt.PyJWKClient):
+            return self.keys.get_signing_key_from_jwt(token).key
+        kid = jwt.get_unverified_header(token).get("kid")
+        if not isinstance(kid, str):
+            raise jwt.InvalidTokenError("the token names no key (kid)")
+        return self.keys[kid].key
+
+
+def _principal(
+    token: str, key: Any, algorithms: list[str], issuer: str, audience: str
+) -> Principal:
+    # ``algorithms`` is fixed per verifier, so a token cannot pick "none" or switch an RSA
+    # public key into an HMAC secret.
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=algorithms,
+            audience=audience,
+            issuer=issuer,
+            options={"require": ["exp", "iss", "aud", "sub"]},
+        )
+    except jwt.ExpiredSignatureError as error:
+        raise Unauthenticated("The bearer token has expired.") from error
+    except jwt.InvalidTokenError as error:
+        raise Unauthenticated(f"The bearer token is invalid: {error}.") from error
+    return Principal(str(claims["sub"]), _roles(claims.get("workspaces")))
 
 
 def _roles(claim: Any) -> dict[str, frozenset[Role]]:

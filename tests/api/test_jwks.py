@@ -86,7 +86,7 @@ def test_bad_provider_tokens_are_rejected(keys: tuple[Path, Any, Any]) -> None:
                     for k, v in _claims().items()
                 }
             ).encode(),
-            "x",
+            "s" * 32,
             algorithm="HS256",
             headers={"kid": "rsa-1"},
         ),

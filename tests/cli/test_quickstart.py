@@ -32,9 +32,10 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     log = tmp_path / "serve.log"
     env = {**os.environ, "PROCFLOW_DATA_DIR": str(tmp_path / "data"), "PROCFLOW_PORT": str(port)}
     env.pop("PROCFLOW_DATABASE_URL", None)
-    with log.open("w") as out:
+    # The banner is on stdout; JSON logs go to stderr.
+    with log.open("w") as out, (tmp_path / "serve.err").open("w") as err:
         process = subprocess.Popen(
-            [str(PROCFLOW), "serve"], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path
+            [str(PROCFLOW), "serve"], stdout=out, stderr=err, env=env, cwd=tmp_path
         )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -80,3 +80,50 @@ def test_printed_walkthrough_runs_as_printed(server: tuple[str, Path]) -> None:
     assert lineage["uuid"] == copy
     assert [a["uuid"] for a in lineage["ancestors"]] == [source]
     assert lineage["ancestors"][0]["state"] == "FINISHED"
+
+
+def test_embedded_worker_finishes_async_tasks_in_one_process(server: tuple[str, Path]) -> None:
+    base, log = server
+    token = log.read_text().split("export TOKEN=", 1)[1].split()[0]
+    headers = {"Authorization": f"Bearer {token}"}
+    workspace, app = "00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-0000000000a1"
+    chain = (
+        "name: async_two\nnodes:\n  - {id: b, type: start}\n"
+        "  - {id: t1, type: task, async: true, rules: [{set: {one: '1'}}]}\n"
+        "  - {id: t2, type: task, async: true, rules: [{set: {two: 'input.one + 1'}}]}\n"
+        "  - {id: e, type: end}\n"
+        "flows: [{from: b, to: t1}, {from: t1, to: t2}, {from: t2, to: e}]\n"
+    )
+    files = {"async_two.yaml": chain}
+    files.update(
+        {
+            "loan.yaml": (
+                Path(__file__).resolve().parents[2] / "examples" / "loans" / "loan_application.yaml"
+            ).read_text()
+        }
+    )
+    upload = httpx.post(
+        f"{base}/api/admin/wks/{workspace}/app/{app}/builds",
+        json={"files": files, "activate": True},
+        headers=headers,
+    )
+    assert upload.status_code == 201, upload.text
+    started = httpx.post(
+        f"{base}/api/runtime/wks/{workspace}/app/{app}/process-name/async_two/start",
+        json={},
+        headers=headers,
+    ).json()
+    assert started["state"] == "STARTED"
+    deadline = time.monotonic() + 20
+    state = ""
+    while time.monotonic() < deadline:
+        status = httpx.get(
+            f"{base}/api/runtime/process/{started['uuid']}/status", headers=headers
+        ).json()
+        state = status["state"]
+        if state == "FINISHED":
+            break
+        time.sleep(0.05)
+    assert state == "FINISHED"
+    data = httpx.get(f"{base}/api/runtime/process/{started['uuid']}/data", headers=headers)
+    assert data.json() == {"one": 1, "two": 2}

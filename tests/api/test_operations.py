@@ -1,0 +1,56 @@
+"""Operations: Prometheus metrics and structured JSON logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from procflow.logs import JsonFormatter
+from tests.api.conftest import Api
+
+
+def _sample(text: str, name: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and not line.startswith("#"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_metrics_count_starts_completions_failures_and_latency(api: Api) -> None:
+    before = api.client.get("/metrics").text
+    api.start("straight", {"a": 1, "b": 2})
+    api.start("failing", {"a": 1, "zero": 0})
+    after = api.client.get("/metrics").text
+    assert (
+        _sample(after, "procflow_instance_starts_total")
+        - _sample(before, "procflow_instance_starts_total")
+        == 2
+    )
+    assert (
+        _sample(after, "procflow_instance_completions_total")
+        - _sample(before, "procflow_instance_completions_total")
+        == 1
+    )
+    assert (
+        _sample(after, "procflow_instance_failures_total")
+        - _sample(before, "procflow_instance_failures_total")
+        == 1
+    )
+    assert (
+        'route="/api/runtime/wks/{workspaceId}/app/{appId}/process-name/{processName}/start"'
+        in after
+    )
+    assert "procflow_job_lag_seconds_bucket" in after
+
+
+def test_json_log_lines_carry_the_instance_uuid(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="procflow.runtime"):
+        started = api.start("straight", {"a": 1, "b": 2})
+    [record] = [r for r in caplog.records if r.getMessage() == "instance started"]
+    line = json.loads(JsonFormatter().format(record))
+    assert line["instance"] == started["uuid"]
+    assert line["level"] == "info" and line["msg"] == "instance started"
+    assert line["state"] == "FINISHED"

@@ -70,10 +70,13 @@ def test_roots_are_the_top_level_keys_expressions_name() -> None:
     assert roots_of(("has(input.x.y)", "1 + 2")) == frozenset({"x"})
     assert roots_of(("input.items.map(i, i.input)",)) == frozenset({"items"})
     assert roots_of(("myinput.a",)) == frozenset()
+    assert roots_of(("input['a']",)) == frozenset({"a"})
+    assert roots_of(('input [ "risk" ]["band"] == "high"',)) == frozenset({"risk"})
 
 
 def test_any_other_use_of_input_means_all_of_it() -> None:
-    for source in ("size(input)", "input['a']", "input", "[input].size()", "'input'"):
+    sources = ("size(input)", "input[k]", "input['a' + 'b']", 'input["\\""]', "input", "'input'")
+    for source in (*sources, "[input].size()"):
         assert roots_of((source,)) is None, source
     assert roots_of(("input.a", "size(input)")) is None
 
@@ -85,3 +88,5 @@ def test_only_named_keys_reach_cel_with_the_same_results() -> None:
     assert run("has(input.missing)", data) == Value(False)
     assert run("input.missing", data) == EvaluationFailed("no such key: missing")
     assert run("size(input)", data) == Value(2)
+    assert run("input['a'].b", data) == Value(1)
+    assert run("input['missing']", data) == EvaluationFailed("no such key: missing")

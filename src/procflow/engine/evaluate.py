@@ -41,7 +41,10 @@ Roots = frozenset[str] | None
 
 # ``input`` as a root name: not part of a longer word, not a field of something else.
 _INPUT_ROOT = re.compile(r"(?<![\w.])input\b")
-_MEMBER = re.compile(r"\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)")
+# ``input.name``, or ``input["name"]`` / ``input['name']`` with a plain string literal.
+_MEMBER = re.compile(
+    r"""\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(?:"([^"\\\n]*)"|'([^'\\\n]*)')\s*\])"""
+)
 
 
 _NO_ROOTS: frozenset[str] = frozenset()
@@ -53,8 +56,9 @@ def roots_of(sources: tuple[str, ...]) -> Roots:
 
     Handing data to CEL costs time in proportion to its size (milliseconds for a few thousand
     values), so expressions get only the keys they name. Any use of ``input`` other than
-    ``input.<name>`` (indexing, ``size(input)``, text this scan cannot follow) means "all of
-    it"; a key named only inside a string literal is merely passed along needlessly.
+    ``input.<name>`` or ``input["<name>"]`` (a computed index, ``size(input)``, text this scan
+    cannot follow) means "all of it"; a key named only inside a string literal is merely
+    passed along needlessly.
     """
     roots: set[str] = set()
     for source in sources:
@@ -62,7 +66,7 @@ def roots_of(sources: tuple[str, ...]) -> Roots:
             member = _MEMBER.match(source, found.end())
             if member is None:
                 return None
-            roots.add(member.group(1))
+            roots.add(next(group for group in member.groups() if group is not None))
     return frozenset(roots)
 
 

@@ -131,6 +131,11 @@ class Store(Protocol):
         """A read-write transaction: commit on normal exit, roll back on exception."""
         ...
 
+    def read_transaction(self) -> AbstractContextManager[StoreTxn]:
+        """A transaction for reads only (status, data, search): on SQLite it does not queue
+        behind writers for the write lock. Use ``transaction()`` for anything that writes."""
+        ...
+
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
         ...

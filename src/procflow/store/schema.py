@@ -1,0 +1,192 @@
+"""The database schema, written once for every dialect (SQLAlchemy Core).
+
+Alembic migrations in ``store/migrations`` create exactly this schema; a contract test
+compares the migrated database with ``metadata`` on every backend.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
+JsonDocument: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
+
+# A 64-bit id on PostgreSQL; SQLite only autoincrements a column declared ``INTEGER``.
+BigId: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in, aware UTC out, on every backend.
+
+    SQLite has no timezone type, so values are stored as naive UTC text (fixed width, so they
+    compare correctly as strings) and marked UTC again when read. Naive datetimes are refused:
+    guessing their zone is how timestamps silently drift.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: procflow stores aware UTC timestamps")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+)
+
+apps = Table(
+    "apps",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+)
+
+builds = Table(
+    "builds",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id"), nullable=False),
+    Column("app_id", Uuid, ForeignKey("apps.id"), nullable=False),
+    Column("checksum", String(100), nullable=False),
+    Column("status", String(30), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+process_definitions = Table(
+    "process_definitions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("build_id", Uuid, ForeignKey("builds.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("file_name", String(500), nullable=False),
+    Column("text", Text, nullable=False),
+    UniqueConstraint("build_id", "name"),
+)
+
+active_builds = Table(
+    "active_builds",
+    metadata,
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id"), nullable=False),
+    Column("app_id", Uuid, ForeignKey("apps.id"), nullable=False),
+    Column("build_id", Uuid, ForeignKey("builds.id"), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "app_id"),
+)
+
+process_instances = Table(
+    "process_instances",
+    metadata,
+    # The FlowX numeric ``processInstanceId``; the uuid is the public identity.
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("uuid", Uuid, nullable=False, unique=True),
+    Column("workspace_id", Uuid, nullable=False),
+    Column("app_id", Uuid, nullable=False),
+    Column("build_id", Uuid, nullable=False),
+    Column("definition_id", Uuid, nullable=False),
+    Column("definition_name", String(200), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("data", JsonDocument, nullable=False),
+    Column("document", JsonDocument, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("copied_from_uuid", Uuid, nullable=True),
+    Column("lineage_root_uuid", Uuid, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"]),
+    ForeignKeyConstraint(["build_id"], ["builds.id"]),
+    ForeignKeyConstraint(["definition_id"], ["process_definitions.id"]),
+    Index(None, "workspace_id", "definition_name", "id"),
+    Index(None, "workspace_id", "state", "id"),
+    Index(None, "lineage_root_uuid"),
+    Index(None, "workspace_id", "created_at"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),
+    Column("instance_uuid", Uuid, nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("node_id", String(200), nullable=True),
+    Column("token_uuid", Uuid, nullable=True),
+    Column("details", JsonDocument, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index(None, "instance_uuid", "seq"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("workspace_id", Uuid, nullable=False),
+    Column("key", String(300), nullable=False),
+    Column("request_hash", String(100), nullable=False),
+    Column("instance_uuid", Uuid, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "key"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(50), nullable=False),
+    Column("instance_uuid", Uuid, nullable=False),
+    Column("token_uuid", Uuid, nullable=False),
+    Column("node_id", String(200), nullable=False),
+    Column("run_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("locked_by", String(200), nullable=True),
+    Column("locked_until", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "run_at"),
+    # Completed jobs are deleted; never hand a deleted job's id to a new one, so a late
+    # worker holding an old id cannot complete someone else's job.
+    sqlite_autoincrement=True,
+)

@@ -1,0 +1,402 @@
+"""The SQL core shared by every dialect: each query of the ``StoreTxn`` port, written once.
+
+``SqlTxn`` runs inside one SQLAlchemy ``Connection`` transaction and executes the statements
+of ``store.statements``, built once at import. Dialect subclasses override only what
+differs: the insert construct for ``ON CONFLICT``, how a transaction begins, and how job
+wake-ups travel.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+from uuid import UUID
+
+import orjson
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Select,
+    text,
+)
+
+from procflow.engine.events import AuditEvent, EnqueueJob
+from procflow.model.build import App, Build, DefinitionSource, Workspace
+from procflow.model.errors import ConcurrentModification
+from procflow.model.instance import Lineage, ProcessInstance
+from procflow.model.states import InstanceState
+from procflow.store import statements as q
+from procflow.store.port import AuditRecord, IdempotencyRecord, InstanceQuery, Job
+from procflow.store.schema import (
+    apps,
+    audit_events,
+    builds,
+    process_definitions,
+    workspaces,
+)
+from procflow.store.schema import jobs as jobs_table
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+AnyRow = Row[*tuple[Any, ...]]
+AnySelect = Select[*tuple[Any, ...]]
+
+
+def json_dumps_bytes(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        # orjson refuses integers beyond 64 bits and non-string keys, which the standard
+        # library writes; such values are rare, and a write must not fail for them.
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def json_dumps(value: Any) -> str:
+    return json_dumps_bytes(value).decode()
+
+
+# 20 digits in a row may be an integer beyond 64 bits, which orjson would read as a float.
+_LONG_DIGITS_TEXT = re.compile(r"[0-9]{20}")
+_LONG_DIGITS_BYTES = re.compile(rb"[0-9]{20}")
+
+
+def json_loads(value: str | bytes | memoryview) -> Any:
+    if isinstance(value, str):
+        long_integers = _LONG_DIGITS_TEXT.search(value) is not None
+    else:
+        value = bytes(value) if isinstance(value, memoryview) else value
+        long_integers = _LONG_DIGITS_BYTES.search(value) is not None
+    return json.loads(value) if long_integers else orjson.loads(value)
+
+
+def _instance_from_row(row: AnyRow) -> ProcessInstance:
+    m = row._mapping
+    instance = ProcessInstance(
+        uuid=m["uuid"],
+        workspace_id=m["workspace_id"],
+        app_id=m["app_id"],
+        build_id=m["build_id"],
+        definition_id=m["definition_id"],
+        definition_name=m["definition_name"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        state=InstanceState(m["state"]),
+        data=m["data"],
+        lineage=Lineage(m["copied_from_uuid"], m["lineage_root_uuid"]),
+        version=m["version"],
+        id=m["id"],
+    )
+    return instance.with_document(m["document"])
+
+
+def _instance_values(instance: ProcessInstance, version: int) -> dict[str, Any]:
+    return {
+        "uuid": instance.uuid,
+        "workspace_id": instance.workspace_id,
+        "app_id": instance.app_id,
+        "build_id": instance.build_id,
+        "definition_id": instance.definition_id,
+        "definition_name": instance.definition_name,
+        "state": instance.state.value,
+        "data": instance.data,
+        "document": instance.to_document(),
+        "version": version,
+        "copied_from_uuid": instance.lineage.copied_from_uuid,
+        "lineage_root_uuid": instance.lineage.lineage_root_uuid,
+        "created_at": instance.created_at,
+        "updated_at": instance.updated_at,
+    }
+
+
+def _job_from_row(row: AnyRow) -> Job:
+    m = row._mapping
+    return Job(
+        id=m["id"],
+        kind=m["kind"],
+        instance_uuid=m["instance_uuid"],
+        token_uuid=m["token_uuid"],
+        node_id=m["node_id"],
+        attempts=m["attempts"],
+        run_at=m["run_at"],
+        locked_until=m["locked_until"],
+    )
+
+
+class SqlTxn:
+    """``StoreTxn`` on one connection inside an open transaction."""
+
+    def __init__(self, connection: Connection, dialect: q.DialectStatements) -> None:
+        self.connection = connection
+        self._dialect = dialect
+        self.enqueued_jobs = False
+
+    def _one(self, statement: AnySelect, **params: Any) -> AnyRow | None:
+        return self.connection.execute(statement, params).first()
+
+    # workspaces and apps
+
+    def insert_workspace(self, workspace: Workspace) -> None:
+        self.connection.execute(workspaces.insert(), {"id": workspace.id, "name": workspace.name})
+
+    def get_workspace(self, workspace_id: UUID) -> Workspace | None:
+        row = self._one(q.SELECT_WORKSPACE, id=workspace_id)
+        return Workspace(row.id, row.name) if row else None
+
+    def insert_app(self, app: App) -> None:
+        values = {"id": app.id, "workspace_id": app.workspace_id, "name": app.name}
+        self.connection.execute(apps.insert(), values)
+
+    def get_app(self, app_id: UUID) -> App | None:
+        row = self._one(q.SELECT_APP, id=app_id)
+        return App(row.id, row.workspace_id, row.name) if row else None
+
+    # builds and definitions
+
+    def insert_build(self, build: Build) -> None:
+        self.connection.execute(
+            builds.insert(),
+            {
+                "id": build.id,
+                "workspace_id": build.workspace_id,
+                "app_id": build.app_id,
+                "checksum": build.checksum,
+                "status": build.status,
+                "created_at": build.created_at,
+            },
+        )
+        if build.definitions:
+            self.connection.execute(
+                process_definitions.insert(),
+                [
+                    {"id": d.id, "build_id": build.id, "name": d.name, "file_name": d.file_name,
+                     "text": d.text}
+                    for d in build.definitions
+                ],
+            )  # fmt: skip
+
+    def get_build(self, build_id: UUID) -> Build | None:
+        row = self._one(q.SELECT_BUILD, id=build_id)
+        if row is None:
+            return None
+        definitions = self.connection.execute(q.SELECT_BUILD_DEFINITIONS, {"build_id": build_id})
+        return Build(
+            id=row.id,
+            workspace_id=row.workspace_id,
+            app_id=row.app_id,
+            checksum=row.checksum,
+            created_at=row.created_at,
+            definitions=tuple(
+                DefinitionSource(d.id, d.name, d.file_name, d.text) for d in definitions
+            ),
+            status=row.status,
+        )
+
+    def set_active_build(self, workspace_id: UUID, app_id: UUID, build_id: UUID) -> None:
+        values = {"workspace_id": workspace_id, "app_id": app_id, "build_id": build_id}
+        self.connection.execute(self._dialect.upsert_active_build, values)
+
+    def get_active_build_id(self, workspace_id: UUID, app_id: UUID) -> UUID | None:
+        params = {"workspace_id": workspace_id, "app_id": app_id}
+        build_id: UUID | None = self.connection.execute(q.SELECT_ACTIVE_BUILD, params).scalar()
+        return build_id
+
+    def get_definition_source(self, definition_id: UUID) -> DefinitionSource | None:
+        row = self._one(q.SELECT_DEFINITION, id=definition_id)
+        return DefinitionSource(row.id, row.name, row.file_name, row.text) if row else None
+
+    # instances
+
+    def insert_instance(self, instance: ProcessInstance) -> ProcessInstance:
+        values = _instance_values(instance, version=1)
+        new_id = self.connection.execute(q.INSERT_INSTANCE, values).scalar_one()
+        return replace(instance, id=new_id, version=1)
+
+    def update_instance(self, instance: ProcessInstance) -> ProcessInstance:
+        result = self.connection.execute(
+            q.UPDATE_INSTANCE,
+            {
+                "b_uuid": instance.uuid,
+                "b_version": instance.version,
+                "state": instance.state.value,
+                "data": instance.data,
+                "document": instance.to_document(),
+                "updated_at": instance.updated_at,
+            },
+        )
+        if result.rowcount != 1:
+            raise ConcurrentModification(instance_uuid=str(instance.uuid))
+        return replace(instance, version=instance.version + 1)
+
+    def get_instance(
+        self, instance_uuid: UUID, *, for_update: bool = False
+    ) -> ProcessInstance | None:
+        statement = q.SELECT_INSTANCE_FOR_UPDATE if for_update else q.SELECT_INSTANCE
+        row = self._one(statement, uuid=instance_uuid)
+        return _instance_from_row(row) if row else None
+
+    def search_instances(self, query: InstanceQuery) -> list[ProcessInstance]:
+        statement = q.search_instances(query)
+        return [_instance_from_row(row) for row in self.connection.execute(statement)]
+
+    def lineage_members(self, lineage_root_uuid: UUID) -> list[ProcessInstance]:
+        rows = self.connection.execute(q.SELECT_LINEAGE, {"root": lineage_root_uuid})
+        return [_instance_from_row(row) for row in rows]
+
+    # audit log (append-only)
+
+    def append_audit(self, instance_uuid: UUID, events: Sequence[AuditEvent], at: datetime) -> None:
+        if not events:
+            return
+        rows = [
+            {"instance_uuid": instance_uuid, "type": e.type, "node_id": e.node_id,
+             "token_uuid": e.token_uuid, "details": e.details, "at": at}
+            for e in events
+        ]  # fmt: skip
+        self.connection.execute(audit_events.insert(), rows)
+
+    def list_audit(self, instance_uuid: UUID) -> list[AuditRecord]:
+        rows = self.connection.execute(q.SELECT_AUDIT, {"instance_uuid": instance_uuid})
+        return [
+            AuditRecord(r.seq, r.instance_uuid, r.type, r.node_id, r.token_uuid, r.details, r.at)
+            for r in rows
+        ]
+
+    # idempotency keys
+
+    def get_idempotency(self, workspace_id: UUID, key: str) -> IdempotencyRecord | None:
+        row = self._one(q.SELECT_IDEMPOTENCY, workspace_id=workspace_id, key=key)
+        return (
+            IdempotencyRecord(row.workspace_id, row.key, row.request_hash, row.instance_uuid)
+            if row
+            else None
+        )
+
+    def insert_idempotency(self, record: IdempotencyRecord) -> bool:
+        result = self.connection.execute(
+            self._dialect.insert_idempotency_key,
+            {
+                "workspace_id": record.workspace_id,
+                "key": record.key,
+                "request_hash": record.request_hash,
+                "instance_uuid": record.instance_uuid,
+                "created_at": datetime.now(UTC),
+            },
+        )
+        return bool(result.rowcount == 1)
+
+    # jobs
+
+    def enqueue_jobs(
+        self, instance_uuid: UUID, jobs: Sequence[EnqueueJob], run_at: datetime
+    ) -> None:
+        if not jobs:
+            return
+        created_at = datetime.now(UTC)
+        rows = [
+            {"kind": job.kind, "instance_uuid": instance_uuid, "token_uuid": job.token_uuid,
+             "node_id": job.node_id, "run_at": run_at, "attempts": 0, "locked_by": None,
+             "locked_until": None, "last_error": None, "created_at": created_at}
+            for job in jobs
+        ]  # fmt: skip
+        self.connection.execute(jobs_table.insert(), rows)
+        self.enqueued_jobs = True
+
+    def claim_jobs(
+        self, worker_id: str, now: datetime, lease_seconds: float, limit: int
+    ) -> list[Job]:
+        params = {
+            "now": now,
+            "limit": limit,
+            "worker_id": worker_id,
+            "locked_until": now + timedelta(seconds=lease_seconds),
+        }
+        claimed = [_job_from_row(row) for row in self.connection.execute(q.CLAIM_JOBS, params)]
+        return sorted(claimed, key=lambda job: (job.run_at, job.id))
+
+    def complete_job(self, job_id: int, worker_id: str) -> bool:
+        result = self.connection.execute(q.COMPLETE_JOB, {"b_id": job_id, "b_w": worker_id})
+        return bool(result.rowcount == 1)
+
+    def release_job(self, job_id: int, worker_id: str, retry_at: datetime, error: str) -> None:
+        params = {"b_id": job_id, "b_w": worker_id, "retry_at": retry_at, "error": error}
+        self.connection.execute(q.RELEASE_JOB, params)
+
+
+class SqlStore:
+    """``Store`` over a SQLAlchemy ``Engine``; subclasses create the engine for their dialect."""
+
+    dialect: str
+    dialect_insert: ClassVar[q.InsertConstruct]
+    txn_class: ClassVar[type[SqlTxn]] = SqlTxn
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._statements = q.DialectStatements.using(type(self).dialect_insert)
+        self._jobs_enqueued = threading.Event()
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTxn]:
+        with self.engine.begin() as connection:
+            txn = self._txn(connection)
+            yield txn
+        if txn.enqueued_jobs:
+            self._jobs_enqueued.set()
+
+    @contextmanager
+    def read_transaction(self) -> Iterator[SqlTxn]:
+        """A transaction that only reads; on SQLite it does not take the write lock.
+
+        Writing through it works but may fail with "database is locked" on SQLite under
+        concurrency: use ``transaction()`` for anything that writes.
+        """
+        with self.engine.connect() as connection:
+            connection.execution_options(procflow_read_only=True)
+            with connection.begin():
+                yield self._txn(connection)
+
+    def _txn(self, connection: Connection) -> SqlTxn:
+        return self.txn_class(connection, self._statements)
+
+    def migrate(self) -> None:
+        with self.engine.begin() as connection:
+            self._lock_for_migration(connection)
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def _lock_for_migration(self, connection: Connection) -> None:
+        """Serialize concurrent ``migrate()`` calls (several replicas starting at once)."""
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def wait_for_jobs(self, timeout: float) -> None:
+        # In-process wake-up: set after a transaction that enqueued jobs commits, so a job
+        # enqueued just before the clear below is still visible to the caller's next claim.
+        if self._jobs_enqueued.wait(timeout):
+            self._jobs_enqueued.clear()
+
+
+def alembic_config() -> Config:
+    """Alembic configuration built in code: no ``alembic.ini`` is needed at runtime."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config

@@ -1,0 +1,60 @@
+"""SQLite: the embedded default. One file in WAL mode, shared by a thread pool.
+
+Write transactions start with ``BEGIN IMMEDIATE``: a deferred transaction that reads and then
+writes must upgrade its lock, and two of those deadlock into SQLITE_BUSY no matter how long
+``busy_timeout`` waits. Taking the write lock up front makes writers queue instead.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, create_engine, event
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from procflow.store.sql import SqlStore, json_dumps, json_loads
+
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+class SqliteStore(SqlStore):
+    dialect = "sqlite"
+    dialect_insert = staticmethod(sqlite_insert)
+
+    def __init__(self, path: Path, *, pool_size: int = 8) -> None:
+        self.path = path
+        engine = create_engine(
+            f"sqlite:///{path}",
+            json_serializer=json_dumps,
+            json_deserializer=json_loads,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS},
+        )
+        event.listen(engine, "connect", _configure_connection)
+        event.listen(engine, "begin", _begin)
+        super().__init__(engine)
+
+
+def _configure_connection(
+    dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry
+) -> None:
+    # Hand transaction control to SQLAlchemy's "begin" hook below (pysqlite recipe).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _begin(connection: Connection) -> None:
+    options: dict[str, Any] = connection.get_execution_options()
+    read_only = options.get("procflow_read_only", False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

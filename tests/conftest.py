@@ -1,0 +1,198 @@
+"""Shared fixtures: one ``store`` per backend, so every contract test runs on each of them.
+
+``PROCFLOW_TEST_BACKENDS`` (comma list, default ``sqlite,postgres``) picks the backends.
+PostgreSQL tests clone a migrated template database per test (procrastinate's approach):
+``CREATE DATABASE ... TEMPLATE`` copies files, far faster than migrating each time. When
+PostgreSQL is unreachable its params are skipped, unless ``PROCFLOW_REQUIRE_POSTGRES=1``, in
+which case they fail, and so does a session in which no PostgreSQL test ran at all.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from procflow.store.port import Store
+from procflow.store.postgres import PostgresStore
+from procflow.store.sqlite import SqliteStore
+
+BACKENDS_ENV = "PROCFLOW_TEST_BACKENDS"
+REQUIRE_POSTGRES_ENV = "PROCFLOW_REQUIRE_POSTGRES"
+PG_ADMIN_URL_ENV = "PROCFLOW_TEST_PG_URL"
+DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+KNOWN_BACKENDS = ("sqlite", "postgres")
+
+_POSTGRES_PARAM = re.compile(r"\[(?:.*-)?postgres(?:-.*)?\]")
+
+
+def selected_backends() -> list[str]:
+    raw = os.environ.get(BACKENDS_ENV, ",".join(KNOWN_BACKENDS))
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(KNOWN_BACKENDS))
+    if unknown:
+        raise pytest.UsageError(f"{BACKENDS_ENV}: unknown backends {unknown}")
+    return names
+
+
+def postgres_required() -> bool:
+    return os.environ.get(REQUIRE_POSTGRES_ENV, "") not in ("", "0")
+
+
+def pg_admin_url() -> str:
+    return os.environ.get(PG_ADMIN_URL_ENV, DEFAULT_PG_ADMIN_URL)
+
+
+def _admin_execute(statement: sql.Composed) -> None:
+    with psycopg.connect(pg_admin_url(), autocommit=True, connect_timeout=5) as connection:
+        # Test databases are disposable; not waiting for their WAL flush halves CREATE time.
+        connection.execute("SET synchronous_commit = off")
+        connection.execute(statement)
+
+
+def _database_url(database: str, driver: str = "postgresql+psycopg") -> str:
+    base = pg_admin_url().rsplit("/", 1)[0]
+    return f"{base.replace('postgresql', driver, 1)}/{database}"
+
+
+def _worker_id(config: pytest.Config) -> str:
+    """``gw0``, ``gw1``... under pytest-xdist, so parallel workers never share a database."""
+    workerinput: dict[str, str] = getattr(config, "workerinput", {})
+    return workerinput.get("workerid", "main")
+
+
+def _unique_name(prefix: str, worker_id: str) -> str:
+    return f"{prefix}_{worker_id}_{uuid.uuid4().hex[:10]}"
+
+
+def _drop_database(name: str) -> None:
+    _admin_execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+class _BackgroundDropper:
+    """Drops test databases off the test's critical path: DROP DATABASE forces a checkpoint,
+    which costs far more than the test that used the database."""
+
+    def __init__(self) -> None:
+        self._names: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="pg-dropper", daemon=True)
+        self._thread.start()
+
+    def drop_later(self, name: str) -> None:
+        self._names.put(name)
+
+    def finish(self) -> None:
+        self._names.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (name := self._names.get()) is not None:
+            try:
+                _drop_database(name)
+            except psycopg.Error as error:  # a leaked test database must not fail the run
+                print(f"could not drop test database {name}: {error}")
+
+
+@pytest.fixture(scope="session")
+def pg_dropper() -> Iterator[_BackgroundDropper]:
+    dropper = _BackgroundDropper()
+    try:
+        yield dropper
+    finally:
+        dropper.finish()
+
+
+@pytest.fixture(scope="session")
+def pg_template(request: pytest.FixtureRequest, pg_dropper: _BackgroundDropper) -> Iterator[str]:
+    """A migrated database, unique to this xdist worker, that test databases are cloned from."""
+    try:
+        with psycopg.connect(pg_admin_url(), connect_timeout=3):
+            pass
+    except psycopg.OperationalError as error:
+        message = f"PostgreSQL unreachable at {pg_admin_url()}: {error}"
+        if postgres_required():
+            pytest.fail(f"{message} ({REQUIRE_POSTGRES_ENV}=1)", pytrace=False)
+        pytest.skip(message)
+    name = _unique_name("procflow_template", _worker_id(request.config))
+    _admin_execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        store = PostgresStore(_database_url(name))
+        store.migrate()
+        # A template must have no open connections when it is cloned.
+        store.close()
+        yield name
+    finally:
+        pg_dropper.drop_later(name)
+
+
+@pytest.fixture(params=selected_backends(), ids=str)
+def store_backend(request: pytest.FixtureRequest) -> str:
+    backend: str = request.param
+    return backend
+
+
+@pytest.fixture
+def store_url(store_backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh, migrated database for this test alone."""
+    if store_backend == "sqlite":
+        path = tmp_path / "procflow.db"
+        store = SqliteStore(path)
+        store.migrate()
+        store.close()
+        yield f"sqlite:///{path}"
+        return
+    template: str = request.getfixturevalue("pg_template")
+    dropper: _BackgroundDropper = request.getfixturevalue("pg_dropper")
+    name = _unique_name("procflow_t", _worker_id(request.config))
+    create = sql.SQL("CREATE DATABASE {} TEMPLATE {}")
+    _admin_execute(create.format(sql.Identifier(name), sql.Identifier(template)))
+    try:
+        yield _database_url(name)
+    finally:
+        dropper.drop_later(name)
+
+
+def open_test_store(backend: str, url: str) -> Store:
+    if backend == "sqlite":
+        return SqliteStore(Path(url.removeprefix("sqlite:///")))
+    return PostgresStore(url)
+
+
+@pytest.fixture
+def store(store_backend: str, store_url: str) -> Iterator[Store]:
+    opened = open_test_store(store_backend, store_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+# --- PROCFLOW_REQUIRE_POSTGRES: a run that silently skipped PostgreSQL must not pass -------
+
+_postgres_tests_run = 0
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    global _postgres_tests_run  # noqa: PLW0603 - per-session counter for the hook below
+    if report.when == "call" and not report.skipped and _POSTGRES_PARAM.search(report.nodeid):
+        _postgres_tests_run += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    is_xdist_worker = hasattr(session.config, "workerinput")
+    if not postgres_required() or is_xdist_worker or _postgres_tests_run:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"{REQUIRE_POSTGRES_ENV}=1 but no PostgreSQL-backed test ran", red=True, bold=True
+        )
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

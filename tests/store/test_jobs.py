@@ -1,0 +1,182 @@
+"""Jobs: due-time, leases and their expiry, completion, release for retry, concurrent claims."""
+
+from __future__ import annotations
+
+import threading
+import time
+from uuid import UUID, uuid4
+
+import pytest
+
+from procflow.engine.events import EnqueueJob
+from procflow.store.port import Job, Store
+from tests.store.factories import T0, later
+
+
+def _enqueue(store: Store, count: int = 1, run_at_seconds: float = 0) -> UUID:
+    instance_uuid = uuid4()
+    jobs = [EnqueueJob("async_task", uuid4(), f"task{n}") for n in range(count)]
+    with store.transaction() as txn:
+        txn.enqueue_jobs(instance_uuid, jobs, later(run_at_seconds))
+    return instance_uuid
+
+
+def _claim(store: Store, worker: str, at: float, lease: float = 30, limit: int = 10) -> list[Job]:
+    with store.transaction() as txn:
+        return txn.claim_jobs(worker, later(at), lease, limit)
+
+
+def test_claim_returns_due_jobs_with_a_lease(store: Store) -> None:
+    instance_uuid = _enqueue(store, count=2)
+    claimed = _claim(store, "w1", at=1, lease=30)
+    assert [job.node_id for job in claimed] == ["task0", "task1"]
+    job = claimed[0]
+    assert job.kind == "async_task"
+    assert job.instance_uuid == instance_uuid
+    assert isinstance(job.token_uuid, UUID)
+    assert job.attempts == 1
+    assert job.run_at == T0
+    assert job.locked_until == later(31)
+    assert job.id < claimed[1].id
+
+
+def test_jobs_not_yet_due_are_not_claimed(store: Store) -> None:
+    _enqueue(store, run_at_seconds=60)
+    assert _claim(store, "w1", at=59) == []
+    assert len(_claim(store, "w1", at=60)) == 1
+
+
+def test_claim_respects_the_limit_and_due_order(store: Store) -> None:
+    _enqueue(store, count=1, run_at_seconds=20)
+    _enqueue(store, count=3, run_at_seconds=10)
+    first = _claim(store, "w1", at=30, limit=2)
+    assert [job.run_at for job in first] == [later(10), later(10)]
+    rest = _claim(store, "w2", at=30, limit=10)
+    assert [job.run_at for job in rest] == [later(10), later(20)]
+
+
+def test_a_leased_job_is_invisible_until_the_lease_expires(store: Store) -> None:
+    _enqueue(store)
+    [job] = _claim(store, "w1", at=0, lease=30)
+    assert _claim(store, "w2", at=29) == []
+    [again] = _claim(store, "w2", at=31)
+    assert again.id == job.id
+    assert again.attempts == 2
+    # The first worker's lease is gone: it may no longer complete the job.
+    with store.transaction() as txn:
+        assert txn.complete_job(job.id, "w1") is False
+        assert txn.complete_job(job.id, "w2") is True
+
+
+def test_complete_deletes_the_job_once(store: Store) -> None:
+    _enqueue(store)
+    [job] = _claim(store, "w1", at=0)
+    with store.transaction() as txn:
+        assert txn.complete_job(job.id, "w1") is True
+        assert txn.complete_job(job.id, "w1") is False
+    assert _claim(store, "w1", at=3600) == []
+
+
+def test_release_reschedules_the_job_for_anyone(store: Store) -> None:
+    _enqueue(store)
+    [job] = _claim(store, "w1", at=0)
+    with store.transaction() as txn:
+        txn.release_job(job.id, "w1", later(100), "boom: connection reset")
+        txn.release_job(job.id, "someone-else", later(1), "ignored: not their job")
+    assert _claim(store, "w2", at=99) == []
+    [retry] = _claim(store, "w2", at=100)
+    assert retry.id == job.id
+    assert retry.attempts == 2
+    assert retry.run_at == later(100)
+
+
+def test_completed_job_ids_are_never_reused(store: Store) -> None:
+    _enqueue(store)
+    [job] = _claim(store, "w1", at=0)
+    with store.transaction() as txn:
+        txn.complete_job(job.id, "w1")
+    _enqueue(store)
+    [fresh] = _claim(store, "w1", at=0)
+    assert fresh.id > job.id
+
+
+def test_enqueue_nothing_is_a_no_op(store: Store) -> None:
+    with store.transaction() as txn:
+        txn.enqueue_jobs(uuid4(), [], T0)
+    assert _claim(store, "w1", at=0) == []
+
+
+def test_concurrent_claimers_never_share_a_job(store: Store) -> None:
+    _enqueue(store, count=40)
+    claimed: dict[str, list[int]] = {}
+    barrier = threading.Barrier(4)
+
+    def worker(name: str) -> None:
+        barrier.wait()
+        mine: list[int] = []
+        while batch := _claim(store, name, at=1, limit=3):
+            mine.extend(job.id for job in batch)
+        claimed[name] = mine
+
+    threads = [threading.Thread(target=worker, args=(f"w{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every_id = [job_id for ids in claimed.values() for job_id in ids]
+    assert len(every_id) == 40
+    assert len(set(every_id)) == 40
+
+
+def test_skip_locked_lets_a_second_claimer_pass_an_open_claim(
+    store: Store, store_backend: str
+) -> None:
+    if store_backend != "postgres":
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serializes write transactions")
+    _enqueue(store, count=4)
+    first_claimed = threading.Event()
+    release_first = threading.Event()
+    first: list[Job] = []
+
+    def hold_a_claim_open() -> None:
+        with store.transaction() as txn:
+            first.extend(txn.claim_jobs("w1", later(1), 30, 2))
+            first_claimed.set()
+            release_first.wait(10)
+
+    holder = threading.Thread(target=hold_a_claim_open)
+    holder.start()
+    try:
+        assert first_claimed.wait(10)
+        started = time.monotonic()
+        # The first transaction has not committed: its rows are locked, not yet leased.
+        second = _claim(store, "w2", at=1, limit=10)
+        assert time.monotonic() - started < 5
+    finally:
+        release_first.set()
+        holder.join()
+    assert len(first) == 2
+    assert len(second) == 2
+    assert {job.id for job in first}.isdisjoint(job.id for job in second)
+
+
+def test_wait_for_jobs_times_out_without_work(store: Store) -> None:
+    started = time.monotonic()
+    store.wait_for_jobs(0.3)
+    assert 0.25 <= time.monotonic() - started < 3
+
+
+def test_wait_for_jobs_wakes_when_jobs_are_enqueued(store: Store) -> None:
+    store.wait_for_jobs(0.05)  # PostgreSQL: start listening before the enqueue below
+
+    def enqueue_soon() -> None:
+        time.sleep(0.3)
+        _enqueue(store)
+
+    thread = threading.Thread(target=enqueue_soon)
+    started = time.monotonic()
+    thread.start()
+    store.wait_for_jobs(20)
+    elapsed = time.monotonic() - started
+    thread.join()
+    assert 0.2 <= elapsed < 10

@@ -108,10 +108,10 @@ def test_nodes_list_their_incoming_and_outgoing_flows_like_bpmn_io() -> None:
     root = etree.fromstring(export_bpmn(loans()))
     review = root.find(".//bpmn:userTask[@id='review']", NS)
     assert review is not None
-    assert [e.text for e in review.findall("bpmn:incoming", NS)] == ["checks_done->review"]
+    assert [e.text for e in review.findall("bpmn:incoming", NS)] == ["Flow_checks_done_review"]
     assert [e.text for e in review.findall("bpmn:outgoing", NS)] == [
-        "review->approved",
-        "review->rejected",
+        "Flow_review_approved",
+        "Flow_review_rejected",
     ]
     condition = root.find(".//bpmn:sequenceFlow[@id='too_risky']/bpmn:conditionExpression", NS)
     assert condition is not None

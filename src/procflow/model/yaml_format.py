@@ -165,7 +165,8 @@ def _build_rule(
 
 
 def _build_flow(raw: Mapping[str, Any], compile_at: Compile) -> Flow:
-    flow_id = raw.get("id") or f"{raw['from']}->{raw['to']}"
+    # The generated id is a valid XML ID, so an exported BPMN file stays valid for modelers.
+    flow_id = raw.get("id") or f"Flow_{raw['from']}_{raw['to']}"
     condition = raw.get("condition")
     return Flow(
         id=flow_id,

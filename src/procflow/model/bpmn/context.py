@@ -22,10 +22,6 @@ def _pattern(name: str) -> re.Pattern[str]:
 ID_PATTERN = _pattern("id")
 PATH_PATTERN = _pattern("path")
 NAME_PATTERN = _pattern("name")
-# A YAML flow without an id is named "<from>-><to>", and keeps that id when exported to BPMN.
-GENERATED_FLOW_ID = re.compile(
-    rf"{ID_PATTERN.pattern.strip('^$')}->{ID_PATTERN.pattern.strip('^$')}"
-)
 
 
 @dataclass
@@ -44,8 +40,7 @@ class ReadContext:
             return None
 
     def check_id(self, value: str, what: str, owner_id: str, element: etree._Element) -> None:
-        generated = what == "flow id" and GENERATED_FLOW_ID.fullmatch(value)
-        if ID_PATTERN.fullmatch(value) or generated:
+        if ID_PATTERN.fullmatch(value):
             return
         self.report(
             f"{what} {value!r} is not a valid Procflow id "

@@ -1,0 +1,99 @@
+"""The files Procflow ships and exports open in bpmn-js (the renderer of bpmn.io), in a real
+headless Chromium, with no import warnings.
+
+Needs Chromium and npm; CI installs both and sets PROCFLOW_REQUIRE_BROWSER=1, so there a
+missing browser fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from procflow.model.export import export_file
+
+ROOT = Path(__file__).resolve().parents[2]
+BROWSER_DIR = Path(__file__).parent / "browser"
+VIEWER = BROWSER_DIR / "node_modules" / "bpmn-js" / "dist" / "bpmn-viewer.production.min.js"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+REQUIRED = os.environ.get("PROCFLOW_REQUIRE_BROWSER") == "1"
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><script src="{viewer}"></script>
+</head><body><div id="canvas" style="width:1200px;height:600px"></div><pre id="out">pending</pre>
+<script>
+new BpmnJS({{container: '#canvas'}}).importXML({xml}).then(function (result) {{
+  var names = result.warnings.map(function (w) {{ return w.message; }});
+  document.getElementById('out').textContent = JSON.stringify({{ok: true, warnings: names}});
+}}).catch(function (error) {{
+  document.getElementById('out').textContent = JSON.stringify({{ok: false,
+                                                                 error: error.message}});
+}});
+</script></body></html>"""
+
+
+def _viewer() -> Path:
+    if not VIEWER.exists() and shutil.which("npm"):
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(BROWSER_DIR)],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    if CHROMIUM is None or not VIEWER.exists():
+        if REQUIRED:
+            pytest.fail("Chromium and bpmn-js are required (PROCFLOW_REQUIRE_BROWSER=1)")
+        pytest.skip("needs chromium and npm (CI installs them)")
+    return VIEWER
+
+
+def _import_in_browser(xml: bytes, tmp_path: Path) -> dict[str, object]:
+    page = tmp_path / "page.html"
+    page.write_text(PAGE.format(viewer=_viewer().as_uri(), xml=json.dumps(xml.decode())))
+    assert CHROMIUM is not None
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+    text = dom.split('<pre id="out">', 1)[1].split("</pre>", 1)[0]
+    result: dict[str, object] = json.loads(text.replace("&quot;", '"').replace("&amp;", "&"))
+    return result
+
+
+@pytest.mark.parametrize(
+    ("source", "label"),
+    [
+        ("examples/loans/loan_application.bpmn", "demo as drawn"),
+        ("examples/loans/loan_application.yaml", "YAML exported with automatic layout"),
+        ("examples/loans/loan_application.bpmn", "BPMN re-exported keeping its drawing"),
+    ],
+)
+def test_file_opens_in_bpmn_js_without_warnings(source: str, label: str, tmp_path: Path) -> None:
+    path = ROOT / source
+    xml = (
+        path.read_bytes() if label == "demo as drawn" else export_file(path.read_bytes(), path.name)
+    )
+    assert _import_in_browser(xml, tmp_path) == {"ok": True, "warnings": []}

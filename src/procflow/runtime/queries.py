@@ -27,7 +27,7 @@ class LineageView:
 def instance_view(
     ctx: RuntimeContext, principal: Principal, instance_uuid: UUID, *, with_audit: bool = False
 ) -> InstanceView:
-    with ctx.store.transaction() as txn:
+    with ctx.store.read_transaction() as txn:
         instance = load_visible(txn, principal, Role.READ, instance_uuid)
         build = ctx.catalog.build(txn, instance.build_id)
         audit = tuple(txn.list_audit(instance_uuid)) if with_audit else ()
@@ -35,7 +35,7 @@ def instance_view(
 
 
 def lineage_view(ctx: RuntimeContext, principal: Principal, instance_uuid: UUID) -> LineageView:
-    with ctx.store.transaction() as txn:
+    with ctx.store.read_transaction() as txn:
         instance = load_visible(txn, principal, Role.READ, instance_uuid)
         root = instance.lineage.lineage_root_uuid or instance.uuid
         members = {member.uuid: member for member in txn.lineage_members(root)}
@@ -79,7 +79,7 @@ def active_build(
     ctx: RuntimeContext, principal: Principal, workspace_id: UUID, app_id: UUID
 ) -> Build:
     principal.require(workspace_id, Role.READ, WorkspaceNotFound())
-    with ctx.store.transaction() as txn:
+    with ctx.store.read_transaction() as txn:
         return ctx.catalog.active_build(txn, workspace_id, app_id)
 
 
@@ -87,5 +87,5 @@ def search_instances(
     ctx: RuntimeContext, principal: Principal, query: InstanceQuery
 ) -> list[ProcessInstance]:
     principal.require(query.workspace_id, Role.READ, WorkspaceNotFound())
-    with ctx.store.transaction() as txn:
+    with ctx.store.read_transaction() as txn:
         return txn.search_instances(query)

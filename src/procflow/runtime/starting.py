@@ -104,7 +104,7 @@ def start_process(ctx: RuntimeContext, principal: Principal, request: StartReque
 
 def dry_run(ctx: RuntimeContext, principal: Principal, request: StartRequest) -> PreparedStart:
     """Everything a start would check and compute, with nothing written."""
-    with ctx.store.transaction() as txn:
+    with ctx.store.read_transaction() as txn:
         return prepare_start(ctx, txn, principal, request)
 
 
@@ -129,7 +129,7 @@ def _start_in(
         extra={
             "instance": str(saved.uuid),
             "state": saved.state.value,
-            "process": saved.definition_name,
+            "definition": saved.definition_name,
         },
     )
     return StartOutcome(saved, prepared.resolved.build)

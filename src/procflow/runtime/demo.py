@@ -8,9 +8,8 @@ from pathlib import Path
 from uuid import UUID
 
 from procflow.config import DEMO_APP_ID, DEMO_WORKSPACE_ID
-from procflow.model.build import Build
+from procflow.model.build import App, Build, Workspace
 from procflow.runtime import deploy
-from procflow.runtime.access import SYSTEM
 from procflow.store.port import Store
 
 DEMO_WORKSPACE = UUID(DEMO_WORKSPACE_ID)
@@ -35,21 +34,35 @@ def definition_files(directory: Path) -> dict[str, bytes]:
 
 
 def seed_demo(store: Store, now: datetime) -> Build | None:
-    """Create the demo workspace, app and active build unless the workspace exists."""
-    with store.transaction() as txn:
-        if txn.get_workspace(DEMO_WORKSPACE) is not None:
-            return None
+    """Create the demo workspace, app and active build unless the workspace exists.
+
+    All of it is written in one transaction, so a replica killed half-way leaves nothing
+    rather than a demo workspace without a build. Replicas starting together may all find
+    no demo and all try: one insert wins, the others roll back and find it seeded.
+    """
+    if _is_seeded(store):
+        return None
     directory = demo_dir()
     if not directory.is_dir():
         return None
-    deploy.create_workspace(store, SYSTEM, "demo", DEMO_WORKSPACE)
-    deploy.create_app(store, SYSTEM, DEMO_WORKSPACE, "loans", DEMO_APP)
-    return deploy.deploy_build(
-        store,
-        SYSTEM,
-        DEMO_WORKSPACE,
-        DEMO_APP,
-        definition_files(directory),
-        activate=True,
-        now=now,
-    )
+    build = deploy.new_build(DEMO_WORKSPACE, DEMO_APP, definition_files(directory), now)
+    try:
+        with store.transaction() as txn:
+            if txn.get_workspace(DEMO_WORKSPACE) is not None:
+                return None
+            txn.insert_workspace(Workspace(DEMO_WORKSPACE, "demo"))
+            txn.insert_app(App(DEMO_APP, DEMO_WORKSPACE, "loans"))
+            txn.insert_build(build)
+            txn.set_active_build(DEMO_WORKSPACE, DEMO_APP, build.id)
+    except Exception:
+        # The store's own error type (a unique violation) is not part of the port: what
+        # matters is whether a concurrent seeder committed the demo.
+        if _is_seeded(store):
+            return None
+        raise
+    return build
+
+
+def _is_seeded(store: Store) -> bool:
+    with store.transaction() as txn:
+        return txn.get_workspace(DEMO_WORKSPACE) is not None

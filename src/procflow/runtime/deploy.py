@@ -77,6 +77,19 @@ def parse_build_files(files: Mapping[str, bytes]) -> tuple[DefinitionSource, ...
     return tuple(sources)
 
 
+def new_build(
+    workspace_id: UUID,
+    app_id: UUID,
+    files: Mapping[str, bytes],
+    now: datetime,
+    build_id: UUID | None = None,
+) -> Build:
+    """A validated, checksummed build of ``files``; nothing is written."""
+    sources = parse_build_files(files)
+    texts = {name: data.decode() for name, data in files.items()}
+    return Build(build_id or uuid4(), workspace_id, app_id, build_checksum(texts), now, sources)
+
+
 def deploy_build(
     store: Store,
     principal: Principal,
@@ -89,9 +102,7 @@ def deploy_build(
     build_id: UUID | None = None,
 ) -> Build:
     principal.require(workspace_id, Role.ADMIN, WorkspaceNotFound())
-    sources = parse_build_files(files)
-    texts = {name: data.decode() for name, data in files.items()}
-    build = Build(build_id or uuid4(), workspace_id, app_id, build_checksum(texts), now, sources)
+    build = new_build(workspace_id, app_id, files, now, build_id)
     with store.transaction() as txn:
         check_app_in_workspace(txn, workspace_id, app_id)
         if txn.get_build(build.id) is not None:

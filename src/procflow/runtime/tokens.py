@@ -8,7 +8,10 @@ maps a workspace uuid (or ``*``) to the roles granted there, and ``iss``/``aud``
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,13 +30,29 @@ ALGORITHM = "HS256"
 def load_or_create_secret(data_dir: Path) -> str:
     """The signing secret, generated on first start and kept (mode 0600) in ``data_dir``."""
     path = data_dir / SECRET_FILE
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
-    path.touch(mode=0o600)
-    path.write_text(secret + "\n")
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        _publish_secret(path, secrets.token_urlsafe(48))
+    secret = path.read_text().strip()
+    if not secret:
+        raise RuntimeError(f"{path} is empty; delete it to generate a new secret")
     return secret
+
+
+def _publish_secret(path: Path, secret: str) -> None:
+    """Write the secret in full under a private name, then link it into place.
+
+    Replicas sharing a data directory may start together: each then sees either no file or
+    a complete one, and the first link wins, so every replica signs with the same secret.
+    """
+    fd, staged = tempfile.mkstemp(dir=path.parent, prefix=f".{SECRET_FILE}-")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(secret + "\n")
+        with contextlib.suppress(FileExistsError):
+            os.link(staged, path)
+    finally:
+        os.unlink(staged)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ wake-ups travel.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -66,16 +65,25 @@ def json_dumps(value: Any) -> str:
 
 
 # 20 digits in a row may be an integer beyond 64 bits, which orjson would read as a float.
-_LONG_DIGITS_TEXT = re.compile(r"[0-9]{20}")
-_LONG_DIGITS_BYTES = re.compile(rb"[0-9]{20}")
+# Found by mapping every ASCII digit to "0" and everything else to " " (bytes.translate runs
+# at memory speed) and looking for twenty "0"s: a regex search for [0-9]{20} visits every
+# position in Python's engine and cost 45 ms per MB, more than parsing the document.
+_DIGIT_MASK = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_TWENTY_DIGITS = b"0" * 20
+
+
+def _has_long_digit_run(value: bytes) -> bool:
+    return _TWENTY_DIGITS in value.translate(_DIGIT_MASK)
 
 
 def json_loads(value: str | bytes | memoryview) -> Any:
     if isinstance(value, str):
-        long_integers = _LONG_DIGITS_TEXT.search(value) is not None
+        # UTF-8 keeps ASCII digits as they are and turns every other character into bytes
+        # >= 0x80, so digit runs are the same in the text and in its encoding.
+        long_integers = _has_long_digit_run(value.encode("utf-8", "surrogatepass"))
     else:
         value = bytes(value) if isinstance(value, memoryview) else value
-        long_integers = _LONG_DIGITS_BYTES.search(value) is not None
+        long_integers = _has_long_digit_run(value)
     return json.loads(value) if long_integers else orjson.loads(value)
 
 

@@ -64,6 +64,8 @@ class Chaos:
     result: LoadResult
     total: int
     kills: list[str] = field(default_factory=list)
+    # Jobs the killed workers held at the moment of the kill: only lease expiry frees them.
+    orphaned_jobs: int = 0
     errors: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     _restarts: list[threading.Thread] = field(default_factory=list)
@@ -74,12 +76,23 @@ class Chaos:
                 return
             pair = (self.cluster.servers[index], self.cluster.workers[index])
             answered = self.result.done
+            worker_pid = pair[1].pid
             for service in pair:
                 service.kill()
                 self.kills.append(f"{service.name}@{answered}/{self.total}")
+            self.orphaned_jobs += self._claims_of(worker_pid)
             restart = threading.Thread(target=self._restart, args=pair, daemon=True)
             restart.start()
             self._restarts.append(restart)
+
+    def _claims_of(self, pid: int) -> int:
+        # Worker ids are "host:pid:random" (WorkerSettings.worker_id).
+        with psycopg.connect(conninfo(self.cluster), autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM jobs WHERE locked_by LIKE %s AND locked_until > now()",
+                (f"%:{pid}:%",),
+            ).fetchone()
+        return int(row[0]) if row else 0
 
     def join(self) -> None:
         for restart in self._restarts:
@@ -99,6 +112,10 @@ class Chaos:
             if self.stop.wait(0.01):
                 return False
         return True
+
+
+def conninfo(cluster: Cluster) -> str:
+    return cluster.database_url.replace("postgresql+psycopg", "postgresql", 1)
 
 
 def _instance_rows(conn: psycopg.Connection[Any]) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -193,13 +210,18 @@ def test_kill_9_servers_and_workers_loses_and_duplicates_nothing(
     assert len(chaos.kills) == 2 * len(KILL_ROUNDS), chaos.kills
     assert all(s.running for s in cluster.servers + cluster.workers), cluster.logs()
 
-    conninfo = cluster.database_url.replace("postgresql+psycopg", "postgresql", 1)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    with psycopg.connect(conninfo(cluster), autocommit=True) as conn:
         unfinished, jobs_left = _wait_until_settled(conn, time.monotonic() + FINISH_SECONDS)
         settled_seconds = time.monotonic() - load_began
         instances = _instance_rows(conn)
         audit = _audit_counts(conn)
         created = _created_per_key(conn)
+        keys: dict[str, str] = dict(
+            conn.execute(
+                "SELECT key, instance_uuid::text FROM idempotency_keys WHERE workspace_id = %s",
+                (WORKSPACE,),
+            ).fetchall()
+        )
 
     lost = sorted(set(result.acknowledged.values()) - set(instances))
     duplicated = sum(count - 1 for count in created.values() if count > 1)
@@ -215,7 +237,8 @@ def test_kill_9_servers_and_workers_loses_and_duplicates_nothing(
     wall = time.monotonic() - began
     summary = (
         f"crash test: instances={len(instances)} kills={len(chaos.kills)} "
-        f"({', '.join(chaos.kills)}) retries={result.retries} replayed={result.replayed} "
+        f"({', '.join(chaos.kills)}) orphaned_jobs={chaos.orphaned_jobs} "
+        f"retries={result.retries} replayed={result.replayed} "
         f"lost={len(lost)} duplicated={duplicated} unfinished={unfinished} "
         f"jobs_left={jobs_left} load={load_seconds:.1f}s settled={settled_seconds:.1f}s "
         f"wall={wall:.1f}s"
@@ -226,6 +249,8 @@ def test_kill_9_servers_and_workers_loses_and_duplicates_nothing(
         ("instances", len(instances)),
         ("kills", len(chaos.kills)),
         ("retries", result.retries),
+        ("replayed", result.replayed),
+        ("orphaned_jobs", chaos.orphaned_jobs),
         ("lost", len(lost)),
         ("duplicated", duplicated),
         ("wall_seconds", round(wall, 1)),
@@ -236,6 +261,7 @@ def test_kill_9_servers_and_workers_loses_and_duplicates_nothing(
     assert duplicated == 0, f"{summary}\nkeys created twice: {created.most_common(5)}"
     assert len(instances) == INSTANCES, summary
     assert set(created) == set(result.acknowledged), summary
+    assert keys == result.acknowledged, f"{summary}\nkeys answer other instances than acked"
     assert unfinished == 0 and jobs_left == 0, f"{summary}\n{cluster.logs()}"
     assert wrong_audit == {}, f"{summary}\n{list(wrong_audit.items())[:5]}"
     assert wrong_data == [], summary

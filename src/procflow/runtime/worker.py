@@ -56,14 +56,23 @@ class Worker:
     def run_forever(self) -> None:
         log.info("worker started", extra={"worker": self.settings.worker_id})
         while not self._stopping.is_set():
-            if self.run_once() == 0:
+            try:
+                claimed = self.run_once()
+            except Exception:
+                # The database is down or restarting: nothing was applied half-way (each job
+                # is one transaction), so wait and claim again rather than exit.
+                log.exception("worker cycle failed", extra={"worker": self.settings.worker_id})
+                self._stopping.wait(self.settings.idle_wait_seconds)
+                continue
+            if claimed == 0:
                 self.ctx.store.wait_for_jobs(self.settings.idle_wait_seconds)
 
     def run_once(self) -> int:
         """Claim a batch of due jobs and run them; returns how many were claimed."""
         jobs = self._claim()
-        for job in jobs:
+        for index, job in enumerate(jobs):
             if self._stopping.is_set():
+                self._hand_back(jobs[index:])
                 break
             self._run_job(job)
         return len(jobs)
@@ -119,6 +128,14 @@ class Worker:
     def _complete(self, txn: StoreTxn, job: Job) -> None:
         if not txn.complete_job(job.id, self.settings.worker_id):
             raise _ClaimLost()
+
+    def _hand_back(self, jobs: list[Job]) -> None:
+        """A stopping worker returns the claims it will not run, due now: another worker
+        takes them at once instead of after the lease runs out."""
+        now = self.ctx.clock()
+        with self.ctx.store.transaction() as txn:
+            for job in jobs:
+                txn.release_job(job.id, self.settings.worker_id, now, "worker stopped")
 
     def _release(self, job: Job, error: BaseException) -> None:
         delay = timedelta(seconds=min(300, 2**job.attempts))

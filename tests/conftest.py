@@ -175,6 +175,30 @@ def store(store_backend: str, store_url: str) -> Iterator[Store]:
         opened.close()
 
 
+# --- postgres_only: tests of PostgreSQL behaviour are not generated for other backends ---
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "postgres_only: run only with the postgres store backend (others deselected)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Deselect rather than skip: a SQLite variant of a PostgreSQL-only test is not a test
+    # that was skipped, it is a test that does not exist.
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("store_backend") if callspec else None
+        is_other = backend is not None and backend != "postgres"
+        (dropped if item.get_closest_marker("postgres_only") and is_other else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 # --- PROCFLOW_REQUIRE_POSTGRES: a run that silently skipped PostgreSQL must not pass -------
 
 _postgres_tests_run = 0

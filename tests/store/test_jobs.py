@@ -128,11 +128,9 @@ def test_concurrent_claimers_never_share_a_job(store: Store) -> None:
     assert len(set(every_id)) == 40
 
 
-def test_skip_locked_lets_a_second_claimer_pass_an_open_claim(
-    store: Store, store_backend: str
-) -> None:
-    if store_backend != "postgres":
-        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serializes write transactions")
+# SKIP LOCKED is PostgreSQL's; SQLite serializes write transactions.
+@pytest.mark.postgres_only
+def test_skip_locked_lets_a_second_claimer_pass_an_open_claim(store: Store) -> None:
     _enqueue(store, count=4)
     first_claimed = threading.Event()
     release_first = threading.Event()

@@ -16,11 +16,11 @@ from procflow.store.postgres import PostgresStore
 from tests.store.factories import deploy_in, later, new_instance
 from tests.store.test_jobs import _enqueue
 
+pytestmark = pytest.mark.postgres_only
+
 
 @pytest.fixture
-def pg_store(store: Store, store_backend: str) -> Store:
-    if store_backend != "postgres":
-        pytest.skip("PostgreSQL only")
+def pg_store(store: Store) -> Store:
     return store
 
 

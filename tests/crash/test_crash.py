@@ -22,12 +22,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import selected_backends
 from tests.crash.cluster import Cluster, Service
 from tests.crash.load import LoadResult, StartLoad
 from tests.runtime.conftest import ASYNC_CHAIN
 
-pytestmark = pytest.mark.crash
+# postgres_only (tests/conftest.py): the SQLite variant of this test is not generated.
+pytestmark = [pytest.mark.crash, pytest.mark.postgres_only]
 
 INSTANCES = 600
 CLIENT_THREADS = 12
@@ -169,15 +169,11 @@ def _start_cluster(cluster: Cluster) -> tuple[list[Service], list[Service]]:
     return servers, workers
 
 
-@pytest.mark.parametrize("store_backend", ["postgres"])
 def test_kill_9_servers_and_workers_loses_and_duplicates_nothing(
-    store_backend: str,
     cluster: Cluster,
     tmp_path: Path,
     record_property: Any,
 ) -> None:
-    if "postgres" not in selected_backends():
-        pytest.skip("the crash test runs on PostgreSQL; PROCFLOW_TEST_BACKENDS excludes it")
     began = time.monotonic()
     definition = tmp_path / "async_chain.yaml"
     definition.write_text(ASYNC_CHAIN)

@@ -6,7 +6,7 @@ from uuid import uuid5
 
 import pytest
 
-from procflow.engine.events import EnqueueJob, JobCompleted, Start
+from procflow.engine.events import EnqueueJob, JobCompleted, JobFailed, Start
 from procflow.engine.step import step
 from procflow.engine.tokens import TOKEN_NAMESPACE
 from procflow.model.errors import InstanceNotRunning, TokenNotWaiting
@@ -213,3 +213,34 @@ def test_a_start_node_is_chosen_by_the_event() -> None:
     result = step(parse(text), new_instance(), Start("mail"), NOW)
     assert result.instance.data == {"seen": "yes"}
     assert result.audit_events[0].node_id == "mail"
+
+
+def test_job_failed_puts_an_incident_and_fails_the_instance() -> None:
+    scenario = Scenario(parse(ASYNC_AND_USER))
+    scenario.start()
+    token = live_at(scenario.instance, "work")
+    result = step(
+        scenario.definition,
+        scenario.instance,
+        JobFailed(token.uuid, "work", "gave up after 5 attempts: boom"),
+        NOW,
+    )
+    failed = result.instance
+    assert failed.state is InstanceState.FAILED
+    [incident] = failed.incidents
+    assert (incident.type, incident.node_id, incident.token_uuid) == (
+        "job_failed",
+        "work",
+        token.uuid,
+    )
+    assert "boom" in incident.message
+    assert all(t.state is not TokenState.ACTIVE for t in failed.tokens)
+    assert audit_types(result) == ["incident", "instance_failed"]
+
+
+def test_job_failed_for_a_token_not_executing_is_refused() -> None:
+    scenario = Scenario(parse(ASYNC_AND_USER))
+    scenario.start()
+    review = live_at(scenario.instance, "review")
+    with pytest.raises(TokenNotWaiting):
+        step(scenario.definition, scenario.instance, JobFailed(review.uuid, "work", "x"), NOW)

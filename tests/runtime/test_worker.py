@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
+import pytest
+
+from procflow.engine.events import JobCompleted
+from procflow.engine.step import step as engine_step
 from procflow.model.states import InstanceState, NodeStatus
+from procflow.runtime import worker as worker_module
 from procflow.runtime.access import SYSTEM
 from procflow.runtime.commands import terminate
 from procflow.runtime.worker import Worker, WorkerSettings
@@ -67,3 +73,33 @@ def test_job_of_a_terminated_instance_is_dropped(deployed: Deployed) -> None:
     assert worker.run_once() == 1
     assert worker.run_once() == 0
     assert deployed.load(instance.uuid).state is InstanceState.TERMINATED
+
+
+def test_retries_exhausted_fail_the_instance_with_an_incident(
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: the task's step keeps crashing (as a bug or a poisoned payload
+    would); after max_attempts the worker stops retrying and records why."""
+    instance = deployed.start("async_chain")
+    real_step = engine_step
+
+    def crashing_step(definition: Any, current: Any, event: Any, now: Any) -> Any:
+        if isinstance(event, JobCompleted):
+            raise RuntimeError("task crashed")
+        return real_step(definition, current, event, now)
+
+    monkeypatch.setattr(worker_module, "step", crashing_step)
+    worker = Worker(deployed.ctx, WorkerSettings(worker_id="w", max_attempts=2))
+    assert worker.run_once() == 1  # attempt 1: released with a back-off
+    assert deployed.load(instance.uuid).state is InstanceState.STARTED
+    now = deployed.ctx.clock
+    deployed.ctx.clock = lambda: now() + timedelta(seconds=5)
+    assert worker.run_once() == 1  # attempt 2: the last one
+    failed = deployed.load(instance.uuid)
+    assert failed.state is InstanceState.FAILED
+    [incident] = failed.incidents
+    assert (incident.type, incident.node_id) == ("job_failed", "t1")
+    assert "gave up after 2 attempts" in incident.message and "task crashed" in incident.message
+    assert worker.run_once() == 0
+    with deployed.ctx.store.transaction() as txn:
+        assert txn.claim_jobs("anyone", now() + timedelta(hours=1), 30, 10) == []

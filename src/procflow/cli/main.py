@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 from uuid import UUID
 
+import prometheus_client
 import typer
 import uvicorn
 
@@ -100,11 +101,17 @@ def _wants_embedded_worker(settings: Settings, store: Store) -> bool:
 def worker(
     lease: Annotated[float, typer.Option(help="seconds a claimed job stays ours")] = 30.0,
     batch: Annotated[int, typer.Option(help="jobs claimed at once")] = 16,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve Prometheus metrics on this port")
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="interface for --metrics-port")] = "127.0.0.1",
 ) -> None:
     """Run jobs (async tasks) until interrupted: claim, apply exactly once, repeat."""
     settings = Settings.from_env()
     configure_logging()
     store = _store(settings)
+    if metrics_port is not None:
+        prometheus_client.start_http_server(metrics_port, addr=metrics_host)
     runner = Worker(RuntimeContext(store), WorkerSettings(lease_seconds=lease, batch_size=batch))
     signal.signal(signal.SIGTERM, lambda *_: runner.stop())
     try:

@@ -37,11 +37,20 @@ class JobCompleted:
 
 
 @dataclass(frozen=True)
+class JobFailed:
+    """The worker gave up on the async task the token waits on (retries exhausted)."""
+
+    token_uuid: UUID
+    node_id: str
+    error: str
+
+
+@dataclass(frozen=True)
 class Terminate:
     reason: str = ""
 
 
-Event = Start | ActionExecuted | JobCompleted | Terminate
+Event = Start | ActionExecuted | JobCompleted | JobFailed | Terminate
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from uuid import UUID
 
-from procflow.engine.events import ActionExecuted, JobCompleted, Start, Terminate
+from procflow.engine.events import ActionExecuted, JobCompleted, JobFailed, Start, Terminate
 from procflow.engine.moves import follow
 from procflow.engine.nodes import advance, execute_task
 from procflow.engine.run import Run
@@ -66,16 +67,26 @@ def action_flow(outgoing: tuple[Flow, ...], action: str) -> Flow | None:
 
 
 def on_job_completed(run: Run, event: JobCompleted) -> None:
+    token, node = _async_task_executing(run, event.token_uuid, event.node_id)
+    moved = execute_task(run, token, node)
+    if moved is not None:
+        advance(run, moved)
+
+
+def on_job_failed(run: Run, event: JobFailed) -> None:
+    token, node = _async_task_executing(run, event.token_uuid, event.node_id)
+    run.fail("job_failed", event.error, node.id, token)
+
+
+def _async_task_executing(run: Run, token_uuid: UUID, node_id: str) -> tuple[Token, TaskNode]:
     _require_started(run)
-    token = run.token(event.token_uuid)
-    node = run.definition.nodes.get(event.node_id)
+    token = run.token(token_uuid)
+    node = run.definition.nodes.get(node_id)
     if not isinstance(node, TaskNode) or token.node_id != node.id:
         raise TokenNotWaiting(**_where(token))
     if not is_waiting(token, NodeStatus.EXECUTING):
         raise TokenNotWaiting(**_where(token))
-    moved = execute_task(run, token, node)
-    if moved is not None:
-        advance(run, moved)
+    return token, node
 
 
 def on_terminate(run: Run, event: Terminate) -> None:

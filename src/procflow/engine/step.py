@@ -5,8 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import assert_never
 
-from procflow.engine.events import ActionExecuted, Event, JobCompleted, Start, StepResult, Terminate
-from procflow.engine.handlers import on_action, on_job_completed, on_start, on_terminate
+from procflow.engine.events import (
+    ActionExecuted,
+    Event,
+    JobCompleted,
+    JobFailed,
+    Start,
+    StepResult,
+    Terminate,
+)
+from procflow.engine.handlers import (
+    on_action,
+    on_job_completed,
+    on_job_failed,
+    on_start,
+    on_terminate,
+)
 from procflow.engine.run import Run
 from procflow.model.definition import ProcessDefinition
 from procflow.model.instance import ProcessInstance
@@ -29,6 +43,8 @@ def step(
             on_action(run, event)
         case JobCompleted():
             on_job_completed(run, event)
+        case JobFailed():
+            on_job_failed(run, event)
         case Terminate():
             on_terminate(run, event)
         case _:

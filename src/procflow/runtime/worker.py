@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import uuid4
 
-from procflow.engine.events import JobCompleted
+from procflow.engine.events import JobCompleted, JobFailed
 from procflow.engine.step import step
 from procflow.model.errors import ConcurrentModification, ProcflowError
 from procflow.runtime import metrics
@@ -88,22 +88,37 @@ class Worker:
         return jobs
 
     def _run_job(self, job: Job) -> None:
+        try:
+            self._apply_retrying(job, JobCompleted(job.token_uuid, job.node_id))
+        except Exception as error:
+            if job.attempts >= self.settings.max_attempts:
+                self._give_up(job, error)
+            else:
+                self._release(job, error)
+
+    def _give_up(self, job: Job, error: BaseException) -> None:
+        """Retries exhausted: the instance gets a ``job_failed`` incident and stops, as a
+        failing expression would stop it; the job is deleted in the same transaction."""
+        message = f"gave up after {job.attempts} attempts: {error!r}"
+        try:
+            self._apply_retrying(job, JobFailed(job.token_uuid, job.node_id, message))
+        except Exception as second:
+            self._release(job, second)
+
+    def _apply_retrying(self, job: Job, event: JobCompleted | JobFailed) -> None:
         for _ in range(self.ctx.max_conflict_retries):
             try:
                 with self.ctx.store.transaction() as txn:
-                    self._apply(txn, job)
+                    self._apply(txn, job, event)
                 return
             except ConcurrentModification:
                 continue
             except _ClaimLost:
                 log.warning("job claim lost", extra={"job": job.id})
                 return
-            except Exception as error:
-                self._release(job, error)
-                return
-        self._release(job, ConcurrentModification())
+        raise ConcurrentModification()
 
-    def _apply(self, txn: StoreTxn, job: Job) -> None:
+    def _apply(self, txn: StoreTxn, job: Job, event: JobCompleted | JobFailed) -> None:
         instance = txn.get_instance(job.instance_uuid, for_update=True)
         if instance is None or instance.state.is_final:
             self._complete(txn, job)  # nothing left to do: the job is obsolete
@@ -112,7 +127,7 @@ class Worker:
         definition = self.ctx.catalog.definition_in(build, instance.definition_id)
         now = self.ctx.clock()
         try:
-            result = step(definition, instance, JobCompleted(job.token_uuid, job.node_id), now)
+            result = step(definition, instance, event, now)
         except ProcflowError as error:
             log.warning(
                 "obsolete job dropped: %s",

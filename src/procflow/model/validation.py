@@ -130,14 +130,20 @@ def _check_exclusive(definition: ProcessDefinition, node: ExclusiveGateway, repo
             )
 
 
-def _check_reachable(definition: ProcessDefinition, report: Report) -> None:
-    reached = {start.id for start in definition.start_nodes}
-    queue = deque(reached)
+def reachable_from(definition: ProcessDefinition, roots: set[str]) -> set[str]:
+    """The roots and every node a flow path leads to from them."""
+    reached = set(roots)
+    queue = deque(roots)
     while queue:
         for flow in definition.outgoing_flows(queue.popleft()):
             if flow.target in definition.nodes and flow.target not in reached:
                 reached.add(flow.target)
                 queue.append(flow.target)
+    return reached
+
+
+def _check_reachable(definition: ProcessDefinition, report: Report) -> None:
+    reached = reachable_from(definition, {start.id for start in definition.start_nodes})
     for node_id in definition.nodes:
         if node_id not in reached:
             report("node is unreachable from any start node", node_id)

@@ -7,7 +7,6 @@ the graph rules are the same ``check_graph`` the YAML format uses.
 from __future__ import annotations
 
 import copy
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -28,7 +27,7 @@ from procflow.model.bpmn.nodes import read_flow, read_node, text_of
 from procflow.model.bpmn.secure_xml import load_xml
 from procflow.model.definition import Flow, Node, ParallelGateway, ProcessDefinition, TaskNode
 from procflow.model.errors import DefinitionInvalid, DefinitionProblem, ProblemCollector
-from procflow.model.validation import check_graph
+from procflow.model.validation import check_graph, reachable_from
 
 BPMN_SUFFIXES = (".bpmn", ".bpmn20.xml", ".xml")
 
@@ -231,20 +230,9 @@ class _ProcessGraph:
         }
         if problem.element_id in self.placeholders | touching:
             return True
-        return problem.message == _UNREACHABLE and problem.element_id in _reachable(
+        return problem.message == _UNREACHABLE and problem.element_id in reachable_from(
             definition, self.placeholders
         )
-
-
-def _reachable(definition: ProcessDefinition, roots: set[str]) -> set[str]:
-    reached = set(roots)
-    queue = deque(roots)
-    while queue:
-        for flow in definition.outgoing_flows(queue.popleft()):
-            if flow.target in definition.nodes and flow.target not in reached:
-                reached.add(flow.target)
-                queue.append(flow.target)
-    return reached
 
 
 def _without(definition: ProcessDefinition, placeholders: set[str]) -> ProcessDefinition:

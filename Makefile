@@ -27,5 +27,22 @@ fmt: $(STAMP)
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
+# Benchmarks (bench/, docs/benchmarks.md): never part of `make test`. Needs the bench extras
+# (SpiffWorkflow, DBOS, matplotlib, profilers), wrk for scenario 3, and PostgreSQL on
+# PROCFLOW_BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres) for its cases.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	@command -v wrk >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi; } \
+		|| echo "wrk could not be installed: scenario 3 will be skipped"
+	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.profiles
+
 clean:
 	rm -rf $(VENV) .procflow .pytest_cache .mypy_cache .ruff_cache

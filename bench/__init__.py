@@ -1,0 +1,1 @@
+"""Procflow benchmarks: `make bench` (see docs/benchmarks.md)."""

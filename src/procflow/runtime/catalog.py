@@ -71,6 +71,10 @@ class Catalog:
     def __init__(self, capacity: int = 512) -> None:
         self._builds: _Lru[UUID, Build] = _Lru(capacity)
         self._definitions: _Lru[UUID, ProcessDefinition] = _Lru(capacity * 4)
+        # app id -> its workspace, once seen in the store. Apps never move to another
+        # workspace and are never deleted, so a confirmed membership stays true; this saves
+        # two queries on every start.
+        self._app_workspaces: _Lru[UUID, UUID] = _Lru(capacity * 4)
 
     def build(self, txn: StoreTxn, build_id: UUID) -> Build:
         build = self._builds.get(build_id)
@@ -99,7 +103,9 @@ class Catalog:
         return self.definition(source)
 
     def active_build(self, txn: StoreTxn, workspace_id: UUID, app_id: UUID) -> Build:
-        check_app_in_workspace(txn, workspace_id, app_id)
+        if self._app_workspaces.get(app_id) != workspace_id:
+            check_app_in_workspace(txn, workspace_id, app_id)
+            self._app_workspaces.put(app_id, workspace_id)
         build_id = txn.get_active_build_id(workspace_id, app_id)
         if build_id is None:
             raise NoActiveBuild(appId=str(app_id))

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from sqlalchemy import event
 
 from procflow.engine.events import JobCompleted
 from procflow.engine.step import step as engine_step
@@ -15,6 +16,7 @@ from procflow.runtime import worker as worker_module
 from procflow.runtime.access import SYSTEM
 from procflow.runtime.commands import terminate
 from procflow.runtime.worker import Worker, WorkerSettings
+from procflow.store.sql import SqlStore
 from tests.runtime.conftest import Deployed
 
 
@@ -47,11 +49,50 @@ def test_a_worker_that_lost_its_lease_commits_nothing(deployed: Deployed) -> Non
     [job] = slow._claim()
     # The lease has already run out: another worker takes the job and applies it.
     fast = Worker(deployed.ctx, WorkerSettings(worker_id="fast"))
-    assert fast.run_once() == 1
+    assert fast.run_once() == 1  # one claim; the chain t1 -> t2 -> t3 follows on it
     slow._run_job(job)
     after = deployed.load(instance.uuid)
-    assert after.data == {"s1": 1}
-    assert _audit_types(deployed, instance.uuid).count("task_executed") == 1
+    assert after.state is InstanceState.FINISHED
+    assert after.data == {"s1": 1, "s2": 2, "s3": 3}
+    assert _audit_types(deployed, instance.uuid).count("task_executed") == 3
+
+
+def test_a_chain_of_async_tasks_runs_on_one_claim_committing_each_task(
+    deployed: Deployed,
+) -> None:
+    instance = deployed.start("async_chain")
+    store = deployed.ctx.store
+    assert isinstance(store, SqlStore)
+    commits: list[object] = []
+    event.listen(store.engine, "commit", commits.append)
+    worker = Worker(deployed.ctx, WorkerSettings(worker_id="w"))
+    assert worker.run_once() == 1
+    # One claim transaction, then one transaction per task: every task is its own
+    # durability point, even though no task went back through the queue.
+    assert len(commits) == 1 + 3
+    assert worker.run_once() == 0
+    done = deployed.load(instance.uuid)
+    assert done.state is InstanceState.FINISHED
+    assert done.version == 4
+
+
+def test_a_chain_interrupted_by_a_crash_resumes_after_the_lease(deployed: Deployed) -> None:
+    instance = deployed.start("async_chain")
+    crashing = Worker(deployed.ctx, WorkerSettings(worker_id="crashing", lease_seconds=30))
+    [job] = crashing._claim()
+    # The first task commits and the job row becomes the claimed follow-up; then the
+    # worker "dies" before running it.
+    follow_up, _ = crashing._apply_retrying(job, JobCompleted(job.token_uuid, job.node_id), None)
+    assert follow_up is not None and follow_up.node_id == "t2"
+    assert deployed.load(instance.uuid).data == {"s1": 1}
+    rescuer = Worker(deployed.ctx, WorkerSettings(worker_id="rescuer"))
+    assert rescuer.run_once() == 0  # still leased to the dead worker
+    later = deployed.ctx.clock
+    deployed.ctx.clock = lambda: later() + timedelta(seconds=31)
+    assert rescuer.run_once() == 1
+    done = deployed.load(instance.uuid)
+    assert done.data == {"s1": 1, "s2": 2, "s3": 3}
+    assert _audit_types(deployed, instance.uuid).count("task_executed") == 3
 
 
 def test_failed_job_is_released_for_retry(deployed: Deployed) -> None:

@@ -77,6 +77,41 @@ def test_complete_deletes_the_job_once(store: Store) -> None:
     assert _claim(store, "w1", at=3600) == []
 
 
+def test_continue_turns_a_claimed_job_into_its_claimed_follow_up(store: Store) -> None:
+    instance_uuid = _enqueue(store)
+    [job] = _claim(store, "w1", at=0, lease=30)
+    follow_up = EnqueueJob("run_task", uuid4(), "next_task")
+    with store.transaction() as txn:
+        continued = txn.continue_job(job, "w1", follow_up, later(5), 30)
+    assert continued == Job(
+        job.id,
+        "run_task",
+        instance_uuid,
+        follow_up.token_uuid,
+        "next_task",
+        attempts=1,
+        run_at=later(5),
+        locked_until=later(35),
+    )
+    # Still claimed by w1 until its new lease ends; then anyone may take it over.
+    assert _claim(store, "w2", at=34) == []
+    [taken] = _claim(store, "w2", at=36)
+    assert (taken.id, taken.node_id, taken.token_uuid) == (
+        job.id,
+        "next_task",
+        follow_up.token_uuid,
+    )
+
+
+def test_continue_fails_without_the_claim(store: Store) -> None:
+    _enqueue(store)
+    [job] = _claim(store, "w1", at=0, lease=30)
+    [_] = _claim(store, "w2", at=31)
+    with store.transaction() as txn:
+        follow_up = EnqueueJob("run_task", uuid4(), "next_task")
+        assert txn.continue_job(job, "w1", follow_up, later(32), 30) is None
+
+
 def test_release_reschedules_the_job_for_anyone(store: Store) -> None:
     _enqueue(store)
     [job] = _claim(store, "w1", at=0)

@@ -15,15 +15,21 @@ def save_new(txn: StoreTxn, result: StepResult, now: datetime) -> ProcessInstanc
     return saved
 
 
-def save_step(txn: StoreTxn, result: StepResult, now: datetime) -> ProcessInstance:
+def save_step(
+    txn: StoreTxn, result: StepResult, now: datetime, *, with_jobs: bool = True
+) -> ProcessInstance:
+    """``with_jobs=False`` leaves the step's jobs to the caller (a worker that continues its
+    own job row into the follow-up instead of inserting a new one)."""
     saved = txn.update_instance(result.instance)
-    _write_effects(txn, result, now)
+    _write_effects(txn, result, now, with_jobs=with_jobs)
     return saved
 
 
-def _write_effects(txn: StoreTxn, result: StepResult, now: datetime) -> None:
+def _write_effects(
+    txn: StoreTxn, result: StepResult, now: datetime, *, with_jobs: bool = True
+) -> None:
     uuid = result.instance.uuid
     if result.audit_events:
         txn.append_audit(uuid, result.audit_events, now)
-    if result.jobs:
+    if result.jobs and with_jobs:
         txn.enqueue_jobs(uuid, result.jobs, now)

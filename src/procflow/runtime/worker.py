@@ -4,6 +4,12 @@ A job is applied in ONE transaction with its own deletion: the instance is updat
 its version check) and the job row deleted only if this worker still holds the claim. A
 worker killed at any point therefore leaves either nothing (the job's lease expires and
 another worker runs it) or everything (instance moved on and job gone) — never both.
+
+Chains of async tasks run without a round trip through the queue: when a job's step asks
+for exactly one follow-up job on the same instance, the job row itself becomes the
+follow-up, still claimed by this worker, in the same transaction; the worker then runs it
+at once, reusing the instance it just saved (the version check catches any other writer).
+Every async task still commits on its own, so the durability points are unchanged.
 """
 
 from __future__ import annotations
@@ -13,18 +19,30 @@ import os
 import socket
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import uuid4
 
-from procflow.engine.events import JobCompleted, JobFailed
+from procflow.engine.events import JobCompleted, JobFailed, StepResult
 from procflow.engine.step import step
 from procflow.model.errors import ConcurrentModification, ProcflowError
+from procflow.model.instance import ProcessInstance
 from procflow.runtime import metrics
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.persist import save_step
 from procflow.store.port import Job, StoreTxn
 
 log = logging.getLogger("procflow.worker")
+
+
+JobEvent = JobCompleted | JobFailed
+# The follow-up job this worker should run next (still claimed by it) and the instance as
+# just saved; (None, None) when the chain ends here.
+Continuation = tuple[Job | None, ProcessInstance | None]
+_DONE: Continuation = (None, None)
+
+
+def _completed(job: Job) -> JobCompleted:
+    return JobCompleted(job.token_uuid, job.node_id)
 
 
 class _ClaimLost(Exception):
@@ -87,58 +105,87 @@ class Worker:
             metrics.JOB_LAG.observe(max(0.0, (now - job.run_at).total_seconds()))
         return jobs
 
-    def _run_job(self, job: Job) -> None:
-        try:
-            self._apply_retrying(job, JobCompleted(job.token_uuid, job.node_id))
-        except Exception as error:
-            if job.attempts >= self.settings.max_attempts:
-                self._give_up(job, error)
-            else:
-                self._release(job, error)
+    def _run_job(self, first: Job) -> None:
+        job: Job | None = first
+        known: ProcessInstance | None = None
+        while job is not None:
+            current = job
+            if self._stopping.is_set():
+                self._hand_back([current])
+                return
+            try:
+                job, known = self._apply_retrying(current, _completed(current), known)
+            except Exception as error:
+                self._failed(current, error)
+                return
+
+    def _failed(self, job: Job, error: BaseException) -> None:
+        if job.attempts >= self.settings.max_attempts:
+            self._give_up(job, error)
+        else:
+            self._release(job, error)
 
     def _give_up(self, job: Job, error: BaseException) -> None:
         """Retries exhausted: the instance gets a ``job_failed`` incident and stops, as a
         failing expression would stop it; the job is deleted in the same transaction."""
         message = f"gave up after {job.attempts} attempts: {error!r}"
         try:
-            self._apply_retrying(job, JobFailed(job.token_uuid, job.node_id, message))
+            self._apply_retrying(job, JobFailed(job.token_uuid, job.node_id, message), None)
         except Exception as second:
             self._release(job, second)
 
-    def _apply_retrying(self, job: Job, event: JobCompleted | JobFailed) -> None:
+    def _apply_retrying(
+        self, job: Job, event: JobEvent, known: ProcessInstance | None
+    ) -> Continuation:
         for _ in range(self.ctx.max_conflict_retries):
             try:
                 with self.ctx.store.transaction() as txn:
-                    self._apply(txn, job, event)
-                return
+                    return self._apply(txn, job, event, known)
             except ConcurrentModification:
+                known = None  # someone else saved the instance: read it afresh
                 continue
             except _ClaimLost:
                 log.warning("job claim lost", extra={"job": job.id})
-                return
+                return _DONE
         raise ConcurrentModification()
 
-    def _apply(self, txn: StoreTxn, job: Job, event: JobCompleted | JobFailed) -> None:
-        instance = txn.get_instance(job.instance_uuid, for_update=True)
+    def _apply(
+        self, txn: StoreTxn, job: Job, event: JobEvent, known: ProcessInstance | None
+    ) -> Continuation:
+        instance = known or txn.get_instance(job.instance_uuid, for_update=True)
         if instance is None or instance.state.is_final:
             self._complete(txn, job)  # nothing left to do: the job is obsolete
-            return
+            return _DONE
         build = self.ctx.catalog.build(txn, instance.build_id)
         definition = self.ctx.catalog.definition_in(build, instance.definition_id)
         now = self.ctx.clock()
         try:
             result = step(definition, instance, event, now)
         except ProcflowError as error:
+            if known is not None:
+                raise ConcurrentModification() from error  # decide on a fresh read
             log.warning(
                 "obsolete job dropped: %s",
                 error.message,
                 extra={"instance": str(job.instance_uuid), "job": job.id},
             )
             self._complete(txn, job)
-            return
-        saved = save_step(txn, result, now)
-        self._complete(txn, job)
-        metrics.observe_transition(instance.state, saved.state)
+            return _DONE
+        return self._save(txn, job, result, now)
+
+    def _save(self, txn: StoreTxn, job: Job, result: StepResult, now: datetime) -> Continuation:
+        follow_up = result.jobs[0] if len(result.jobs) == 1 else None
+        saved = save_step(txn, result, now, with_jobs=follow_up is None)
+        metrics.observe_transition(result.instance.state, saved.state)
+        if follow_up is None:
+            self._complete(txn, job)
+            return _DONE
+        next_job = txn.continue_job(
+            job, self.settings.worker_id, follow_up, now, self.settings.lease_seconds
+        )
+        if next_job is None:
+            raise _ClaimLost()
+        return next_job, saved
 
     def _complete(self, txn: StoreTxn, job: Job) -> None:
         if not txn.complete_job(job.id, self.settings.worker_id):

@@ -121,6 +121,14 @@ class StoreTxn(Protocol):
         self, worker_id: str, now: datetime, lease_seconds: float, limit: int
     ) -> list[Job]: ...
     def complete_job(self, job_id: int, worker_id: str) -> bool: ...
+    def continue_job(
+        self, job: Job, worker_id: str, follow_up: EnqueueJob, now: datetime, lease_seconds: float
+    ) -> Job | None:
+        """Turn a finished job, still claimed by ``worker_id``, into its follow-up on the
+        same instance, claimed by the same worker: one UPDATE instead of a DELETE, an INSERT
+        and a later claim. None when the claim was lost (another worker took the job)."""
+        ...
+
     def release_job(self, job_id: int, worker_id: str, retry_at: datetime, error: str) -> None: ...
 
 

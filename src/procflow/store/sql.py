@@ -335,6 +335,33 @@ class SqlTxn:
         result = self.connection.execute(q.COMPLETE_JOB, {"b_id": job_id, "b_w": worker_id})
         return bool(result.rowcount == 1)
 
+    def continue_job(
+        self,
+        job: Job,
+        worker_id: str,
+        follow_up: EnqueueJob,
+        now: datetime,
+        lease_seconds: float,
+    ) -> Job | None:
+        locked_until = now + timedelta(seconds=lease_seconds)
+        params = {
+            "b_id": job.id, "b_w": worker_id, "kind": follow_up.kind,
+            "token_uuid": follow_up.token_uuid, "node_id": follow_up.node_id, "now": now,
+            "locked_until": locked_until,
+        }  # fmt: skip
+        if self.connection.execute(q.CONTINUE_JOB, params).rowcount != 1:
+            return None
+        return Job(
+            job.id,
+            follow_up.kind,
+            job.instance_uuid,
+            follow_up.token_uuid,
+            follow_up.node_id,
+            attempts=1,
+            run_at=now,
+            locked_until=locked_until,
+        )
+
     def release_job(self, job_id: int, worker_id: str, retry_at: datetime, error: str) -> None:
         params = {"b_id": job_id, "b_w": worker_id, "retry_at": retry_at, "error": error}
         self.connection.execute(q.RELEASE_JOB, params)

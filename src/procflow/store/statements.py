@@ -134,6 +134,19 @@ CLAIM_JOBS = (
 COMPLETE_JOB = delete(jobs_table).where(
     _j.id == bindparam("b_id"), _j.locked_by == bindparam("b_w")
 )
+CONTINUE_JOB = (
+    update(jobs_table)
+    .where(_j.id == bindparam("b_id"), _j.locked_by == bindparam("b_w"))
+    .values(
+        kind=bindparam("kind"),
+        token_uuid=bindparam("token_uuid"),
+        node_id=bindparam("node_id"),
+        run_at=bindparam("now"),
+        attempts=1,
+        locked_until=bindparam("locked_until"),
+        last_error=None,
+    )
+)
 RELEASE_JOB = (
     update(jobs_table)
     .where(_j.id == bindparam("b_id"), _j.locked_by == bindparam("b_w"))

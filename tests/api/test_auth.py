@@ -4,6 +4,7 @@ workspaces."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -128,3 +129,12 @@ def test_admin_endpoints_need_the_admin_role(api: Api) -> None:
     assert_problem(response, 403)
     response = api.client.post("/api/admin/workspaces", json={"name": "x"}, headers=api.headers())
     assert_problem(response, 403)
+
+
+def test_a_remembered_token_is_refused_once_it_expires(api: Api) -> None:
+    short = api.issuer.mint("tester", {str(api.workspace): frozenset(Role)}, timedelta(seconds=2))
+    path = f"/api/runtime/wks/{api.workspace}/app/{api.test_app}/build/info"
+    assert api.client.get(path, headers=api.headers(short)).status_code == 200
+    assert api.client.get(path, headers=api.headers(short)).status_code == 200  # cached
+    time.sleep(2.2)
+    assert_problem(api.client.get(path, headers=api.headers(short)), 401)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
-
 from fastapi import APIRouter, FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
@@ -14,10 +11,10 @@ from procflow import __version__
 from procflow.api import routes_admin, routes_instances, routes_start
 from procflow.api.problems import install_problem_handlers, problem_response
 from procflow.api.render import JsonResponse
+from procflow.api.timing import RequestTiming
 from procflow.config import Settings
 from procflow.runtime.context import RuntimeContext
-from procflow.runtime.metrics import REQUEST_LATENCY
-from procflow.runtime.tokens import TokenVerifier
+from procflow.runtime.tokens import CachingVerifier, TokenVerifier
 
 RTM_PREFIX = "/rtm"
 
@@ -44,20 +41,6 @@ async def prometheus_metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-async def _time_request(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    started = time.perf_counter()
-    response = await call_next(request)
-    route = request.scope.get("route")
-    # The route template (not the raw path) keeps the label set small.
-    template = getattr(route, "path", "unmatched")
-    REQUEST_LATENCY.labels(request.method, template, str(response.status_code)).observe(
-        time.perf_counter() - started
-    )
-    return response
-
-
 def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier) -> FastAPI:
     app = FastAPI(
         title="Procflow runtime API",
@@ -67,9 +50,9 @@ def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier)
     )
     app.state.ctx = ctx
     app.state.settings = settings
-    app.state.token_verifier = verifier
+    app.state.token_verifier = CachingVerifier(verifier)
     install_problem_handlers(app)
-    app.middleware("http")(_time_request)
+    app.add_middleware(RequestTiming)
     for router in (routes_start.router, routes_instances.router):
         app.include_router(router)
         app.include_router(router, prefix=RTM_PREFIX, include_in_schema=False)

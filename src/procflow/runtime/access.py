@@ -29,6 +29,8 @@ class Principal:
     subject: str
     # Workspace uuid (as text) or ANY_WORKSPACE -> roles there.
     roles: Mapping[str, frozenset[Role]]
+    # When the credential that proved this principal stops being valid (Unix time), if known.
+    expires_at: float | None = None
 
     def roles_in(self, workspace_id: UUID) -> frozenset[Role]:
         return self.roles.get(str(workspace_id), frozenset()) | self.roles.get(

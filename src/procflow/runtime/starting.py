@@ -113,14 +113,15 @@ def _start_in(
 ) -> StartOutcome:
     prepared = prepare_start(ctx, txn, principal, request)
     key = request.idempotency_key
+    fingerprint = request.fingerprint() if key is not None else ""
     if key is not None:
-        replay = _replay(txn, prepared, key, request.fingerprint())
+        replay = _replay(txn, prepared, key, fingerprint)
         if replay is not None:
             return replay
     result = _run_new_instance(ctx, prepared, request)
     saved = save_new(txn, result, ctx.clock())
     if key is not None:
-        record = IdempotencyRecord(prepared.workspace_id, key, request.fingerprint(), saved.uuid)
+        record = IdempotencyRecord(prepared.workspace_id, key, fingerprint, saved.uuid)
         if not txn.insert_idempotency(record):
             raise _LostIdempotencyRace()
     metrics.observe_start(saved.definition_name, saved.state)

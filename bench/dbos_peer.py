@@ -15,8 +15,9 @@ import time
 from typing import Any
 
 import psycopg
-from bench.common import make_data
 from dbos import DBOS, DBOSConfig
+
+from bench.common import make_data
 
 COUNTED = 50
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from bench.common import async_variant, model_bytes, pg_database, pg_url
 from sqlalchemy import event
 
+from bench.common import async_variant, model_bytes, pg_database, pg_url
 from procflow.engine.events import ActionExecuted, Start
 from procflow.engine.start import check_start_data, choose_start_node
 from procflow.engine.step import step

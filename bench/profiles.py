@@ -14,13 +14,16 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
+
+from pyinstrument import Profiler
 
 from bench import s3_http
 from bench.common import RESULTS_DIR, make_data, pg_available
 from bench.procflow_side import Deployment, deployment, load_definition, run_in_memory
-from pyinstrument import Profiler
-
+from procflow.model.definition import ProcessDefinition
 from procflow.runtime.worker import Worker
 
 OUT = RESULTS_DIR / "profiles"
@@ -36,6 +39,11 @@ def profile(name: str, title: str, work: Callable[[], object]) -> None:
     print(f"wrote {OUT / name}.txt", file=sys.stderr)
 
 
+def _run_many(definition: ProcessDefinition, data: dict[str, Any], count: int) -> None:
+    for _ in range(count):
+        run_in_memory(definition, data)
+
+
 def engine_profiles() -> None:
     data = make_data(1024)
     for model in ("straight", "gateways"):
@@ -45,7 +53,7 @@ def engine_profiles() -> None:
         profile(
             f"engine-{model}",
             f"scenario 1, process {model}, 3000 instances in memory, 1 KB",
-            lambda d=definition: [run_in_memory(d, data) for _ in range(3000)],
+            partial(_run_many, definition, data, 3000),
         )
 
 

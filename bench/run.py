@@ -27,6 +27,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
 from bench import s1_engine, s2_durable, s3_http, s4_s5_runtime
 from bench.common import RESULTS_DIR, RUNS, TIME_SCALE, Row, fmt, pg_available, pg_settings
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 import psycopg
+
 from bench import spiff_peer
 from bench.common import RUNS, Row, Stat, interleaved_rates, make_data, pg_database, pg_url, seconds
 from bench.procflow_side import Deployment, deployment
@@ -82,9 +83,11 @@ def raw_inserter(dep: Deployment, table: str) -> Iterator[Callable[[], Callable[
 
         yield sqlite_factory
         return
-    with psycopg.connect(dep.url) as setup:
-        setup.execute(f"CREATE TABLE IF NOT EXISTS {table} (id bigserial PRIMARY KEY, doc jsonb)")
-        setup.commit()
+    with psycopg.connect(dep.url) as pg_setup:
+        pg_setup.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} (id bigserial PRIMARY KEY, doc jsonb)"
+        )
+        pg_setup.commit()
     opened: list[psycopg.Connection[Any]] = []
 
     def pg_factory() -> Callable[[str], None]:
@@ -100,8 +103,8 @@ def raw_inserter(dep: Deployment, table: str) -> Iterator[Callable[[], Callable[
     try:
         yield pg_factory
     finally:
-        for connection in opened:
-            connection.close()
+        for pg_connection in opened:
+            pg_connection.close()
 
 
 def run(workdir: Path, with_postgres: bool) -> list[Row]:

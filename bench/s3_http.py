@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
+
 from bench.common import RUNS, Row, Stat, make_data, seconds
 from bench.procflow_side import Deployment, deployment
-
 from procflow.runtime.access import Role
 from procflow.runtime.tokens import TokenIssuer, load_or_create_secret
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from uuid import UUID
 
 import orjson
+
 from bench.common import RUNS, SIZES, Row, Stat, make_data, seconds
 from bench.procflow_side import Deployment, deployment
-
 from procflow.model.states import InstanceState
 from procflow.runtime.worker import Worker
 

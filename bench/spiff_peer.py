@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from bench.common import MODELS_DIR
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
@@ -21,6 +20,8 @@ from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.defaults import NoneTask
 from SpiffWorkflow.util.task import TaskState
+
+from bench.common import MODELS_DIR
 
 
 class AutomaticTask(NoneTask):  # type: ignore[misc]

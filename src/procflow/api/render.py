@@ -98,14 +98,19 @@ def audit_summary(records: tuple[AuditRecord, ...]) -> Json:
     }
 
 
-def lineage_member_json(instance: ProcessInstance) -> Json:
+def instance_summary_json(instance: ProcessInstance) -> Json:
+    """One instance in a list: search results and lineage members."""
     return {
         "uuid": str(instance.uuid),
         "processInstanceId": instance.id,
         "processDefinitionName": instance.definition_name,
         "state": instance.state.value,
+        "buildId": str(instance.build_id),
+        "applicationId": str(instance.app_id),
         "copiedFromUuid": _text(instance.lineage.copied_from_uuid),
+        "lineageRootUuid": _text(instance.lineage.lineage_root_uuid),
         "createdAt": instance.created_at.isoformat(),
+        "updatedAt": instance.updated_at.isoformat(),
     }
 
 
@@ -115,8 +120,8 @@ def lineage_json(view: LineageView) -> Json:
         "uuid": str(instance.uuid),
         "copiedFromUuid": _text(instance.lineage.copied_from_uuid),
         "lineageRootUuid": _text(instance.lineage.lineage_root_uuid or instance.uuid),
-        "ancestors": [lineage_member_json(m) for m in view.ancestors],
-        "descendants": [lineage_member_json(m) for m in view.descendants],
+        "ancestors": [instance_summary_json(m) for m in view.ancestors],
+        "descendants": [instance_summary_json(m) for m in view.descendants],
     }
 
 

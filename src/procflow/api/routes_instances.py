@@ -14,12 +14,12 @@ from procflow.api.render import (
     JsonResponse,
     audit_json,
     build_json,
+    instance_summary_json,
     lineage_json,
     start_response_json,
     status_json,
 )
 from procflow.api.requests import principal_of, read_json_object
-from procflow.model.instance import ProcessInstance
 from procflow.model.states import InstanceState
 from procflow.runtime import queries
 from procflow.runtime.commands import execute_action
@@ -133,26 +133,7 @@ async def search_process_instances(
     next_cursor = str(page[-1].id) if len(found) > limit and page else None
     return JsonResponse(
         {
-            "content": [_summary(i) for i in page],
+            "content": [instance_summary_json(i) for i in page],
             "nextCursor": next_cursor,
         }
     )
-
-
-def _summary(instance: ProcessInstance) -> dict[str, object]:
-    return {
-        "uuid": str(instance.uuid),
-        "processInstanceId": instance.id,
-        "processDefinitionName": instance.definition_name,
-        "state": instance.state.value,
-        "buildId": str(instance.build_id),
-        "applicationId": str(instance.app_id),
-        "copiedFromUuid": str(instance.lineage.copied_from_uuid)
-        if instance.lineage.copied_from_uuid
-        else None,
-        "lineageRootUuid": str(instance.lineage.lineage_root_uuid)
-        if instance.lineage.lineage_root_uuid
-        else None,
-        "createdAt": instance.created_at.isoformat(),
-        "updatedAt": instance.updated_at.isoformat(),
-    }

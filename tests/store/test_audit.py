@@ -52,4 +52,29 @@ def test_logs_of_instances_are_separate(store: Store) -> None:
 def test_audit_log_has_no_update_or_delete() -> None:
     for txn_class in (StoreTxn, SqlTxn):
         names = [name for name in dir(txn_class) if "audit" in name]
-        assert sorted(names) == ["append_audit", "list_audit"]
+        assert sorted(names) == ["append_audit", "list_audit", "summarize_audit"]
+
+
+def test_summary_counts_by_type_in_first_seen_order_with_the_last_time(store: Store) -> None:
+    instance_uuid = uuid4()
+    events = [
+        AuditEvent("instance_started"),
+        AuditEvent("task_executed"),
+        AuditEvent("task_executed"),
+        AuditEvent("instance_finished"),
+    ]
+    with store.transaction() as txn:
+        txn.append_audit(instance_uuid, events[:2], T0)
+        txn.append_audit(instance_uuid, events[2:], later(7))
+        txn.append_audit(uuid4(), [AuditEvent("elsewhere")], later(60))
+    with store.read_transaction() as txn:
+        summary = txn.summarize_audit(instance_uuid)
+        empty = txn.summarize_audit(uuid4())
+    assert list(summary.by_type.items()) == [
+        ("instance_started", 1),
+        ("task_executed", 2),
+        ("instance_finished", 1),
+    ]
+    assert summary.events == 4
+    assert summary.last_at == later(7)
+    assert (empty.by_type, empty.events, empty.last_at) == ({}, 0, None)

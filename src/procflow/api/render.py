@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 from uuid import UUID
 
@@ -14,7 +13,7 @@ from procflow.model.instance import Incident, ProcessInstance, Token
 from procflow.runtime.queries import LineageView
 from procflow.runtime.starting import PreparedStart
 from procflow.runtime.views import InstanceView
-from procflow.store.port import AuditRecord
+from procflow.store.port import AuditRecord, AuditSummary
 
 Json = dict[str, Any]
 
@@ -86,15 +85,16 @@ def status_json(view: InstanceView) -> Json:
     body["updatedAt"] = view.instance.updated_at.isoformat()
     body["version"] = view.instance.version
     body["incidents"] = [incident_json(i) for i in view.instance.incidents]
-    body["auditSummary"] = audit_summary(view.audit)
+    if view.audit_summary is not None:
+        body["auditSummary"] = audit_summary_json(view.audit_summary)
     return body
 
 
-def audit_summary(records: tuple[AuditRecord, ...]) -> Json:
+def audit_summary_json(summary: AuditSummary) -> Json:
     return {
-        "events": len(records),
-        "byType": dict(Counter(r.type for r in records)),
-        "lastEventAt": records[-1].at.isoformat() if records else None,
+        "events": summary.events,
+        "byType": summary.by_type,
+        "lastEventAt": summary.last_at.isoformat() if summary.last_at else None,
     }
 
 

@@ -39,7 +39,7 @@ def _ctx(request: Request) -> RuntimeContext:
 async def instance_status(uuid: UUID, request: Request) -> Response:
     principal = principal_of(request)
     view = await run_in_threadpool(
-        queries.instance_view, _ctx(request), principal, uuid, with_audit=True
+        queries.instance_view, _ctx(request), principal, uuid, with_audit_summary=True
     )
     return JsonResponse(status_json(view))
 
@@ -54,10 +54,8 @@ async def instance_data(uuid: UUID, request: Request) -> Response:
 @router.get("/api/runtime/process/{uuid}/audit", summary="The instance's audit log")
 async def instance_audit(uuid: UUID, request: Request) -> Response:
     principal = principal_of(request)
-    view = await run_in_threadpool(
-        queries.instance_view, _ctx(request), principal, uuid, with_audit=True
-    )
-    return JsonResponse({"uuid": str(uuid), "events": [audit_json(r) for r in view.audit]})
+    records = await run_in_threadpool(queries.audit_log, _ctx(request), principal, uuid)
+    return JsonResponse({"uuid": str(uuid), "events": [audit_json(r) for r in records]})
 
 
 @router.post(

@@ -12,7 +12,7 @@ from procflow.runtime.access import Principal, Role
 from procflow.runtime.commands import load_visible
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.views import InstanceView
-from procflow.store.port import InstanceQuery
+from procflow.store.port import AuditRecord, InstanceQuery
 
 
 @dataclass(frozen=True)
@@ -25,13 +25,23 @@ class LineageView:
 
 
 def instance_view(
-    ctx: RuntimeContext, principal: Principal, instance_uuid: UUID, *, with_audit: bool = False
+    ctx: RuntimeContext,
+    principal: Principal,
+    instance_uuid: UUID,
+    *,
+    with_audit_summary: bool = False,
 ) -> InstanceView:
     with ctx.store.read_transaction() as txn:
         instance = load_visible(txn, principal, Role.READ, instance_uuid)
         build = ctx.catalog.build(txn, instance.build_id)
-        audit = tuple(txn.list_audit(instance_uuid)) if with_audit else ()
-    return InstanceView(instance, build, audit)
+        summary = txn.summarize_audit(instance_uuid) if with_audit_summary else None
+    return InstanceView(instance, build, summary)
+
+
+def audit_log(ctx: RuntimeContext, principal: Principal, instance_uuid: UUID) -> list[AuditRecord]:
+    with ctx.store.read_transaction() as txn:
+        load_visible(txn, principal, Role.READ, instance_uuid)
+        return txn.list_audit(instance_uuid)
 
 
 def lineage_view(ctx: RuntimeContext, principal: Principal, instance_uuid: UUID) -> LineageView:

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from procflow.model.build import Build
 from procflow.model.instance import ProcessInstance
-from procflow.store.port import AuditRecord
+from procflow.store.port import AuditSummary
 
 
 @dataclass(frozen=True)
 class InstanceView:
     instance: ProcessInstance
     build: Build
-    audit: tuple[AuditRecord, ...] = ()
+    audit_summary: AuditSummary | None = None

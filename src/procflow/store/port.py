@@ -32,6 +32,17 @@ class AuditRecord:
 
 
 @dataclass(frozen=True)
+class AuditSummary:
+    # Event type -> how many, in the order the types first appeared.
+    by_type: dict[str, int]
+    last_at: datetime | None
+
+    @property
+    def events(self) -> int:
+        return sum(self.by_type.values())
+
+
+@dataclass(frozen=True)
 class IdempotencyRecord:
     workspace_id: UUID
     key: str
@@ -106,6 +117,9 @@ class StoreTxn(Protocol):
         self, instance_uuid: UUID, events: Sequence[AuditEvent], at: datetime
     ) -> None: ...
     def list_audit(self, instance_uuid: UUID) -> list[AuditRecord]: ...
+    def summarize_audit(self, instance_uuid: UUID) -> AuditSummary:
+        """Counts by event type and the last event's time, computed by the database."""
+        ...
 
     # idempotency keys
     def get_idempotency(self, workspace_id: UUID, key: str) -> IdempotencyRecord | None: ...

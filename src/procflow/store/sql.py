@@ -35,7 +35,7 @@ from procflow.model.errors import ConcurrentModification
 from procflow.model.instance import Lineage, ProcessInstance
 from procflow.model.states import InstanceState
 from procflow.store import statements as q
-from procflow.store.port import AuditRecord, IdempotencyRecord, InstanceQuery, Job
+from procflow.store.port import AuditRecord, AuditSummary, IdempotencyRecord, InstanceQuery, Job
 from procflow.store.schema import (
     apps,
     audit_events,
@@ -271,6 +271,11 @@ class SqlTxn:
             for e in events
         ]  # fmt: skip
         self.connection.execute(audit_events.insert(), rows)
+
+    def summarize_audit(self, instance_uuid: UUID) -> AuditSummary:
+        rows = self.connection.execute(q.SUMMARIZE_AUDIT, {"instance_uuid": instance_uuid}).all()
+        last_at = max((row[2] for row in rows), default=None)
+        return AuditSummary({row[0]: row[1] for row in rows}, last_at)
 
     def list_audit(self, instance_uuid: UUID) -> list[AuditRecord]:
         rows = self.connection.execute(q.SELECT_AUDIT, {"instance_uuid": instance_uuid})

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Insert, Select, bindparam, delete, or_, select, update
+from sqlalchemy import Insert, Select, bindparam, delete, func, or_, select, update
 
 from procflow.model.states import RUNNING_INSTANCE_STATES
 from procflow.store.port import InstanceQuery
@@ -100,6 +100,13 @@ SELECT_AUDIT = (
     select(_ae.seq, _ae.instance_uuid, _ae.type, _ae.node_id, _ae.token_uuid, _ae.details, _ae.at)
     .where(_ae.instance_uuid == bindparam("instance_uuid"))
     .order_by(_ae.seq)
+)
+
+SUMMARIZE_AUDIT = (
+    select(_ae.type, func.count(), func.max(_ae.at))
+    .where(_ae.instance_uuid == bindparam("instance_uuid"))
+    .group_by(_ae.type)
+    .order_by(func.min(_ae.seq))
 )
 
 _ik = idempotency_keys.c

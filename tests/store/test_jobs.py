@@ -199,17 +199,22 @@ def test_wait_for_jobs_times_out_without_work(store: Store) -> None:
     assert 0.25 <= time.monotonic() - started < 3
 
 
-def test_wait_for_jobs_wakes_when_jobs_are_enqueued(store: Store) -> None:
-    store.wait_for_jobs(0.05)  # PostgreSQL: start listening before the enqueue below
+def seconds_until_woken(waiter: Store, enqueuer: Store) -> float:
+    """How long ``waiter.wait_for_jobs`` sleeps when ``enqueuer`` enqueues a job 0.3 s in."""
+    waiter.wait_for_jobs(0.05)  # PostgreSQL: start listening before the enqueue below
 
     def enqueue_soon() -> None:
         time.sleep(0.3)
-        _enqueue(store)
+        _enqueue(enqueuer)
 
     thread = threading.Thread(target=enqueue_soon)
     started = time.monotonic()
     thread.start()
-    store.wait_for_jobs(20)
+    waiter.wait_for_jobs(20)
     elapsed = time.monotonic() - started
     thread.join()
-    assert 0.2 <= elapsed < 10
+    return elapsed
+
+
+def test_wait_for_jobs_wakes_when_jobs_are_enqueued(store: Store) -> None:
+    assert 0.2 <= seconds_until_woken(store, store) < 10

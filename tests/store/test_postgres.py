@@ -14,7 +14,7 @@ from procflow.engine.events import EnqueueJob
 from procflow.store.port import Store
 from procflow.store.postgres import PostgresStore
 from tests.store.factories import deploy_in, later, new_instance
-from tests.store.test_jobs import _enqueue
+from tests.store.test_jobs import seconds_until_woken
 
 pytestmark = pytest.mark.postgres_only
 
@@ -72,19 +72,7 @@ def test_get_for_update_waits_for_the_lock_holder(
 def test_enqueue_in_one_replica_wakes_a_worker_in_another(
     pg_store: Store, other_replica: PostgresStore
 ) -> None:
-    other_replica.wait_for_jobs(0.01)  # establishes LISTEN
-
-    def enqueue_soon() -> None:
-        time.sleep(0.3)
-        _enqueue(pg_store)
-
-    thread = threading.Thread(target=enqueue_soon)
-    started = time.monotonic()
-    thread.start()
-    other_replica.wait_for_jobs(20)
-    elapsed = time.monotonic() - started
-    thread.join()
-    assert 0.2 <= elapsed < 10
+    assert 0.2 <= seconds_until_woken(other_replica, pg_store) < 10
 
 
 def test_rolled_back_enqueue_wakes_nobody(pg_store: Store, other_replica: PostgresStore) -> None:

@@ -121,14 +121,6 @@ class ProcessInstance:
     def live_tokens(self) -> tuple[Token, ...]:
         return tuple(t for t in self.tokens if t.is_live)
 
-    def with_token(self, token: Token) -> ProcessInstance:
-        """Replace the token of the same id, or append a new one."""
-        if any(t.id == token.id for t in self.tokens):
-            tokens = tuple(token if t.id == token.id else t for t in self.tokens)
-        else:
-            tokens = (*self.tokens, token)
-        return replace(self, tokens=tokens)
-
     def to_document(self) -> JsonObject:
         """The saved form of what the engine changes (identity columns live beside it)."""
         return {

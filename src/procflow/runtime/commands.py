@@ -11,13 +11,13 @@ import logging
 from collections.abc import Callable
 from uuid import UUID
 
-from procflow.engine.events import ActionExecuted, Event, JobCompleted, Terminate
+from procflow.engine.events import ActionExecuted, Event, Terminate
 from procflow.engine.step import step
 from procflow.model.data import JsonObject
 from procflow.model.errors import ConcurrentModification, ProcessInstanceNotFound
 from procflow.model.instance import ProcessInstance
 from procflow.runtime import metrics
-from procflow.runtime.access import SYSTEM, Principal, Role
+from procflow.runtime.access import Principal, Role
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.persist import save_step
 from procflow.runtime.views import InstanceView
@@ -42,13 +42,6 @@ def terminate(
     ctx: RuntimeContext, principal: Principal, instance_uuid: UUID, reason: str
 ) -> InstanceView:
     return apply_event(ctx, principal, Role.ADMIN, instance_uuid, lambda _: Terminate(reason))
-
-
-def complete_job(
-    ctx: RuntimeContext, instance_uuid: UUID, token_uuid: UUID, node_id: str
-) -> InstanceView:
-    event = JobCompleted(token_uuid, node_id)
-    return apply_event(ctx, SYSTEM, Role.ADMIN, instance_uuid, lambda _: event)
 
 
 def apply_event(

@@ -75,13 +75,17 @@ class ParallelGateway:
     name: str = ""
 
 
+# Only for constructing a node without its timer; parsers always set one.
+_NO_WAIT = TimerSpec(TimerKind.DURATION, "PT0S")
+
+
 @dataclass(frozen=True)
 class TimerCatchNode:
     """An intermediate timer catch event: the token waits, then leaves by its one flow."""
 
     id: str
     name: str = ""
-    timer: TimerSpec = TimerSpec(TimerKind.DURATION, "PT0S")
+    timer: TimerSpec = _NO_WAIT
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,13 @@ NODE_KINDS: dict[str, type[Node]] = {
 ACTIVITY_KINDS = (TaskNode, UserTaskNode)
 
 
+def timer_of(node: Node) -> TimerSpec | None:
+    """The timer of a node that may have one (timer start, catch and boundary events)."""
+    if isinstance(node, StartNode | TimerCatchNode | BoundaryEvent):
+        return node.timer
+    return None
+
+
 def kind_of(node: Node) -> str:
     return next(kind for kind, cls in NODE_KINDS.items() if isinstance(node, cls))
 
@@ -164,9 +175,7 @@ class ProcessDefinition:
     outgoing: Mapping[str, tuple[Flow, ...]] = field(default_factory=dict, compare=False)
     incoming: Mapping[str, tuple[Flow, ...]] = field(default_factory=dict, compare=False)
     # Boundary events by the id of the activity they are attached to, in definition order.
-    boundaries: Mapping[str, tuple[BoundaryEvent, ...]] = field(
-        default_factory=dict, compare=False
-    )
+    boundaries: Mapping[str, tuple[BoundaryEvent, ...]] = field(default_factory=dict, compare=False)
 
     @classmethod
     def create(

@@ -24,6 +24,7 @@ from procflow.model.definition import (
     TimerCatchNode,
     UserTaskNode,
     kind_of,
+    timer_of,
 )
 from procflow.model.errors import ProblemCollector
 from procflow.model.timers import InvalidTimer, TimerKind, TimerSpec, check_timer_value
@@ -176,7 +177,7 @@ _BOUNDARY_TIMER_KINDS = _CATCH_TIMER_KINDS | {TimerKind.CYCLE}
 
 def _check_timers(definition: ProcessDefinition, report: Report) -> None:
     for node in definition.nodes.values():
-        timer = _timer_of(node)
+        timer = timer_of(node)
         if timer is None:
             continue
         _check_timer_kind(node, timer, report)
@@ -187,12 +188,6 @@ def _check_timers(definition: ProcessDefinition, report: Report) -> None:
                 report(str(error), node.id)
         if isinstance(node, StartNode):
             _check_timer_start(node, report)
-
-
-def _timer_of(node: Node) -> TimerSpec | None:
-    if isinstance(node, StartNode | BoundaryEvent | TimerCatchNode):
-        return node.timer
-    return None
 
 
 def _check_timer_kind(node: Node, timer: TimerSpec, report: Report) -> None:
@@ -209,7 +204,7 @@ def _check_timer_kind(node: Node, timer: TimerSpec, report: Report) -> None:
         elif timer.kind is TimerKind.CYCLE and node.interrupting:
             report(
                 "a cycle repeats, so only a non-interrupting boundary timer may use one "
-                "(interrupting: false; cancelActivity=\"false\" in BPMN)",
+                '(interrupting: false; cancelActivity="false" in BPMN)',
                 node.id,
             )
 
@@ -258,8 +253,7 @@ def _check_event_gateways(definition: ProcessDefinition, report: Report) -> None
                 )
             elif len(definition.incoming_flows(target.id)) > 1:
                 report(
-                    "a catch event after an event-based gateway cannot have other incoming "
-                    "flows",
+                    "a catch event after an event-based gateway cannot have other incoming flows",
                     target.id,
                 )
 

@@ -185,7 +185,9 @@ def test_cron_is_strictly_after_now_in_utc() -> None:
         (CRON, "@daily", "five cron fields"),
     ],
 )
-def test_malformed_literal_is_refused_with_a_reason(kind: TimerKind, value: str, message: str) -> None:
+def test_malformed_literal_is_refused_with_a_reason(
+    kind: TimerKind, value: str, message: str
+) -> None:
     with pytest.raises(InvalidTimer, match=message):
         check_timer_value(kind, value)
     with pytest.raises(InvalidTimer, match=message):

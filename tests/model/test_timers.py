@@ -22,8 +22,10 @@ NOW = datetime(2027, 1, 31, 12, 0, tzinfo=UTC)
 DURATION, DATE, CYCLE, CRON = TimerKind.DURATION, TimerKind.DATE, TimerKind.CYCLE, TimerKind.CRON
 
 
-def at(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def at(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -183,14 +183,14 @@ def test_same_definition_as_the_yaml_form() -> None:
             "<bpmn:timeDuration>PT15S</bpmn:timeDuration>",
             "<bpmn:timeDuration>PT15S</bpmn:timeDuration><bpmn:timeDate>2027-01-01T00:00:00Z</bpmn:timeDate>",
             "Fixed",
-            "exactly one of timeDuration",
+            "takes only one of timeDuration",
             "TimerEventDefinition_4",
         ),
         (
             "<bpmn:timeDuration>PT15S</bpmn:timeDuration>",
             "",
             "Fixed",
-            "exactly one of timeDuration",
+            "has none of timeDuration",
             "TimerEventDefinition_4",
         ),
         (

@@ -7,7 +7,7 @@ way to find an element's line, so that BPMN and YAML report problems the same wa
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import jsonschema
 
@@ -37,8 +37,14 @@ def no_lines(_element_id: str) -> int | None:
 
 
 def check_graph(
-    definition: ProcessDefinition, problems: ProblemCollector, line_of: LineOf = no_lines
+    definition: ProcessDefinition,
+    problems: ProblemCollector,
+    line_of: LineOf = no_lines,
+    reported: Collection[str | None] = (),
 ) -> None:
+    """``reported``: ids of elements the parser already found broken, so that a timer it could
+    not read is not reported a second time as missing."""
+
     def report(message: str, element_id: str) -> None:
         problems.add(message, element_id, line_of(element_id))
 
@@ -47,7 +53,7 @@ def check_graph(
     _check_start_schemas(definition, report)
     _check_node_arity(definition, report)
     _check_timers(definition, report)
-    _check_boundaries(definition, report)
+    _check_boundaries(definition, report, reported)
     _check_event_gateways(definition, report)
     _check_expiry(definition, report)
     _check_reachable(definition, report)
@@ -217,11 +223,13 @@ def _check_timer_start(start: StartNode, report: Report) -> None:
         report("a timer start event cannot have a startCondition", start.id)
 
 
-def _check_boundaries(definition: ProcessDefinition, report: Report) -> None:
+def _check_boundaries(
+    definition: ProcessDefinition, report: Report, reported: Collection[str | None]
+) -> None:
     for node in definition.nodes.values():
         if not isinstance(node, BoundaryEvent):
             continue
-        if node.timer is None:
+        if node.timer is None and node.id not in reported:
             report("a boundary event needs a timer", node.id)
         activity = definition.nodes.get(node.attached_to)
         if activity is None:

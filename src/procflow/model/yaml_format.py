@@ -55,7 +55,7 @@ def parse_definition_text(text: str, file: str) -> ProcessDefinition:
     _check_schema(document, problems, lines)
     problems.raise_if_any()
     definition = _build(document, problems, lines)
-    check_graph(definition, problems, lines.get)
+    check_graph(definition, problems, lines.get, {p.element_id for p in problems.problems})
     problems.raise_if_any()
     return definition
 

@@ -243,7 +243,8 @@ class _ProcessGraph:
             lines.setdefault(definition.name, element.sourceline)
             lines.setdefault(process_id, element.sourceline)
         found = ProblemCollector(self.ctx.problems.file)
-        check_graph(definition, found, lines.get)
+        reported = {problem.element_id for problem in self.ctx.problems.problems}
+        check_graph(definition, found, lines.get, reported)
         self.ctx.problems.problems.extend(
             problem for problem in found.problems if not self._explained(problem, definition)
         )

@@ -57,9 +57,10 @@ def _read_definition(
             ctx.report(f"bpmn:{local} is not allowed in a timerEventDefinition", owner_id, child)
     cron = definition.get(procflow(CRON_ATTRIBUTE))
     if len(forms) + (cron is not None) != 1:
+        problem = "has none of" if not forms and cron is None else "takes only one of"
         ctx.report(
-            "a timerEventDefinition needs exactly one of timeDuration, timeDate, timeCycle "
-            "or procflow:cron",
+            f"the timerEventDefinition {problem} timeDuration, timeDate, timeCycle and "
+            "procflow:cron, which say when the timer fires",
             owner_id,
             definition,
         )

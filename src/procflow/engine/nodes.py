@@ -10,11 +10,14 @@ from procflow.engine.rules import RuleFailed, apply_rules
 from procflow.engine.run import VISIT_LIMIT, Run
 from procflow.engine.tokens import completed, with_status
 from procflow.model.definition import (
+    BoundaryEvent,
     EndNode,
+    EventBasedGateway,
     ExclusiveGateway,
     ParallelGateway,
     StartNode,
     TaskNode,
+    TimerCatchNode,
     UserTaskNode,
 )
 from procflow.model.instance import Token, WaitKind
@@ -62,6 +65,10 @@ def visit(run: Run, token: Token) -> Token | None:
             return synchronize(run, token, node)
         case EndNode():
             end(run, token, node)
+            return None
+        case TimerCatchNode() | BoundaryEvent() | EventBasedGateway():
+            # Placeholder until the timer engine (issue 9, lead's branch) replaces this case.
+            run.fail("unsupported_node", "timer events do not run yet", node.id, token)
             return None
         case _:
             assert_never(node)

@@ -49,6 +49,14 @@ class JobFailed:
 
 
 @dataclass(frozen=True)
+class TimerFired:
+    """The timer of this wait is due (a catch event, a boundary event, an event-gateway
+    branch, or the instance's expiry)."""
+
+    wait_id: str
+
+
+@dataclass(frozen=True)
 class Terminate:
     reason: str = ""
     by: str | None = None

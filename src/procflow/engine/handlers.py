@@ -13,6 +13,7 @@ from procflow.engine.events import ActionExecuted, JobCompleted, JobFailed, Star
 from procflow.engine.moves import follow
 from procflow.engine.nodes import advance, execute_task
 from procflow.engine.run import Run
+from procflow.engine.timers import schedule_expiry
 from procflow.engine.tokens import is_waiting
 from procflow.model.data import merge_patch
 from procflow.model.definition import Flow, StartNode, TaskNode, UserTaskNode
@@ -37,6 +38,7 @@ def on_start(run: Run, event: Start) -> None:
     run.become(InstanceState.STARTED)
     token = run.create_token(node.id)
     run.audit("instance_started", node.id, token)
+    schedule_expiry(run)
     advance(run, token)
 
 

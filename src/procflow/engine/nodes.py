@@ -8,6 +8,7 @@ from procflow.engine.gateways import EXPRESSION_ERROR, decide, synchronize
 from procflow.engine.moves import follow_only
 from procflow.engine.rules import RuleFailed, apply_rules
 from procflow.engine.run import VISIT_LIMIT, Run
+from procflow.engine.timers import arm_boundaries, wait_for_timers
 from procflow.engine.tokens import completed, with_status
 from procflow.model.definition import (
     BoundaryEvent,
@@ -53,11 +54,13 @@ def visit(run: Run, token: Token) -> Token | None:
             return follow_only(run, token)
         case TaskNode(is_async=True):
             enqueue_task(run, token, node)
+            arm_boundaries(run, token, node.id)
             return None
         case TaskNode():
             return execute_task(run, token, node)
         case UserTaskNode():
             run.audit("token_arrived", node.id, token)
+            arm_boundaries(run, token, node.id)
             return None
         case ExclusiveGateway():
             return decide(run, token, node)
@@ -66,10 +69,12 @@ def visit(run: Run, token: Token) -> Token | None:
         case EndNode():
             end(run, token, node)
             return None
-        case TimerCatchNode() | BoundaryEvent() | EventBasedGateway():
-            # Placeholder until the timer engine (issue 9, lead's branch) replaces this case.
-            run.fail("unsupported_node", "timer events do not run yet", node.id, token)
+        case TimerCatchNode() | EventBasedGateway():
+            wait_for_timers(run, token, node)
             return None
+        case BoundaryEvent():
+            # Reached only when the boundary fired; the token leaves by its flow.
+            return follow_only(run, token)
         case _:
             assert_never(node)
 

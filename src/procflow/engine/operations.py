@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import assert_never
 
 from procflow.engine.events import Hold, HoldWaits, RetryIncident, Terminate, Unhold
 from procflow.engine.nodes import advance
@@ -23,6 +24,22 @@ from procflow.model.errors import (
 )
 from procflow.model.instance import Incident
 from procflow.model.states import InstanceState, TokenState
+
+Operation = Terminate | Hold | Unhold | RetryIncident
+
+
+def on_operation(run: Run, event: Operation) -> None:
+    match event:
+        case Terminate():
+            on_terminate(run, event)
+        case Hold():
+            on_hold(run, event)
+        case Unhold():
+            on_unhold(run, event)
+        case RetryIncident():
+            on_retry(run, event)
+        case _:
+            assert_never(event)
 
 
 def on_terminate(run: Run, event: Terminate) -> None:

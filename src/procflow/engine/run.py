@@ -113,10 +113,11 @@ class Run:
         token: Token | None,
         due_at: datetime,
         fired: int = 0,
+        repeat: str | None = None,
     ) -> Wait:
         """Record a wait and ask for the job that fires it."""
         wait = Wait(f"w{self.next_wait_id}", kind, node_id, token.id if token else None)
-        wait = replace(wait, due_at=due_at, fired=fired)
+        wait = replace(wait, due_at=due_at, fired=fired, repeat=repeat)
         self.next_wait_id += 1
         self.waits[wait.id] = wait
         token_uuid = token.uuid if token is not None else None

@@ -15,10 +15,12 @@ from procflow.engine.events import (
     Start,
     StepResult,
     Terminate,
+    TimerFired,
     Unhold,
 )
+from procflow.engine.firing import on_timer_fired
 from procflow.engine.handlers import on_action, on_job_completed, on_job_failed, on_start
-from procflow.engine.operations import on_hold, on_retry, on_terminate, on_unhold
+from procflow.engine.operations import on_operation
 from procflow.engine.run import Run
 from procflow.model.definition import ProcessDefinition
 from procflow.model.instance import ProcessInstance
@@ -43,14 +45,10 @@ def step(
             on_job_completed(run, event)
         case JobFailed():
             on_job_failed(run, event)
-        case Terminate():
-            on_terminate(run, event)
-        case Hold():
-            on_hold(run, event)
-        case Unhold():
-            on_unhold(run, event)
-        case RetryIncident():
-            on_retry(run, event)
+        case TimerFired():
+            on_timer_fired(run, event)
+        case Terminate() | Hold() | Unhold() | RetryIncident():
+            on_operation(run, event)
         case _:
             assert_never(event)
     if not run.changed:

@@ -118,7 +118,8 @@ class Wait:
     still recorded here, so a late or cancelled one (its token left) is ignored.
     ``token_id`` is the waiting token (None for instance-wide waits such as expiry);
     ``node_id`` the element whose event it is: the catch event, the boundary event, or the
-    task. ``fired`` counts the occurrences of a repeating (cycle) timer already fired.
+    task. A repeating timer keeps its resolved value (``repeat``: a CEL-computed cycle is
+    computed once) and how many times it ``fired`` already.
     """
 
     id: str
@@ -127,6 +128,7 @@ class Wait:
     token_id: int | None
     due_at: datetime | None = None
     fired: int = 0
+    repeat: str | None = None
 
     def to_document(self) -> JsonObject:
         return {
@@ -136,6 +138,7 @@ class Wait:
             "tokenId": self.token_id,
             "dueAt": self.due_at.isoformat() if self.due_at else None,
             "fired": self.fired,
+            "repeat": self.repeat,
         }
 
     @classmethod
@@ -148,6 +151,7 @@ class Wait:
             token_id=doc.get("tokenId"),
             due_at=datetime.fromisoformat(due_at) if due_at else None,
             fired=doc.get("fired", 0),
+            repeat=doc.get("repeat"),
         )
 
 

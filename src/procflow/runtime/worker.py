@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import uuid4
 
-from procflow.engine.events import Event, JobCompleted, JobFailed
+from procflow.engine.events import Event, JobCompleted, JobFailed, TimerFired
 from procflow.model.errors import ConcurrentModification, ProcflowError
 from procflow.model.instance import ProcessInstance, WaitKind
 from procflow.model.states import RUNNING_INSTANCE_STATES
@@ -46,6 +46,8 @@ _DONE: Continuation = (None, None)
 # Which engine event a due job of an instance becomes, by job kind.
 JOB_KINDS: dict[str, Callable[[Job], Event]] = {
     WaitKind.TASK.value: lambda job: JobCompleted(_wait_id(job)),
+    WaitKind.TIMER.value: lambda job: TimerFired(_wait_id(job)),
+    WaitKind.EXPIRY.value: lambda job: TimerFired(_wait_id(job)),
 }
 
 

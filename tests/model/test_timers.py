@@ -179,6 +179,7 @@ def test_cron_is_strictly_after_now_in_utc() -> None:
         (CYCLE, "R2/PT1H/2027-02-01T00:00:00Z", "ends at a date"),
         (CYCLE, "R2/2027-01-01/PT1H", "has no time"),
         (CYCLE, "0 9 * * MON-FRI", "for a cron schedule use a cron timer"),
+        (CYCLE, "0 0 9 * * ?", "for a cron schedule use a cron timer"),
         (CRON, "0 9 * *", "five cron fields"),
         (CRON, "0 0 9 * * MON-FRI", "five cron fields"),
         (CRON, "61 * * * *", "out of range"),

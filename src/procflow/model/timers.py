@@ -244,7 +244,8 @@ def _parse_cycle(value: str) -> _Cycle:
 
 
 def _cron_hint(value: str) -> str:
-    if len(value.split()) == _CRON_FIELDS:
+    # Camunda writes cron (with seconds, Quartz style: 6 or 7 fields) into timeCycle.
+    if _CRON_FIELDS <= len(value.split()) <= _CRON_FIELDS + 2:
         return "; for a cron schedule use a cron timer (procflow:cron in BPMN)"
     return ""
 

@@ -118,8 +118,11 @@ def test_a_task_queued_by_release_0_1_runs_after_the_upgrade(unmigrated: SqlStor
     workspace, app = uuid4(), uuid4()
     deploy.create_workspace(unmigrated, SYSTEM, "old", workspace)
     deploy.create_app(unmigrated, SYSTEM, workspace, "old", app)
-    files = {"async_chain.yaml": ASYNC_CHAIN.encode()}
-    deploy.deploy_build(unmigrated, SYSTEM, workspace, app, files, activate=True, now=T0)
+    # Activated the 0.1 way: the activation of today also schedules timer starts (jobs v2).
+    build = deploy.new_build(workspace, app, {"async_chain.yaml": ASYNC_CHAIN.encode()}, T0)
+    with unmigrated.transaction() as txn:
+        txn.insert_build(build)
+        txn.set_active_build(workspace, app, build.id)
     instance_uuid = _save_a_format_1_instance(unmigrated, workspace, app)
 
     unmigrated.migrate()

@@ -116,7 +116,7 @@ async def set_active_build(workspaceId: UUID, appId: UUID, request: Request) -> 
         raise InvalidRequestBody("'buildId' is required.")
     ctx = _ctx(request)
     await run_in_threadpool(
-        deploy.activate_build, ctx.store, principal, workspaceId, appId, build_id
+        deploy.activate_build, ctx.store, principal, workspaceId, appId, build_id, ctx.clock()
     )
     return JsonResponse(
         {

@@ -83,7 +83,15 @@ class RetryIncident:
 
 
 Event = (
-    Start | ActionExecuted | JobCompleted | JobFailed | Terminate | Hold | Unhold | RetryIncident
+    Start
+    | ActionExecuted
+    | JobCompleted
+    | JobFailed
+    | TimerFired
+    | Terminate
+    | Hold
+    | Unhold
+    | RetryIncident
 )
 
 # --- effects --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from procflow.config import DEMO_APP_ID, DEMO_WORKSPACE_ID
 from procflow.model.build import App, Build, Workspace
-from procflow.runtime import deploy
+from procflow.runtime import deploy, timer_starts
 from procflow.store.port import Store
 
 DEMO_WORKSPACE = UUID(DEMO_WORKSPACE_ID)
@@ -53,7 +53,7 @@ def seed_demo(store: Store, now: datetime) -> Build | None:
             txn.insert_workspace(Workspace(DEMO_WORKSPACE, "demo"))
             txn.insert_app(App(DEMO_APP, DEMO_WORKSPACE, "loans"))
             txn.insert_build(build)
-            txn.set_active_build(DEMO_WORKSPACE, DEMO_APP, build.id)
+            timer_starts.activate(txn, build, now)
     except Exception:
         # The store's own error type (a unique violation) is not part of the port: what
         # matters is whether a concurrent seeder committed the demo.

@@ -16,6 +16,7 @@ from procflow.model.errors import (
     WorkspaceNotFound,
 )
 from procflow.model.formats import parse_definition_file
+from procflow.runtime import timer_starts
 from procflow.runtime.access import Principal, Role
 from procflow.runtime.catalog import check_app_in_workspace
 from procflow.store.port import Store, StoreTxn
@@ -109,21 +110,27 @@ def deploy_build(
             raise BuildAlreadyExists(buildId=str(build.id))
         txn.insert_build(build)
         if activate:
-            txn.set_active_build(workspace_id, app_id, build.id)
+            timer_starts.activate(txn, build, now)
     return build
 
 
 def activate_build(
-    store: Store, principal: Principal, workspace_id: UUID, app_id: UUID, build_id: UUID
+    store: Store,
+    principal: Principal,
+    workspace_id: UUID,
+    app_id: UUID,
+    build_id: UUID,
+    now: datetime,
 ) -> None:
     principal.require(workspace_id, Role.ADMIN, WorkspaceNotFound())
     with store.transaction() as txn:
         check_app_in_workspace(txn, workspace_id, app_id)
-        _require_build_of_app(txn, app_id, build_id)
-        txn.set_active_build(workspace_id, app_id, build_id)
+        build = _require_build_of_app(txn, app_id, build_id)
+        timer_starts.activate(txn, build, now)
 
 
-def _require_build_of_app(txn: StoreTxn, app_id: UUID, build_id: UUID) -> None:
+def _require_build_of_app(txn: StoreTxn, app_id: UUID, build_id: UUID) -> Build:
     build = txn.get_build(build_id)
     if build is None or build.app_id != app_id:
         raise BuildNotFound(buildId=str(build_id))
+    return build

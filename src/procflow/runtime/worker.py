@@ -5,9 +5,9 @@ its version check) and the job row deleted only if this worker still holds the c
 worker killed at any point therefore leaves either nothing (the job's lease expires and
 another worker runs it) or everything (instance moved on and job gone) — never both.
 
-Jobs are dispatched by kind through ``JOB_KINDS``: each kind says which engine event a
-due job of an instance becomes (async task done, timer fired), or runs a job of its own
-(a timer start, which creates an instance).
+Jobs are dispatched by kind through ``JOB_KINDS``: an ``InstanceJob`` says which engine
+event a due job of an instance becomes (async task done, timer fired); an ``OwnJob`` runs by
+itself (a timer start, which creates an instance).
 
 Chains of async tasks run without a round trip through the queue: when a job's step asks
 for a follow-up task due now on the same instance, the job row itself becomes the
@@ -31,7 +31,7 @@ from procflow.engine.events import Event, JobCompleted, JobFailed, TimerFired
 from procflow.model.errors import ConcurrentModification, ProcflowError
 from procflow.model.instance import ProcessInstance, WaitKind
 from procflow.model.states import RUNNING_INSTANCE_STATES
-from procflow.runtime import metrics
+from procflow.runtime import metrics, timer_starts
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.pipeline import apply_step, run_command
 from procflow.store.port import Job, NewJob, StoreTxn
@@ -43,11 +43,28 @@ log = logging.getLogger("procflow.worker")
 Continuation = tuple[Job | None, ProcessInstance | None]
 _DONE: Continuation = (None, None)
 
-# Which engine event a due job of an instance becomes, by job kind.
-JOB_KINDS: dict[str, Callable[[Job], Event]] = {
-    WaitKind.TASK.value: lambda job: JobCompleted(_wait_id(job)),
-    WaitKind.TIMER.value: lambda job: TimerFired(_wait_id(job)),
-    WaitKind.EXPIRY.value: lambda job: TimerFired(_wait_id(job)),
+
+@dataclass(frozen=True)
+class InstanceJob:
+    """A job that fires one of its instance's waits: ``event`` is what the engine is told."""
+
+    event: Callable[[Job], Event]
+
+
+@dataclass(frozen=True)
+class OwnJob:
+    """A job that is not an instance's wait. ``run`` does its work in the job's transaction
+    (the job is deleted in it); ``give_up`` when it kept failing."""
+
+    run: Callable[[RuntimeContext, StoreTxn, Job, datetime], object]
+    give_up: Callable[[StoreTxn, Job, datetime], None]
+
+
+JOB_KINDS: dict[str, InstanceJob | OwnJob] = {
+    WaitKind.TASK.value: InstanceJob(lambda job: JobCompleted(_wait_id(job))),
+    WaitKind.TIMER.value: InstanceJob(lambda job: TimerFired(_wait_id(job))),
+    WaitKind.EXPIRY.value: InstanceJob(lambda job: TimerFired(_wait_id(job))),
+    timer_starts.TIMER_START: OwnJob(timer_starts.fire, timer_starts.skip),
 }
 
 
@@ -139,6 +156,15 @@ class Worker:
         return jobs
 
     def _run_job(self, first: Job) -> None:
+        match JOB_KINDS.get(first.kind):
+            case InstanceJob() as kind:
+                self._run_instance_jobs(first, kind)
+            case OwnJob() as kind:
+                self._run_own_job(first, kind)
+            case None:
+                self._failed(first, ValueError(f"unknown job kind {first.kind!r}"))
+
+    def _run_instance_jobs(self, first: Job, kind: InstanceJob) -> None:
         job: Job | None = first
         known: ProcessInstance | None = None
         while job is not None:
@@ -147,16 +173,22 @@ class Worker:
                 self._hand_back([current])
                 return
             try:
-                job, known = self._apply_retrying(current, self._event_for(current), known)
+                job, known = self._apply_retrying(current, kind.event(current), known)
             except Exception as error:
                 self._failed(current, error)
                 return
 
-    def _event_for(self, job: Job) -> Event:
-        event_for = JOB_KINDS.get(job.kind)
-        if event_for is None:
-            raise ValueError(f"unknown job kind {job.kind!r}")
-        return event_for(job)
+    def _run_own_job(self, job: Job, kind: OwnJob) -> None:
+        def attempt(txn: StoreTxn, now: datetime) -> None:
+            kind.run(self.ctx, txn, job, now)
+            self._complete(txn, job)
+
+        try:
+            run_command(self.ctx, attempt)
+        except _ClaimLost:
+            log.warning("job claim lost", extra={"job": job.id})
+        except Exception as error:
+            self._failed(job, error)
 
     def _failed(self, job: Job, error: BaseException) -> None:
         if job.attempts >= self.settings.max_attempts:
@@ -165,13 +197,23 @@ class Worker:
             self._release(job, error)
 
     def _give_up(self, job: Job, error: BaseException) -> None:
-        """Retries exhausted: the instance gets a ``job_failed`` incident and stops, as a
-        failing expression would stop it; the job is deleted in the same transaction."""
+        """Retries exhausted: an instance's job puts a ``job_failed`` incident on it and
+        stops it, as a failing expression would; the job is deleted in the same transaction."""
         message = f"gave up after {job.attempts} attempts: {error!r}"
+        kind = JOB_KINDS.get(job.kind)
         try:
-            self._apply_retrying(job, JobFailed(_wait_id(job), message), None)
+            if isinstance(kind, OwnJob):
+                run_command(self.ctx, lambda txn, now: self._skip(txn, job, now, kind))
+            elif job.wait_id is not None:
+                self._apply_retrying(job, JobFailed(job.wait_id, message), None)
+            else:
+                run_command(self.ctx, lambda txn, _now: self._complete(txn, job))
         except Exception as second:
             self._release(job, second)
+
+    def _skip(self, txn: StoreTxn, job: Job, now: datetime, kind: OwnJob) -> None:
+        kind.give_up(txn, job, now)
+        self._complete(txn, job)
 
     def _apply_retrying(
         self, job: Job, event: Event, known: ProcessInstance | None

@@ -20,6 +20,7 @@ from procflow.model.definition import (
     UserTaskNode,
 )
 from procflow.model.errors import ProblemCollector
+from procflow.model.schema_refs import ref_problems
 
 LineOf = Callable[[str], int | None]
 
@@ -90,6 +91,9 @@ def _check_start_schemas(definition: ProcessDefinition, report: Report) -> None:
             validator.check_schema(schema)
         except jsonschema.SchemaError as error:
             report(f"schema is not a valid JSON Schema: {error.message}", start.id)
+            continue
+        for problem in ref_problems(schema):
+            report(f"schema: {problem}", start.id)
 
 
 def _check_node_arity(definition: ProcessDefinition, report: Report) -> None:

@@ -74,7 +74,7 @@ def _apply_in(
     now = ctx.clock()
     event = make_event(instance)
     result = step(definition, instance, event, now)
-    saved = save_step(txn, result, now)
+    saved = save_step(txn, result, now, limits=ctx.data_limits)
     metrics.observe_transition(instance.state, saved.state)
     log.info(
         "instance moved",

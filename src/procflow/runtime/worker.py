@@ -175,7 +175,8 @@ class Worker:
 
     def _save(self, txn: StoreTxn, job: Job, result: StepResult, now: datetime) -> Continuation:
         follow_up = result.jobs[0] if len(result.jobs) == 1 else None
-        saved = save_step(txn, result, now, with_jobs=follow_up is None)
+        limits = self.ctx.data_limits
+        saved = save_step(txn, result, now, with_jobs=follow_up is None, limits=limits)
         metrics.observe_transition(result.instance.state, saved.state)
         if follow_up is None:
             self._complete(txn, job)

@@ -80,7 +80,7 @@ def _loads(raw: bytes) -> Any:
         if "depth limit" in str(error):
             _too_deep()
         raise InvalidRequestBody(f"The request body is not valid JSON: {error}.") from error
-    if has_long_digit_run(raw):
+    if has_long_digit_run(raw, digits=19):
         # orjson reads an integer past 64 bits as a float, which would hide it from the
         # number check; the standard library reads it exactly (the text is valid JSON).
         try:

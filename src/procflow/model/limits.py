@@ -43,17 +43,17 @@ class DataLimits:
 DEFAULT_LIMITS = DataLimits()
 
 
-# 20 digits in a row may be an integer beyond 64 bits, which orjson would read as a float.
+# 20 digits in a row may be an integer beyond 64 bits, which orjson would read as a float
+# (19 for a negative one: orjson reads below -2**63 as a float too).
 # Found by mapping every ASCII digit to "0" and everything else to " " (bytes.translate runs
 # at memory speed) and looking for twenty "0"s: a regex search for [0-9]{20} visits every
 # position in Python's engine and cost 45 ms per MB, more than parsing the document.
 _DIGIT_MASK = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
-_TWENTY_DIGITS = b"0" * 20
 
 
-def has_long_digit_run(json_text: bytes) -> bool:
+def has_long_digit_run(json_text: bytes, digits: int = 20) -> bool:
     """Whether ``json_text`` may hold an integer that orjson cannot read exactly."""
-    return _TWENTY_DIGITS in json_text.translate(_DIGIT_MASK)
+    return b"0" * digits in json_text.translate(_DIGIT_MASK)
 
 
 def json_problem(

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from procflow.model.limits import DEFAULT_MAX_DATA_BYTES
+
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEMO_WORKSPACE_ID = "00000000-0000-0000-0000-000000000001"
 DEMO_APP_ID = "00000000-0000-0000-0000-0000000000a1"
@@ -25,6 +27,8 @@ class Settings:
     seed_demo: bool
     # None: decide by the store (SQLite runs a worker inside serve, PostgreSQL does not).
     embedded_worker: bool | None
+    # The serialised size an instance's data may reach (a 413 past it).
+    max_data_bytes: int = DEFAULT_MAX_DATA_BYTES
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -41,6 +45,7 @@ class Settings:
             jwks_url=env.get("PROCFLOW_JWKS_URL") or None,
             seed_demo=env.get("PROCFLOW_DEMO", "1") != "0",
             embedded_worker=_tristate(env.get("PROCFLOW_EMBEDDED_WORKER", "auto")),
+            max_data_bytes=int(env.get("PROCFLOW_MAX_DATA_BYTES", DEFAULT_MAX_DATA_BYTES)),
         )
 
 

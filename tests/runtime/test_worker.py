@@ -6,11 +6,13 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+import orjson
 import pytest
 from sqlalchemy import event
 
 from procflow.engine.events import JobCompleted
 from procflow.engine.step import step as engine_step
+from procflow.model.limits import DataLimits
 from procflow.model.states import InstanceState, NodeStatus
 from procflow.runtime import pipeline as pipeline_module
 from procflow.runtime.access import SYSTEM
@@ -157,3 +159,18 @@ def test_retries_exhausted_fail_the_instance_with_an_incident(
     assert worker.run_once() == 0
     with deployed.ctx.store.transaction() as txn:
         assert txn.claim_jobs("anyone", now() + timedelta(hours=1), 30, 10) == []
+
+
+def test_a_task_whose_data_cannot_be_saved_fails_the_instance_at_once(deployed: Deployed) -> None:
+    padding = {"pad": "x" * 80}
+    size = len(orjson.dumps(padding))
+    deployed.ctx.data_limits = DataLimits(max_bytes=size + 4)
+    instance = deployed.start("async_chain", padding)
+    worker = Worker(deployed.ctx, WorkerSettings(worker_id="w", max_attempts=5))
+    assert worker.run_once() == 1
+    failed = deployed.load(instance.uuid)
+    assert failed.state is InstanceState.FAILED
+    [incident] = failed.incidents
+    assert (incident.type, incident.node_id) == ("job_failed", "t1")
+    assert "data was refused" in incident.message
+    assert failed.data == padding

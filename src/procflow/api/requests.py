@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, NoReturn
 
 import orjson
 from fastapi import Request
 
 from procflow.model.data import JsonObject, split_path
 from procflow.model.errors import (
+    DataInvalid,
     InvalidParameter,
     InvalidRequestBody,
     PayloadTooLarge,
     Unauthenticated,
+)
+from procflow.model.limits import (
+    MAX_NESTING_DEPTH,
+    check_json_document,
+    has_long_digit_run,
+    holds_nul_escape,
 )
 from procflow.runtime.access import Principal
 from procflow.runtime.tokens import TokenVerifier
@@ -56,14 +64,36 @@ async def read_json_object(request: Request, *, empty_ok: bool = True) -> JsonOb
 
 
 def parse_json_object(raw: bytes) -> JsonObject:
-    try:
-        value: Any = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise InvalidRequestBody(f"The request body is not valid JSON: {error}.") from error
+    """The body as a JSON object that obeys the data model (``model/limits.py``), or a 400."""
+    value = _loads(raw)
     if not isinstance(value, dict):
         kind = type(value).__name__ if value is not None else "null"
         raise InvalidRequestBody(f"The request body must be a JSON object, not {kind}.")
+    check_json_document(value, "The request body", may_hold_nul=holds_nul_escape(raw))
     return value
+
+
+def _loads(raw: bytes) -> Any:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        if "depth limit" in str(error):
+            _too_deep()
+        raise InvalidRequestBody(f"The request body is not valid JSON: {error}.") from error
+    if has_long_digit_run(raw, digits=19):
+        # orjson reads an integer past 64 bits as a float, which would hide it from the
+        # number check; the standard library reads it exactly (the text is valid JSON).
+        try:
+            value = json.loads(raw)
+        except RecursionError:
+            _too_deep()
+    return value
+
+
+def _too_deep() -> NoReturn:
+    raise DataInvalid(
+        f"The request body is refused. Data must not nest deeper than {MAX_NESTING_DEPTH} levels."
+    )
 
 
 def path_list(value: str | None, name: str) -> tuple[str, ...] | None:

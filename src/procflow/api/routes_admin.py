@@ -13,6 +13,7 @@ from procflow.api.render import JsonResponse, build_json
 from procflow.api.requests import principal_of, read_json_object
 from procflow.model.data import JsonObject
 from procflow.model.errors import InvalidRequestBody
+from procflow.model.formats import uploaded_file_bytes
 from procflow.runtime import deploy
 from procflow.runtime.context import RuntimeContext
 
@@ -47,7 +48,7 @@ def _files(body: JsonObject) -> dict[str, bytes]:
         isinstance(k, str) and isinstance(v, str) for k, v in files.items()
     ):
         raise InvalidRequestBody("'files' must map file names to their text.")
-    return {name: text.encode() for name, text in files.items()}
+    return {name: uploaded_file_bytes(name, text) for name, text in files.items()}
 
 
 @router.post("/api/admin/workspaces", status_code=201, summary="Create a workspace")

@@ -19,6 +19,7 @@ from procflow.config import Settings
 from procflow.logs import configure_logging
 from procflow.model.errors import ProcflowError
 from procflow.model.export import export_file
+from procflow.model.limits import DataLimits
 from procflow.runtime import deploy
 from procflow.runtime.access import ANY_WORKSPACE, SYSTEM, Role
 from procflow.runtime.context import RuntimeContext, utc_now
@@ -76,7 +77,7 @@ def serve(
     issuer = _issuer(settings)
     if settings.seed_demo:
         seed_demo(store, utc_now())
-    ctx = RuntimeContext(store)
+    ctx = RuntimeContext(store, data_limits=DataLimits(max_bytes=settings.max_data_bytes))
     if _wants_embedded_worker(settings, store):
         start_embedded_worker(ctx)
     bind_host, bind_port = host or settings.host, port or settings.port
@@ -114,7 +115,8 @@ def worker(
     store = _store(settings)
     if metrics_port is not None:
         prometheus_client.start_http_server(metrics_port, addr=metrics_host)
-    runner = Worker(RuntimeContext(store), WorkerSettings(lease_seconds=lease, batch_size=batch))
+    ctx = RuntimeContext(store, data_limits=DataLimits(max_bytes=settings.max_data_bytes))
+    runner = Worker(ctx, WorkerSettings(lease_seconds=lease, batch_size=batch))
     signal.signal(signal.SIGTERM, lambda *_: runner.stop())
     try:
         runner.run_forever()

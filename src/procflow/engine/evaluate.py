@@ -17,7 +17,8 @@ from typing import Any
 import cel
 
 from procflow.model.data import JsonObject
-from procflow.model.expression import Expression
+from procflow.model.expression import Expression, is_native_panic
+from procflow.model.limits import json_problem
 
 INPUT = "input"
 MAX_MESSAGE_LENGTH = 300
@@ -107,6 +108,10 @@ class Scope:
             result = expression.program.execute(self._bound_context())
         except Exception as error:  # CEL raises many types; every one of them is an incident
             return EvaluationFailed(describe_error(error))
+        except BaseException as error:
+            if not is_native_panic(error):
+                raise
+            return EvaluationFailed(_shorten(f"the CEL library failed: {error}"))
         return to_json(result)
 
     def _bound_context(self) -> Any:
@@ -146,9 +151,13 @@ def to_json(value: Any) -> Evaluation:
     """CEL results as JSON values: timestamps become ISO strings; bytes, durations, maps with
     non-string keys and non-finite numbers are refused rather than silently changed."""
     try:
-        return Value(json_value(value))
+        converted = json_value(value)
     except NotJson as error:
         return EvaluationFailed(str(error))
+    problem = json_problem(converted)
+    if problem is not None:
+        return EvaluationFailed(f"result cannot be stored in instance data: {problem}")
+    return Value(converted)
 
 
 def json_value(value: Any) -> Any:

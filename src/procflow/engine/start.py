@@ -20,6 +20,7 @@ from procflow.model.errors import (
     StartDataInvalid,
     StartNodeNotFound,
 )
+from procflow.model.schema_refs import validator_for
 
 START_CONDITION_KEY = "startCondition"
 
@@ -53,18 +54,21 @@ def check_start_data(start: StartNode, data: Mapping[str, Any]) -> None:
 
 
 def _check_schema(schema: Mapping[str, Any], data: Mapping[str, Any]) -> None:
-    validator = _validator(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
-    errors = [
-        {"path": "/".join(str(p) for p in e.absolute_path), "message": e.message}
-        for e in validator.iter_errors(data)
-    ]
+    try:
+        validator = _validator(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
+        errors = [
+            {"path": "/".join(str(p) for p in e.absolute_path), "message": e.message}
+            for e in validator.iter_errors(data)
+        ]
+    except Exception as error:
+        # Deploy refuses bad references, but a build stored before that check (or a schema
+        # that recurses forever) must still answer a start with a 400, never a 500.
+        message = f"The start node's schema cannot be applied: {type(error).__name__}."
+        raise StartDataInvalid(message, errors=[]) from error
     if errors:
         raise StartDataInvalid(errors=errors)
 
 
 @cache
 def _validator(schema_json: bytes) -> jsonschema.protocols.Validator:
-    schema = orjson.loads(schema_json)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    validator: jsonschema.protocols.Validator = cls(schema)
-    return validator
+    return validator_for(orjson.loads(schema_json))

@@ -103,6 +103,15 @@ class InvalidParameter(ValidationError):
     default_message = "A request parameter is invalid."
 
 
+class DataInvalid(ValidationError):
+    """A JSON document breaks the data model (``model/limits.py``): a number that is not a
+    64-bit integer or a finite double, a NUL character, or nesting deeper than allowed."""
+
+    code = "data_invalid"
+    error_key = "error.validation.data.invalid"
+    default_message = "The data is not a valid instance document."
+
+
 class MandatoryParamsMissing(ValidationError):
     code = "mandatory_params_missing"
     error_key = "error.validation.process_instance.mandatory_params_missing"
@@ -257,3 +266,11 @@ class PayloadTooLarge(ProcflowError):
     code = "payload_too_large"
     error_key = "error.validation.body.too_large"
     default_message = "The request body is too large."
+
+
+class DataTooLarge(PayloadTooLarge):
+    """An instance's data would grow past ``PROCFLOW_MAX_DATA_BYTES``."""
+
+    code = "data_too_large"
+    error_key = "error.validation.data.too_large"
+    default_message = "Instance data would exceed the limit."

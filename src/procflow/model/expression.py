@@ -1,7 +1,9 @@
 """CEL expressions, compiled once when a definition is parsed.
 
 CEL is side-effect free and has no access to the host: user text is never given to Python's
-``eval``. Expressions see the instance data as the variable ``input``.
+``eval``. Expressions see the instance data as the variable ``input``. Text past the limits
+of ``expression_limits`` is refused before the native library sees it: it would crash the
+process, not raise.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import cel
+
+from procflow.model.expression_limits import expression_limit_problem
 
 
 class ExpressionSyntaxError(ValueError):
@@ -23,10 +27,17 @@ class Expression:
 
     @classmethod
     def compile(cls, source: str) -> Expression:
+        too_big = expression_limit_problem(source)
+        if too_big is not None:
+            raise ExpressionSyntaxError(too_big)
         try:
             program = cel.compile(source)
         except (ValueError, RuntimeError) as error:
             raise ExpressionSyntaxError(_first_line(str(error))) from error
+        except BaseException as error:
+            if not is_native_panic(error):
+                raise
+            raise ExpressionSyntaxError(f"the CEL library failed on it: {error}") from None
         unknown = set(program.variables()) - ALLOWED_ROOTS
         # Comprehension macros report their bound names as variables, so only a reference
         # to an undeclared *root* outside any macro is an error; CEL itself reports the rest
@@ -38,6 +49,14 @@ class Expression:
 
 
 ALLOWED_ROOTS = frozenset({"input"})
+
+
+def is_native_panic(error: BaseException) -> bool:
+    """A Rust panic inside the CEL library: pyo3 raises it as ``PanicException``, which
+    derives from BaseException (so ``except Exception`` misses it) and lives in a module
+    pyo3 creates only when the first panic happens, so it is known by name."""
+    return type(error).__name__ == "PanicException"
+
 
 _MACROS = (".map(", ".filter(", ".all(", ".exists(", ".exists_one(")
 

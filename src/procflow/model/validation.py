@@ -27,6 +27,7 @@ from procflow.model.definition import (
     timer_of,
 )
 from procflow.model.errors import ProblemCollector
+from procflow.model.schema_refs import ref_problems
 from procflow.model.timers import InvalidTimer, TimerKind, TimerSpec, check_timer_value
 
 LineOf = Callable[[str], int | None]
@@ -110,6 +111,9 @@ def _check_start_schemas(definition: ProcessDefinition, report: Report) -> None:
             validator.check_schema(schema)
         except jsonschema.SchemaError as error:
             report(f"schema is not a valid JSON Schema: {error.message}", start.id)
+            continue
+        for problem in ref_problems(schema):
+            report(f"schema: {problem}", start.id)
 
 
 def _check_node_arity(definition: ProcessDefinition, report: Report) -> None:

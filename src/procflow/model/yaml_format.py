@@ -61,14 +61,41 @@ def parse_definition_text(text: str, file: str) -> ProcessDefinition:
 
 
 def _load(text: str, file: str, problems: ProblemCollector) -> tuple[Any, dict[str, int]]:
+    kind = "JSON" if file.endswith(JSON_SUFFIXES) else "YAML"
     try:
-        if file.endswith(JSON_SUFFIXES):
+        if kind == "JSON":
             return json.loads(text), {}
+        if _report_anchors(text, problems):
+            return None, {}
         node = yaml.compose(text, Loader=_Loader)
         return yaml.load(text, Loader=_Loader), _id_lines(node)
     except (yaml.YAMLError, json.JSONDecodeError) as error:
-        problems.add(f"not valid {'JSON' if file.endswith('.json') else 'YAML'}: {error}")
-        return None, {}
+        problems.add(f"not valid {kind}: {error}")
+    except RecursionError:
+        problems.add(f"not valid {kind}: the document nests too deeply")
+    return None, {}
+
+
+def _report_anchors(text: str, problems: ProblemCollector) -> bool:
+    """Refuse anchors and aliases, reading only the event stream (linear in the text).
+
+    An alias makes the loader share one subtree under many parents, so a few hundred bytes of
+    nested aliases expand into billions of nodes for any code that walks the result (the id
+    scan below, JSON Schema validation, a saved document). Definitions have no use for them.
+    """
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        anchor = getattr(event, "anchor", None)
+        if anchor is None:
+            continue
+        sign = "alias *" if isinstance(event, yaml.AliasEvent) else "anchor &"
+        mark = event.start_mark
+        problems.add(
+            f"YAML anchors and aliases are not allowed in definitions "
+            f"(found {sign}{anchor}); write the value out",
+            line=mark.line + 1 if mark is not None else None,
+        )
+        return True
+    return False
 
 
 class _Loader(yaml.SafeLoader):

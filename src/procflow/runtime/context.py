@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from procflow.model.limits import DEFAULT_LIMITS, DataLimits
 from procflow.runtime.catalog import Catalog
 from procflow.store.port import Store
 
@@ -21,3 +22,5 @@ class RuntimeContext:
     clock: Callable[[], datetime] = utc_now
     # How often a command is retried when another writer saved the instance first.
     max_conflict_retries: int = 5
+    # What every saved instance document must satisfy (PROCFLOW_MAX_DATA_BYTES, nesting).
+    data_limits: DataLimits = DEFAULT_LIMITS

@@ -15,7 +15,7 @@ from procflow.model.errors import (
     DefinitionProblem,
     WorkspaceNotFound,
 )
-from procflow.model.formats import parse_definition_file
+from procflow.model.formats import definition_text, parse_definition_file
 from procflow.runtime import timer_starts
 from procflow.runtime.access import Principal, Role
 from procflow.runtime.catalog import check_app_in_workspace
@@ -55,11 +55,12 @@ def parse_build_files(files: Mapping[str, bytes]) -> tuple[DefinitionSource, ...
     seen: dict[str, str] = {}
     for file_name in sorted(files):
         try:
-            definitions = parse_definition_file(files[file_name], file_name)
+            # Parsed from the text as stored, so a later load reads exactly what was checked.
+            text = definition_text(files[file_name], file_name)
+            definitions = parse_definition_file(text.encode(), file_name)
         except DefinitionInvalid as error:
             problems.extend(error.problems)
             continue
-        text = files[file_name].decode()
         for definition in definitions:
             if definition.name in seen:
                 problems.append(
@@ -87,7 +88,7 @@ def new_build(
 ) -> Build:
     """A validated, checksummed build of ``files``; nothing is written."""
     sources = parse_build_files(files)
-    texts = {name: data.decode() for name, data in files.items()}
+    texts = {name: definition_text(data, name) for name, data in files.items()}
     return Build(build_id or uuid4(), workspace_id, app_id, build_checksum(texts), now, sources)
 
 

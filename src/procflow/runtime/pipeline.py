@@ -19,6 +19,7 @@ from procflow.engine.step import step
 from procflow.model.build import Build
 from procflow.model.errors import ConcurrentModification
 from procflow.model.instance import ProcessInstance
+from procflow.model.limits import check_instance_data
 from procflow.runtime import metrics
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.effects import JobReuse, carry_out
@@ -83,6 +84,9 @@ def apply_step(
     result = step(definition, instance, event, now)
     if not result.changed:
         return Applied(instance, build, result)
+    # Before anything is written: a refusal (data too big, or not storable) rolls the
+    # command back and changes nothing.
+    check_instance_data(result.instance.data, ctx.data_limits)
     saved = txn.insert_instance(result.instance) if is_new else txn.update_instance(result.instance)
     carry_out(txn, saved.uuid, (*prelude, *result.effects), now, reuse)
     metrics.observe_transition(instance.state, saved.state)

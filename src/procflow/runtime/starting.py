@@ -28,6 +28,7 @@ from procflow.model.errors import (
     WorkspaceNotFound,
 )
 from procflow.model.instance import Lineage, ProcessInstance
+from procflow.model.limits import check_instance_data
 from procflow.runtime import metrics
 from procflow.runtime.access import Principal, Role
 from procflow.runtime.catalog import ResolvedDefinition
@@ -105,7 +106,10 @@ def start_process(ctx: RuntimeContext, principal: Principal, request: StartReque
 def dry_run(ctx: RuntimeContext, principal: Principal, request: StartRequest) -> PreparedStart:
     """Everything a start would check and compute, with nothing written."""
     with ctx.store.read_transaction() as txn:
-        return prepare_start(ctx, txn, principal, request)
+        prepared = prepare_start(ctx, txn, principal, request)
+    # The answer a real start would give for data it could not save.
+    check_instance_data(prepared.data, ctx.data_limits)
+    return prepared
 
 
 def _start_in(

@@ -28,7 +28,12 @@ from datetime import datetime, timedelta
 from uuid import uuid4
 
 from procflow.engine.events import Event, JobCompleted, JobFailed, TimerFired
-from procflow.model.errors import ConcurrentModification, ProcflowError
+from procflow.model.errors import (
+    ConcurrentModification,
+    DataInvalid,
+    DataTooLarge,
+    ProcflowError,
+)
 from procflow.model.instance import ProcessInstance, WaitKind
 from procflow.model.states import RUNNING_INSTANCE_STATES
 from procflow.runtime import metrics, timer_starts
@@ -76,6 +81,11 @@ def _wait_id(job: Job) -> str:
 
 class _ClaimLost(Exception):
     """The lease expired and another worker took the job; this attempt must not commit."""
+
+
+class _DataRefused(Exception):
+    """The step's data cannot be saved (too big, or not storable): running it again would
+    give the same answer, so the instance fails with an incident at once."""
 
 
 @dataclass
@@ -174,6 +184,9 @@ class Worker:
                 return
             try:
                 job, known = self._apply_retrying(current, kind.event(current), known)
+            except _DataRefused as refused:
+                self._give_up(current, f"the step's data was refused: {refused}")
+                return
             except Exception as error:
                 self._failed(current, error)
                 return
@@ -192,14 +205,13 @@ class Worker:
 
     def _failed(self, job: Job, error: BaseException) -> None:
         if job.attempts >= self.settings.max_attempts:
-            self._give_up(job, error)
+            self._give_up(job, f"gave up after {job.attempts} attempts: {error!r}")
         else:
             self._release(job, error)
 
-    def _give_up(self, job: Job, error: BaseException) -> None:
-        """Retries exhausted: an instance's job puts a ``job_failed`` incident on it and
-        stops it, as a failing expression would; the job is deleted in the same transaction."""
-        message = f"gave up after {job.attempts} attempts: {error!r}"
+    def _give_up(self, job: Job, message: str) -> None:
+        """An instance's job puts a ``job_failed`` incident on it and stops it, as a
+        failing expression would; the job is deleted in the same transaction."""
         kind = JOB_KINDS.get(job.kind)
         try:
             if isinstance(kind, OwnJob):
@@ -255,6 +267,8 @@ class Worker:
         reuse = _ContinueInto(self, txn, job, now)
         try:
             applied = apply_step(self.ctx, txn, instance, event, now, reuse=reuse)
+        except (DataInvalid, DataTooLarge) as error:
+            raise _DataRefused(error.message) from error
         except ProcflowError as error:
             if known is not None:
                 raise ConcurrentModification() from error  # decide on a fresh read

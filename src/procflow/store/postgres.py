@@ -17,7 +17,7 @@ from sqlalchemy import Connection, create_engine, make_url, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
 from procflow.store.port import NewJob
-from procflow.store.sql import SqlStore, SqlTxn, json_dumps_bytes, json_loads
+from procflow.store.sql import SqlStore, SqlTxn, json_loads, jsonb_dumps_bytes
 
 JOBS_CHANNEL = "procflow_jobs"
 # Any constant works; it only has to be the same for every replica running migrations.
@@ -53,7 +53,7 @@ class PostgresStore(SqlStore):
         engine = create_engine(
             sa_url,
             # psycopg takes bytes: no decode, no copy per document.
-            json_serializer=json_dumps_bytes,
+            json_serializer=jsonb_dumps_bytes,
             json_deserializer=json_loads,
             pool_size=pool_size,
             max_overflow=pool_size,

@@ -9,11 +9,13 @@ wake-ups travel.
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 from uuid import UUID
@@ -32,6 +34,7 @@ from sqlalchemy import (
 from procflow.model.build import App, Build, DefinitionSource, Workspace
 from procflow.model.errors import ConcurrentModification
 from procflow.model.instance import Lineage, ProcessInstance
+from procflow.model.limits import has_long_digit_run
 from procflow.model.states import InstanceState
 from procflow.store import statements as q
 from procflow.store.port import (
@@ -70,26 +73,49 @@ def json_dumps(value: Any) -> str:
     return json_dumps_bytes(value).decode()
 
 
-# 20 digits in a row may be an integer beyond 64 bits, which orjson would read as a float.
-# Found by mapping every ASCII digit to "0" and everything else to " " (bytes.translate runs
-# at memory speed) and looking for twenty "0"s: a regex search for [0-9]{20} visits every
-# position in Python's engine and cost 45 ms per MB, more than parsing the document.
-_DIGIT_MASK = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
-_TWENTY_DIGITS = b"0" * 20
+# JSONB stores numbers as NUMERIC, and NUMERIC keeps the digits after the point but not an
+# exponent: orjson writes 1e16 as "1e+16", which PostgreSQL hands back as the integer
+# 10000000000000000, so a float would come back as an int (and 1e20 as an int past 64 bits).
+# Written positionally with a ".0" ("10000000000000000.0"), the value keeps its scale and
+# reads back as the same float. orjson only uses a positive exponent from 1e16 up.
+_EXPONENT_MASK = bytes(
+    0x30 if 0x30 <= byte <= 0x39 else byte if byte in b"e+" else 0x20 for byte in range(256)
+)
+_POSITIVE_EXPONENT = b"0e+0"
+_FLOAT_NEEDS_POSITIONAL = 1e16
 
 
-def _has_long_digit_run(value: bytes) -> bool:
-    return _TWENTY_DIGITS in value.translate(_DIGIT_MASK)
+def jsonb_dumps_bytes(value: Any) -> bytes:
+    """``json_dumps_bytes`` whose floats survive a JSONB round trip as floats."""
+    encoded = json_dumps_bytes(value)
+    # A string holding something like "2e+5" also matches: then the walk below finds no
+    # float to rewrite and costs one more encoding, never a wrong answer.
+    if _POSITIVE_EXPONENT not in encoded.translate(_EXPONENT_MASK):
+        return encoded
+    return json_dumps_bytes(_positional_floats(value))
+
+
+def _positional_floats(value: Any) -> Any:
+    kind = type(value)
+    if kind is float and abs(value) >= _FLOAT_NEEDS_POSITIONAL and math.isfinite(value):
+        # repr is the shortest text that reads back as this double; Decimal spells it out.
+        digits = format(Decimal(repr(value)), "f")
+        return orjson.Fragment(f"{digits}.0" if "." not in digits else digits)
+    if kind is dict:
+        return {key: _positional_floats(item) for key, item in value.items()}
+    if kind is list:
+        return [_positional_floats(item) for item in value]
+    return value
 
 
 def json_loads(value: str | bytes | memoryview) -> Any:
     if isinstance(value, str):
         # UTF-8 keeps ASCII digits as they are and turns every other character into bytes
         # >= 0x80, so digit runs are the same in the text and in its encoding.
-        long_integers = _has_long_digit_run(value.encode("utf-8", "surrogatepass"))
+        long_integers = has_long_digit_run(value.encode("utf-8", "surrogatepass"))
     else:
         value = bytes(value) if isinstance(value, memoryview) else value
-        long_integers = _has_long_digit_run(value)
+        long_integers = has_long_digit_run(value)
     return json.loads(value) if long_integers else orjson.loads(value)
 
 

@@ -3,7 +3,8 @@ SIGKILLed twice under a trickle of starts (each with an Idempotency-Key) and of 
 actions, and restarted on the same file.
 
 Afterwards every acknowledged start exists once, every acknowledged action was applied
-exactly once, every instance finished and no job is left. Reuses the PostgreSQL crash
+exactly once, every instance finished and no job is left. Most of the run is the wait for
+the jobs a killed embedded worker held: their 30 s lease (runtime/worker.py) must expire. Reuses the PostgreSQL crash
 test's processes (cluster.py) and start client (load.py).
 """
 
@@ -168,8 +169,11 @@ def test_kill_9_of_serve_on_sqlite_loses_and_duplicates_nothing(
     acting = threading.Thread(target=actions.run)
     killer.start()
     acting.start()
+    began = time.monotonic()
     result = starts.run()
+    starts_took = time.monotonic() - began
     acting.join(LOAD_SECONDS + 20)
+    load_took = time.monotonic() - began
     stop.set()
     killer.join(30)
 
@@ -197,7 +201,8 @@ def test_kill_9_of_serve_on_sqlite_loses_and_duplicates_nothing(
     summary = (
         f"sqlite crash: kills={kills} retries={result.retries} replayed={result.replayed} "
         f"instances={len(instances)} unfinished={unfinished} jobs_left={jobs} "
-        f"actions={Counter(actions.applied.values())}"
+        f"actions={Counter(actions.applied.values())} starts_load={starts_took:.1f}s "
+        f"load={load_took:.1f}s settled={time.monotonic() - began:.1f}s"
     )
     print(f"\n{summary}")
     chains = {u for u, name in instances.items() if name == "async_chain"}

@@ -3,9 +3,9 @@ SIGKILLed twice under a trickle of starts (each with an Idempotency-Key) and of 
 actions, and restarted on the same file.
 
 Afterwards every acknowledged start exists once, every acknowledged action was applied
-exactly once, every instance finished and no job is left. Most of the run is the wait for
-the jobs a killed embedded worker held: their 30 s lease (runtime/worker.py) must expire. Reuses the PostgreSQL crash
-test's processes (cluster.py) and start client (load.py).
+exactly once, every instance finished and no job is left. Reuses the PostgreSQL crash
+test's processes (cluster.py) and start client (load.py). Most of the run is the wait for
+the jobs a killed embedded worker held: their 30 s lease (runtime/worker.py) must expire.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import json
 import logging
 from uuid import uuid4
 
+import httpx
 import jwt
 import pytest
 from fastapi import Request
@@ -49,9 +50,9 @@ def test_roles_given_as_a_list_of_lists_are_a_401(api: Api) -> None:
     assert_problem(response, 401, "Invalid token.")
 
 
-def _pinned_start(api: Api, build: str) -> Response:
+def _pinned_start(api: Api, build: str) -> httpx.Response:
     path = f"/api/runtime/app/{api.other_app}/build/{build}/process-name/straight/start"
-    response: Response = api.client.post(path, json={"a": 1, "b": 1}, headers=api.headers())
+    response: httpx.Response = api.client.post(path, json={"a": 1, "b": 1}, headers=api.headers())
     return response
 
 

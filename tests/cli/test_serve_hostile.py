@@ -66,7 +66,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("hostile")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    idp = type("Idp", (_Idp,), {"hang": threading.Event(), "release": threading.Event()})
+    idp: type[_Idp] = type(
+        "Idp", (_Idp,), {"hang": threading.Event(), "release": threading.Event()}
+    )
     idp.document = json.dumps({"keys": [{**public, "kid": "k1", "alg": "RS256"}]}).encode()
     idp_server = ThreadingHTTPServer(("127.0.0.1", 0), idp)
     idp_server.daemon_threads = True

@@ -164,7 +164,7 @@ def test_kill_9_of_serve_on_sqlite_loses_and_duplicates_nothing(
     deadline = time.monotonic() + LOAD_SECONDS
     starts = StartLoad([server.base_url], START_PATH, token, STARTS, 3, run_id, deadline)
     actions = ActionLoad(server.base_url, token, run_id, deadline)
-    stop, kills = threading.Event(), []
+    stop, kills = threading.Event(), list[str]()
     killer = threading.Thread(target=_killer, args=(server, starts.result, stop, kills))
     acting = threading.Thread(target=actions.run)
     killer.start()

@@ -8,15 +8,12 @@ from tests.bpmn.checks import find, problems_of
 from tests.bpmn.documents import document, line_of, minimal_body, process
 
 STANDALONE = [
-    ("intermediateCatchEvent", '<bpmn:timerEventDefinition id="Timer_1" />'),
     ("intermediateThrowEvent", '<bpmn:signalEventDefinition id="Signal_1" />'),
-    ("boundaryEvent", '<bpmn:errorEventDefinition id="Error_1" />'),
     ("callActivity", ""),
     ("subProcess", '<bpmn:startEvent id="Nested_start" />'),
     ("transaction", ""),
     ("adHocSubProcess", ""),
     ("inclusiveGateway", ""),
-    ("eventBasedGateway", ""),
     ("complexGateway", ""),
     ("sendTask", ""),
     ("receiveTask", ""),
@@ -39,10 +36,45 @@ def test_unsupported_element_is_reported_with_id_and_line(tag: str, inner: str) 
     assert len(problems) == 1, [str(p) for p in problems]
 
 
+# Catch and boundary events run with a timer; any other trigger is refused as a whole.
+TRIGGERED = [
+    ("intermediateCatchEvent", "messageEventDefinition", "message"),
+    ("intermediateCatchEvent", "signalEventDefinition", "signal"),
+    ("intermediateCatchEvent", "conditionalEventDefinition", "conditional"),
+    ("intermediateCatchEvent", "linkEventDefinition", "link"),
+    ("boundaryEvent", "errorEventDefinition", "error"),
+    ("boundaryEvent", "messageEventDefinition", "message"),
+    ("boundaryEvent", "escalationEventDefinition", "escalation"),
+    ("boundaryEvent", "compensateEventDefinition", "compensate"),
+    ("boundaryEvent", "signalEventDefinition", "signal"),
+]
+
+
+@pytest.mark.parametrize(("tag", "definition", "kind"), TRIGGERED)
+def test_event_with_a_trigger_other_than_a_timer_is_reported(
+    tag: str, definition: str, kind: str
+) -> None:
+    attached = ' attachedToRef="Task"' if tag == "boundaryEvent" else ""
+    element = f'    <bpmn:{tag} id="Event_1"{attached}><bpmn:{definition} /></bpmn:{tag}>\n'
+    data = document(process(minimal_body(element)))
+    problems = problems_of(data)
+    message = f"{kind} {tag} ({definition}) is not supported yet"
+    find(problems, message, "Event_1", line_of(data, element.strip()))
+    assert len(problems) == 1, [str(p) for p in problems]
+
+
+def test_catch_event_without_any_trigger_is_reported() -> None:
+    element = '    <bpmn:intermediateCatchEvent id="Event_1" />\n'
+    data = document(process(minimal_body(element)))
+    problems = problems_of(data)
+    find(problems, "without a timerEventDefinition", "Event_1", line_of(data, "Event_1"))
+    assert len(problems) == 1, [str(p) for p in problems]
+
+
 @pytest.mark.parametrize(
     ("definition", "kind"),
     [
-        ("timerEventDefinition", "timer"),
+        ("escalationEventDefinition", "escalation"),
         ("messageEventDefinition", "message"),
         ("signalEventDefinition", "signal"),
         ("conditionalEventDefinition", "conditional"),
@@ -93,7 +125,7 @@ def test_unsupported_element_in_the_path_does_not_make_the_rest_unreachable() ->
     body = minimal_body().replace(
         '<bpmn:sequenceFlow id="Flow_2" sourceRef="Task" targetRef="End" />',
         """<bpmn:intermediateCatchEvent id="Wait">
-      <bpmn:timerEventDefinition />
+      <bpmn:messageEventDefinition />
     </bpmn:intermediateCatchEvent>
     <bpmn:sequenceFlow id="Flow_2" sourceRef="Task" targetRef="Wait" />
     <bpmn:sequenceFlow id="Flow_3" sourceRef="Wait" targetRef="End" />""",
@@ -101,7 +133,7 @@ def test_unsupported_element_in_the_path_does_not_make_the_rest_unreachable() ->
     data = document(process(body))
     problems = problems_of(data)
     assert [(p.element_id, p.message) for p in problems] == [
-        ("Wait", "bpmn:intermediateCatchEvent is not supported yet")
+        ("Wait", "message intermediateCatchEvent (messageEventDefinition) is not supported yet")
     ]
 
 

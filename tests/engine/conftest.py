@@ -19,6 +19,7 @@ from procflow.engine.events import (
     AuditEvent,
     Event,
     JobCompleted,
+    ScheduleWait,
     Start,
     StepResult,
     Terminate,
@@ -26,7 +27,7 @@ from procflow.engine.events import (
 from procflow.engine.step import step
 from procflow.model.data import JsonObject
 from procflow.model.definition import ProcessDefinition
-from procflow.model.instance import ProcessInstance, Token
+from procflow.model.instance import ProcessInstance, Token, WaitKind
 from procflow.model.states import InstanceState, NodeStatus, TokenState
 from procflow.model.yaml_format import parse_definition_text
 
@@ -77,12 +78,26 @@ def live_at(instance: ProcessInstance, node_id: str) -> Token:
     return found[0]
 
 
+def audit_events(result: StepResult) -> list[AuditEvent]:
+    return [effect for effect in result.effects if isinstance(effect, AuditEvent)]
+
+
+def scheduled(result: StepResult) -> list[ScheduleWait]:
+    return [effect for effect in result.effects if isinstance(effect, ScheduleWait)]
+
+
 def audit_types(result: StepResult) -> list[str]:
-    return [event.type for event in result.audit_events]
+    return [event.type for event in audit_events(result)]
 
 
 def audits_of(result: StepResult, type_: str) -> list[AuditEvent]:
-    return [event for event in result.audit_events if event.type == type_]
+    return [event for event in audit_events(result) if event.type == type_]
+
+
+def task_wait(instance: ProcessInstance, node_id: str) -> str:
+    """The id of the async-task wait at ``node_id``."""
+    [wait] = [w for w in instance.waits if w.node_id == node_id and w.kind is WaitKind.TASK]
+    return wait.id
 
 
 class Scenario:
@@ -118,7 +133,7 @@ class Scenario:
         return self.send(ActionExecuted(token.uuid, action, body or {}))
 
     def complete_job(self, node_id: str) -> StepResult:
-        return self.send(JobCompleted(live_at(self.instance, node_id).uuid, node_id))
+        return self.send(JobCompleted(task_wait(self.instance, node_id)))
 
     def terminate(self, reason: str = "") -> StepResult:
         return self.send(Terminate(reason))

@@ -11,9 +11,11 @@ from procflow.engine.events import ActionExecuted, Event, JobCompleted, Start, T
 from procflow.engine.step import step
 from procflow.model.errors import (
     InstanceNotRunning,
+    InstanceStateConflict,
     StartNodeNotFound,
     TokenNotFound,
     TokenNotWaiting,
+    WaitNotFound,
 )
 from procflow.model.instance import ProcessInstance
 from procflow.model.states import InstanceState, NodeStatus, TokenState
@@ -61,7 +63,7 @@ def test_starting_at_a_node_that_is_not_a_start_node_is_refused() -> None:
 
 def test_actions_and_jobs_need_a_started_instance() -> None:
     instance = new_instance()
-    events: list[Event] = [ActionExecuted(uuid4(), "ok"), JobCompleted(uuid4(), "job")]
+    events: list[Event] = [ActionExecuted(uuid4(), "ok"), JobCompleted("w1")]
     for event in events:
         with pytest.raises(InstanceNotRunning):
             step(parse(PROCESS), instance, event, NOW)
@@ -69,9 +71,14 @@ def test_actions_and_jobs_need_a_started_instance() -> None:
 
 def test_an_unknown_token_is_not_found() -> None:
     scenario = started()
-    for event in (ActionExecuted(uuid4(), "ok"), JobCompleted(uuid4(), "job")):
-        with pytest.raises(TokenNotFound):
-            step(scenario.definition, scenario.instance, event, NOW)
+    with pytest.raises(TokenNotFound):
+        step(scenario.definition, scenario.instance, ActionExecuted(uuid4(), "ok"), NOW)
+
+
+def test_a_job_for_a_wait_the_instance_no_longer_has_is_ignored() -> None:
+    scenario = started()
+    with pytest.raises(WaitNotFound):
+        step(scenario.definition, scenario.instance, JobCompleted("w999"), NOW)
 
 
 def test_actions_on_tokens_that_do_not_wait_at_a_user_task_are_refused() -> None:
@@ -97,9 +104,11 @@ def test_terminate_a_started_instance() -> None:
     assert states["join"] is TokenState.TERMINATED
     assert states["fork"] is TokenState.INACTIVE
     [audit] = audits_of(result, "instance_terminated")
-    assert audit.details == {"reason": "customer withdrew"}
-    with pytest.raises(InstanceNotRunning):
-        step(scenario.definition, scenario.instance, Terminate(), NOW)
+    assert audit.details == {"reason": "customer withdrew", "by": None}
+    assert scenario.instance.waits == ()
+    again = step(scenario.definition, scenario.instance, Terminate(), NOW)
+    assert not again.changed
+    assert again.instance is scenario.instance
     token = next(t for t in scenario.instance.tokens if t.node_id == "review")
     with pytest.raises(InstanceNotRunning):
         step(scenario.definition, scenario.instance, ActionExecuted(token.uuid, "ok"), NOW)
@@ -116,9 +125,16 @@ def test_terminate_a_created_instance() -> None:
 )
 def test_nothing_moves_a_final_instance(state: InstanceState) -> None:
     instance: ProcessInstance = replace(new_instance(), state=state)
-    for event in (Start("begin"), Terminate(), ActionExecuted(uuid4(), "ok")):
+    for event in (Start("begin"), ActionExecuted(uuid4(), "ok")):
         with pytest.raises(InstanceNotRunning):
             step(parse(PROCESS), instance, event, NOW)
+
+
+def test_a_finished_instance_cannot_be_terminated() -> None:
+    instance: ProcessInstance = replace(new_instance(), state=InstanceState.FINISHED)
+    with pytest.raises(InstanceStateConflict) as caught:
+        step(parse(PROCESS), instance, Terminate(), NOW)
+    assert caught.value.details == {"state": "FINISHED"}
 
 
 def test_an_on_hold_instance_refuses_actions_but_can_be_terminated() -> None:

@@ -4,7 +4,7 @@ import pytest
 
 from procflow.model.definition import ProcessDefinition
 from procflow.model.states import InstanceState, TokenState
-from tests.engine.conftest import Scenario, audits_of, parse
+from tests.engine.conftest import Scenario, audit_types, audits_of, parse
 
 
 def routing(default: bool = True, third: str = "input.n > 5") -> ProcessDefinition:
@@ -57,7 +57,7 @@ def test_no_true_condition_and_no_default_is_a_no_branch_incident() -> None:
     assert (incident.type, incident.node_id) == ("no_branch_taken", "route")
     assert incident.token_uuid == scenario.instance.tokens[0].uuid
     assert scenario.instance.tokens[0].state is TokenState.ABORTED
-    assert [e.type for e in result.audit_events][-2:] == ["incident", "instance_failed"]
+    assert audit_types(result)[-2:] == ["incident", "instance_failed"]
 
 
 def test_conditions_after_the_winner_are_not_evaluated() -> None:

@@ -45,7 +45,12 @@ def test_an_expression_error_fails_the_instance_with_an_incident() -> None:
     assert token.state is TokenState.ABORTED
     assert audit_types(result)[-2:] == ["incident", "instance_failed"]
     [audited] = audits_of(result, "incident")
-    assert audited.details == {"type": "expression_error", "message": incident.message}
+    assert audited.details == {
+        "type": "expression_error",
+        "message": incident.message,
+        "incidentId": incident.id,
+    }
+    assert incident.id == 1
 
 
 def test_completed_nodes_keep_their_data_the_failing_task_sets_nothing() -> None:

@@ -6,13 +6,25 @@ from uuid import uuid5
 
 import pytest
 
-from procflow.engine.events import EnqueueJob, JobCompleted, JobFailed, Start
+from procflow.engine.events import JobCompleted, JobFailed, ScheduleWait, Start
 from procflow.engine.step import step
 from procflow.engine.tokens import TOKEN_NAMESPACE
-from procflow.model.errors import InstanceNotRunning, TokenNotWaiting
+from procflow.model.errors import InstanceNotRunning, WaitNotFound
+from procflow.model.instance import WaitKind
 from procflow.model.states import InstanceState, NodeStatus, TokenState
 from procflow.model.yaml_format import parse_definition_text
-from tests.engine.conftest import NOW, Scenario, audit_types, live_at, new_instance, parse
+from tests.engine.conftest import (
+    NOW,
+    Scenario,
+    audit_events,
+    audit_types,
+    audits_of,
+    live_at,
+    new_instance,
+    parse,
+    scheduled,
+    task_wait,
+)
 
 STRAIGHT = """
     name: straight
@@ -63,7 +75,7 @@ def test_straight_through_finishes_in_one_step() -> None:
         TokenState.INACTIVE,
         NodeStatus.EXECUTED_COMPLETE,
     )
-    assert result.jobs == ()
+    assert scheduled(result) == []
 
 
 def test_assignments_of_one_rule_see_the_data_before_it_later_rules_see_results() -> None:
@@ -75,7 +87,7 @@ def test_assignments_of_one_rule_see_the_data_before_it_later_rules_see_results(
 
 def test_task_audit_names_node_token_and_rules() -> None:
     result = Scenario(parse(STRAIGHT), {"a": 10}).start()
-    [executed] = [e for e in result.audit_events if e.type == "task_executed"]
+    [executed] = audits_of(result, "task_executed")
     assert executed.node_id == "work"
     assert executed.token_uuid == result.instance.tokens[0].uuid
     assert executed.details == {"rules": ["first", "second"]}
@@ -109,7 +121,9 @@ def test_async_task_waits_for_its_job() -> None:
         TokenState.ACTIVE,
         NodeStatus.EXECUTING,
     )
-    assert result.jobs == (EnqueueJob("run_task", token.uuid, "work"),)
+    [wait] = scenario.instance.waits
+    assert (wait.kind, wait.node_id, wait.token_id) == (WaitKind.TASK, "work", token.id)
+    assert scheduled(result) == [ScheduleWait("task", wait.id, scenario.clock, token.uuid, "work")]
     assert "result" not in scenario.data
     assert audit_types(result) == ["instance_started", "job_enqueued"]
 
@@ -138,15 +152,15 @@ ASYNC_AND_USER = """
 """
 
 
-def test_job_completed_twice_is_refused() -> None:
+def test_job_completed_twice_is_ignored() -> None:
     scenario = Scenario(parse(ASYNC_AND_USER))
     scenario.start()
-    token = live_at(scenario.instance, "work")
+    wait_id = task_wait(scenario.instance, "work")
     scenario.complete_job("work")
     assert scenario.state() is InstanceState.STARTED
     assert scenario.waiting() == [("join", NodeStatus.WAITING_JOIN), ("review", NodeStatus.ARRIVED)]
-    with pytest.raises(TokenNotWaiting):
-        step(scenario.definition, scenario.instance, JobCompleted(token.uuid, "work"), NOW)
+    with pytest.raises(WaitNotFound):
+        step(scenario.definition, scenario.instance, JobCompleted(wait_id), NOW)
     scenario.act("review", "ok")
     assert scenario.state() is InstanceState.FINISHED
     assert scenario.data == {"worked": True}
@@ -155,27 +169,10 @@ def test_job_completed_twice_is_refused() -> None:
 def test_job_completed_after_the_instance_ended_is_refused() -> None:
     scenario = Scenario(parse(ASYNC), {"n": 1})
     scenario.start()
-    token = scenario.instance.tokens[0]
+    wait_id = task_wait(scenario.instance, "work")
     scenario.complete_job("work")
     with pytest.raises(InstanceNotRunning):
-        step(scenario.definition, scenario.instance, JobCompleted(token.uuid, "work"), NOW)
-
-
-def test_job_completed_for_a_user_task_token_is_refused() -> None:
-    scenario = Scenario(parse(ASYNC_AND_USER))
-    scenario.start()
-    token = live_at(scenario.instance, "review")
-    with pytest.raises(TokenNotWaiting):
-        step(scenario.definition, scenario.instance, JobCompleted(token.uuid, "review"), NOW)
-
-
-def test_job_completed_for_another_node_is_refused() -> None:
-    scenario = Scenario(parse(ASYNC), {"n": 1})
-    scenario.start()
-    token = scenario.instance.tokens[0]
-    for node_id in ("done", "begin", "nowhere"):
-        with pytest.raises(TokenNotWaiting):
-            step(scenario.definition, scenario.instance, JobCompleted(token.uuid, node_id), NOW)
+        step(scenario.definition, scenario.instance, JobCompleted(wait_id), NOW)
 
 
 def test_a_long_chain_runs_without_recursion() -> None:
@@ -212,7 +209,7 @@ def test_a_start_node_is_chosen_by_the_event() -> None:
     """
     result = step(parse(text), new_instance(), Start("mail"), NOW)
     assert result.instance.data == {"seen": "yes"}
-    assert result.audit_events[0].node_id == "mail"
+    assert audit_events(result)[0].node_id == "mail"
 
 
 def test_job_failed_puts_an_incident_and_fails_the_instance() -> None:
@@ -222,7 +219,7 @@ def test_job_failed_puts_an_incident_and_fails_the_instance() -> None:
     result = step(
         scenario.definition,
         scenario.instance,
-        JobFailed(token.uuid, "work", "gave up after 5 attempts: boom"),
+        JobFailed(task_wait(scenario.instance, "work"), "gave up after 5 attempts: boom"),
         NOW,
     )
     failed = result.instance
@@ -238,9 +235,8 @@ def test_job_failed_puts_an_incident_and_fails_the_instance() -> None:
     assert audit_types(result) == ["incident", "instance_failed"]
 
 
-def test_job_failed_for_a_token_not_executing_is_refused() -> None:
+def test_job_failed_for_a_wait_that_is_gone_is_ignored() -> None:
     scenario = Scenario(parse(ASYNC_AND_USER))
     scenario.start()
-    review = live_at(scenario.instance, "review")
-    with pytest.raises(TokenNotWaiting):
-        step(scenario.definition, scenario.instance, JobFailed(review.uuid, "work", "x"), NOW)
+    with pytest.raises(WaitNotFound):
+        step(scenario.definition, scenario.instance, JobFailed("w404", "x"), NOW)

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from procflow.engine.events import JobCompleted
 from procflow.engine.step import step as engine_step
 from procflow.model.states import InstanceState, NodeStatus
-from procflow.runtime import worker as worker_module
+from procflow.runtime import pipeline as pipeline_module
 from procflow.runtime.access import SYSTEM
 from procflow.runtime.commands import terminate
 from procflow.runtime.worker import Worker, WorkerSettings
@@ -82,7 +82,7 @@ def test_a_chain_interrupted_by_a_crash_resumes_after_the_lease(deployed: Deploy
     [job] = crashing._claim()
     # The first task commits and the job row becomes the claimed follow-up; then the
     # worker "dies" before running it.
-    follow_up, _ = crashing._apply_retrying(job, JobCompleted(job.token_uuid, job.node_id), None)
+    follow_up, _ = crashing._apply_retrying(job, JobCompleted(job.wait_id or ""), None)
     assert follow_up is not None and follow_up.node_id == "t2"
     assert deployed.load(instance.uuid).data == {"s1": 1}
     rescuer = Worker(deployed.ctx, WorkerSettings(worker_id="rescuer"))
@@ -107,13 +107,26 @@ def test_failed_job_is_released_for_retry(deployed: Deployed) -> None:
     assert deployed.load(instance.uuid).state is InstanceState.FINISHED
 
 
-def test_job_of_a_terminated_instance_is_dropped(deployed: Deployed) -> None:
+def test_terminating_an_instance_cancels_its_jobs(deployed: Deployed) -> None:
     instance = deployed.start("async_chain")
     terminate(deployed.ctx, SYSTEM, instance.uuid, "operator")
-    worker = Worker(deployed.ctx)
-    assert worker.run_once() == 1
-    assert worker.run_once() == 0
+    with deployed.ctx.store.transaction() as txn:
+        assert txn.list_jobs(instance.uuid) == []
+    assert Worker(deployed.ctx).run_once() == 0
     assert deployed.load(instance.uuid).state is InstanceState.TERMINATED
+
+
+def test_a_job_claimed_before_its_instance_was_terminated_changes_nothing(
+    deployed: Deployed,
+) -> None:
+    instance = deployed.start("async_chain")
+    worker = Worker(deployed.ctx)
+    [job] = worker._claim()
+    terminate(deployed.ctx, SYSTEM, instance.uuid, "operator")
+    worker._run_job(job)
+    terminated = deployed.load(instance.uuid)
+    assert terminated.state is InstanceState.TERMINATED
+    assert terminated.data == {}
 
 
 def test_retries_exhausted_fail_the_instance_with_an_incident(
@@ -129,7 +142,7 @@ def test_retries_exhausted_fail_the_instance_with_an_incident(
             raise RuntimeError("task crashed")
         return real_step(definition, current, event, now)
 
-    monkeypatch.setattr(worker_module, "step", crashing_step)
+    monkeypatch.setattr(pipeline_module, "step", crashing_step)
     worker = Worker(deployed.ctx, WorkerSettings(worker_id="w", max_attempts=2))
     assert worker.run_once() == 1  # attempt 1: released with a back-off
     assert deployed.load(instance.uuid).state is InstanceState.STARTED

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from procflow.engine.events import AuditEvent
-from procflow.store.port import Store, StoreTxn
+from procflow.store.port import NewAuditEvent, Store, StoreTxn
 from procflow.store.sql import SqlTxn
 from tests.store.factories import T0, deploy_in, later, new_instance
 
@@ -15,14 +14,16 @@ def test_events_come_back_in_append_order(store: Store) -> None:
     instance = new_instance(deployment)
     token = uuid4()
     first = [
-        AuditEvent("instance_started"),
-        AuditEvent("token_arrived", "review", token, {"from": "start", "ü": ["✓", 1]}),
+        NewAuditEvent("instance_started"),
+        NewAuditEvent("token_arrived", "review", token, {"from": "start", "ü": ["✓", 1]}),
     ]
     with store.transaction() as txn:
         txn.insert_instance(instance)
         txn.append_audit(instance.uuid, first, T0)
     with store.transaction() as txn:
-        txn.append_audit(instance.uuid, [AuditEvent("action_executed", "review", token)], later(5))
+        txn.append_audit(
+            instance.uuid, [NewAuditEvent("action_executed", "review", token)], later(5)
+        )
         txn.append_audit(instance.uuid, [], later(6))
     with store.transaction() as txn:
         records = txn.list_audit(instance.uuid)
@@ -42,8 +43,8 @@ def test_events_come_back_in_append_order(store: Store) -> None:
 def test_logs_of_instances_are_separate(store: Store) -> None:
     one, other = uuid4(), uuid4()
     with store.transaction() as txn:
-        txn.append_audit(one, [AuditEvent("a")], T0)
-        txn.append_audit(other, [AuditEvent("b")], T0)
+        txn.append_audit(one, [NewAuditEvent("a")], T0)
+        txn.append_audit(other, [NewAuditEvent("b")], T0)
     with store.transaction() as txn:
         assert [r.type for r in txn.list_audit(one)] == ["a"]
         assert txn.list_audit(uuid4()) == []
@@ -58,15 +59,15 @@ def test_audit_log_has_no_update_or_delete() -> None:
 def test_summary_counts_by_type_in_first_seen_order_with_the_last_time(store: Store) -> None:
     instance_uuid = uuid4()
     events = [
-        AuditEvent("instance_started"),
-        AuditEvent("task_executed"),
-        AuditEvent("task_executed"),
-        AuditEvent("instance_finished"),
+        NewAuditEvent("instance_started"),
+        NewAuditEvent("task_executed"),
+        NewAuditEvent("task_executed"),
+        NewAuditEvent("instance_finished"),
     ]
     with store.transaction() as txn:
         txn.append_audit(instance_uuid, events[:2], T0)
         txn.append_audit(instance_uuid, events[2:], later(7))
-        txn.append_audit(uuid4(), [AuditEvent("elsewhere")], later(60))
+        txn.append_audit(uuid4(), [NewAuditEvent("elsewhere")], later(60))
     with store.read_transaction() as txn:
         summary = txn.summarize_audit(instance_uuid)
         empty = txn.summarize_audit(uuid4())

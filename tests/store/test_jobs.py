@@ -8,16 +8,21 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from procflow.engine.events import EnqueueJob
-from procflow.store.port import Job, Store
+from procflow.store.port import Job, NewJob, Store
 from tests.store.factories import T0, later
+
+
+def _job(instance_uuid: UUID, wait: str, at: float = 0, kind: str = "task") -> NewJob:
+    return NewJob(
+        kind, later(at), f"{instance_uuid}/{wait}", instance_uuid, wait, uuid4(), f"node_{wait}"
+    )
 
 
 def _enqueue(store: Store, count: int = 1, run_at_seconds: float = 0) -> UUID:
     instance_uuid = uuid4()
-    jobs = [EnqueueJob("async_task", uuid4(), f"task{n}") for n in range(count)]
+    jobs = [_job(instance_uuid, f"task{n}", run_at_seconds) for n in range(count)]
     with store.transaction() as txn:
-        txn.enqueue_jobs(instance_uuid, jobs, later(run_at_seconds))
+        txn.enqueue_jobs(jobs)
     return instance_uuid
 
 
@@ -29,9 +34,11 @@ def _claim(store: Store, worker: str, at: float, lease: float = 30, limit: int =
 def test_claim_returns_due_jobs_with_a_lease(store: Store) -> None:
     instance_uuid = _enqueue(store, count=2)
     claimed = _claim(store, "w1", at=1, lease=30)
-    assert [job.node_id for job in claimed] == ["task0", "task1"]
+    assert [job.wait_id for job in claimed] == ["task0", "task1"]
     job = claimed[0]
-    assert job.kind == "async_task"
+    assert job.kind == "task"
+    assert job.node_id == "node_task0"
+    assert job.key == f"{instance_uuid}/task0"
     assert job.instance_uuid == instance_uuid
     assert isinstance(job.token_uuid, UUID)
     assert job.attempts == 1
@@ -80,36 +87,93 @@ def test_complete_deletes_the_job_once(store: Store) -> None:
 def test_continue_turns_a_claimed_job_into_its_claimed_follow_up(store: Store) -> None:
     instance_uuid = _enqueue(store)
     [job] = _claim(store, "w1", at=0, lease=30)
-    follow_up = EnqueueJob("run_task", uuid4(), "next_task")
+    follow_up = _job(instance_uuid, "next", at=5)
     with store.transaction() as txn:
         continued = txn.continue_job(job, "w1", follow_up, later(5), 30)
     assert continued == Job(
         job.id,
-        "run_task",
-        instance_uuid,
-        follow_up.token_uuid,
-        "next_task",
+        "task",
         attempts=1,
         run_at=later(5),
+        instance_uuid=instance_uuid,
+        wait_id="next",
+        token_uuid=follow_up.token_uuid,
+        node_id="node_next",
+        key=f"{instance_uuid}/next",
         locked_until=later(35),
     )
     # Still claimed by w1 until its new lease ends; then anyone may take it over.
     assert _claim(store, "w2", at=34) == []
     [taken] = _claim(store, "w2", at=36)
-    assert (taken.id, taken.node_id, taken.token_uuid) == (
-        job.id,
-        "next_task",
-        follow_up.token_uuid,
-    )
+    assert (taken.id, taken.wait_id, taken.token_uuid) == (job.id, "next", follow_up.token_uuid)
 
 
 def test_continue_fails_without_the_claim(store: Store) -> None:
-    _enqueue(store)
+    instance_uuid = _enqueue(store)
     [job] = _claim(store, "w1", at=0, lease=30)
     [_] = _claim(store, "w2", at=31)
     with store.transaction() as txn:
-        follow_up = EnqueueJob("run_task", uuid4(), "next_task")
+        follow_up = _job(instance_uuid, "next")
         assert txn.continue_job(job, "w1", follow_up, later(32), 30) is None
+
+
+def test_a_job_whose_key_is_queued_already_is_skipped(store: Store) -> None:
+    instance_uuid = uuid4()
+    with store.transaction() as txn:
+        txn.enqueue_jobs([_job(instance_uuid, "w1"), _job(instance_uuid, "w1", at=5)])
+    with store.transaction() as txn:
+        txn.enqueue_jobs([_job(instance_uuid, "w1", at=9), _job(instance_uuid, "w2")])
+        jobs = txn.list_jobs(instance_uuid)
+    assert [(job.wait_id, job.run_at) for job in jobs] == [("w1", T0), ("w2", T0)]
+
+
+def test_cancel_drops_the_jobs_of_those_waits_claimed_or_not(store: Store) -> None:
+    instance_uuid = _enqueue(store, count=3)
+    other = _enqueue(store, count=1)
+    [claimed, *_] = _claim(store, "w1", at=0, limit=1)
+    with store.transaction() as txn:
+        assert txn.cancel_jobs(instance_uuid, [claimed.wait_id or "", "task2", "nope"]) == 2
+        assert txn.cancel_jobs(instance_uuid, []) == 0
+        assert [job.wait_id for job in txn.list_jobs(instance_uuid)] == ["task1"]
+        assert len(txn.list_jobs(other)) == 1
+        # The claim is gone with the row: its worker can no longer complete it.
+        assert txn.complete_job(claimed.id, "w1") is False
+
+
+def test_cancel_by_key_prefix_treats_like_wildcards_as_text(store: Store) -> None:
+    jobs = [
+        NewJob("timer_start", T0, key=key)
+        for key in ("start/app_1/a", "start/app_1/b", "start/appX1/c", "start/app_10/d")
+    ]
+    with store.transaction() as txn:
+        txn.enqueue_jobs(jobs)
+        assert txn.cancel_jobs_with_key_prefix("start/app_1/") == 2
+    remaining = _claim(store, "w1", at=0)
+    assert sorted(job.key or "" for job in remaining) == ["start/appX1/c", "start/app_10/d"]
+
+
+def test_held_jobs_are_not_claimed_until_released(store: Store) -> None:
+    instance_uuid = _enqueue(store, count=2)
+    other = _enqueue(store)
+    with store.transaction() as txn:
+        txn.hold_jobs(instance_uuid, True)
+    assert [job.instance_uuid for job in _claim(store, "w1", at=0)] == [other]
+    with store.transaction() as txn:
+        txn.hold_jobs(instance_uuid, False)
+    assert len(_claim(store, "w2", at=0)) == 2
+
+
+def test_a_parked_job_is_held_and_its_attempt_not_counted(store: Store) -> None:
+    instance_uuid = _enqueue(store)
+    [job] = _claim(store, "w1", at=0)
+    with store.transaction() as txn:
+        assert txn.park_job(job.id, "someone-else") is False
+        assert txn.park_job(job.id, "w1") is True
+    assert _claim(store, "w2", at=3600) == []
+    with store.transaction() as txn:
+        txn.hold_jobs(instance_uuid, False)
+    [again] = _claim(store, "w2", at=1)
+    assert (again.id, again.attempts) == (job.id, 1)
 
 
 def test_release_reschedules_the_job_for_anyone(store: Store) -> None:
@@ -137,7 +201,7 @@ def test_completed_job_ids_are_never_reused(store: Store) -> None:
 
 def test_enqueue_nothing_is_a_no_op(store: Store) -> None:
     with store.transaction() as txn:
-        txn.enqueue_jobs(uuid4(), [], T0)
+        txn.enqueue_jobs([])
     assert _claim(store, "w1", at=0) == []
 
 

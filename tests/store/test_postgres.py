@@ -10,8 +10,7 @@ from uuid import uuid4
 
 import pytest
 
-from procflow.engine.events import EnqueueJob
-from procflow.store.port import Store
+from procflow.store.port import NewJob, Store
 from procflow.store.postgres import PostgresStore
 from tests.store.factories import deploy_in, later, new_instance
 from tests.store.test_jobs import seconds_until_woken
@@ -77,9 +76,9 @@ def test_enqueue_in_one_replica_wakes_a_worker_in_another(
 
 def test_rolled_back_enqueue_wakes_nobody(pg_store: Store, other_replica: PostgresStore) -> None:
     other_replica.wait_for_jobs(0.01)
-    job = EnqueueJob("async_task", uuid4(), "task")
+    job = NewJob("task", later(0), instance_uuid=uuid4(), wait_id="w1")
     with pytest.raises(RuntimeError), pg_store.transaction() as txn:
-        txn.enqueue_jobs(uuid4(), [job], later(0))
+        txn.enqueue_jobs([job])
         raise RuntimeError("rolled back")
     started = time.monotonic()
     other_replica.wait_for_jobs(0.3)

@@ -6,8 +6,7 @@ from uuid import uuid4
 
 from sqlalchemy import event
 
-from procflow.engine.events import AuditEvent
-from procflow.store.port import IdempotencyRecord, Store
+from procflow.store.port import IdempotencyRecord, NewAuditEvent, Store
 from procflow.store.sql import SqlStore
 from tests.store.factories import T0, deploy_in, new_instance
 
@@ -16,7 +15,7 @@ def test_a_start_is_one_insert_per_table(store: Store) -> None:
     assert isinstance(store, SqlStore)
     deployment = deploy_in(store)
     instance = new_instance(deployment)
-    events = [AuditEvent(f"event{n}", "node", uuid4(), {"n": n}) for n in range(5)]
+    events = [NewAuditEvent(f"event{n}", "node", uuid4(), {"n": n}) for n in range(5)]
     statements: list[str] = []
 
     def record(*args: object) -> None:

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from procflow import __version__
-from procflow.api import routes_admin, routes_instances, routes_start
+from procflow.api import routes_admin, routes_instances, routes_operations, routes_start
 from procflow.api.http_guards import BodyTimeout, HeaderLimits, InternalErrors, SecurityHeaders
 from procflow.api.jwks_refresh import JwksRefresh
 from procflow.api.problems import install_problem_handlers, problem_response
@@ -71,7 +71,7 @@ def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier)
     app.state.token_verifier = CachingVerifier(verifier)
     install_problem_handlers(app)
     _add_middleware(app, settings, verifier)
-    for router in (routes_start.router, routes_instances.router):
+    for router in (routes_start.router, routes_instances.router, routes_operations.router):
         app.include_router(router)
         app.include_router(router, prefix=RTM_PREFIX, include_in_schema=False)
     app.include_router(routes_admin.router)

@@ -9,7 +9,7 @@ import orjson
 from starlette.responses import Response
 
 from procflow.model.build import Build
-from procflow.model.instance import Incident, ProcessInstance, Token
+from procflow.model.instance import Incident, ProcessInstance, Token, Wait
 from procflow.runtime.queries import LineageView
 from procflow.runtime.starting import PreparedStart
 from procflow.runtime.views import InstanceView
@@ -68,6 +68,18 @@ def incident_json(incident: Incident) -> Json:
     return incident.to_document()
 
 
+def wait_json(instance: ProcessInstance, wait: Wait) -> Json:
+    token = instance.token_by_id(wait.token_id) if wait.token_id is not None else None
+    return {
+        "id": wait.id,
+        "kind": wait.kind.value,
+        "nodeId": wait.node_id,
+        "tokenUuid": str(token.uuid) if token is not None else None,
+        "dueAt": wait.due_at.isoformat() if wait.due_at else None,
+        "fired": wait.fired,
+    }
+
+
 def audit_json(record: AuditRecord) -> Json:
     return {
         "seq": record.seq,
@@ -85,6 +97,7 @@ def status_json(view: InstanceView) -> Json:
     body["updatedAt"] = view.instance.updated_at.isoformat()
     body["version"] = view.instance.version
     body["incidents"] = [incident_json(i) for i in view.instance.incidents]
+    body["waits"] = [wait_json(view.instance, w) for w in view.instance.waits]
     if view.audit_summary is not None:
         body["auditSummary"] = audit_summary_json(view.audit_summary)
     return body

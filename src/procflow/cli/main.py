@@ -14,6 +14,7 @@ import typer
 from procflow.api.app import create_app
 from procflow.api.server import run_server
 from procflow.cli.banner import print_banner
+from procflow.cli.remote import instance_app
 from procflow.config import Settings
 from procflow.logs import configure_logging
 from procflow.model.errors import ProcflowError
@@ -38,6 +39,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(instance_app, name="instance")
 
 
 def _store(settings: Settings) -> Store:

@@ -1,15 +1,20 @@
 """Events the engine reacts to, and effects it asks the runtime to carry out.
 
-Both are closed unions of frozen dataclasses; ``step`` dispatches on events with ``match``.
+Both are closed unions of frozen dataclasses: ``step`` dispatches on events with ``match``,
+and the runtime's effect executor matches every effect with ``assert_never``, so a new kind
+of either cannot be silently dropped.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from procflow.model.instance import ProcessInstance
+
+# --- events ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -30,27 +35,50 @@ class ActionExecuted:
 
 @dataclass(frozen=True)
 class JobCompleted:
-    """The worker ran the async task the token waits on."""
+    """The worker ran the async task of this wait."""
 
-    token_uuid: UUID
-    node_id: str
+    wait_id: str
 
 
 @dataclass(frozen=True)
 class JobFailed:
-    """The worker gave up on the async task the token waits on (retries exhausted)."""
+    """The worker gave up on the job of this wait (retries exhausted)."""
 
-    token_uuid: UUID
-    node_id: str
+    wait_id: str
     error: str
 
 
 @dataclass(frozen=True)
 class Terminate:
     reason: str = ""
+    by: str | None = None
 
 
-Event = Start | ActionExecuted | JobCompleted | JobFailed | Terminate
+@dataclass(frozen=True)
+class Hold:
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class Unhold:
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class RetryIncident:
+    """Resolve an open incident of a FAILED instance: merge ``patch`` into the data (RFC 7396)
+    and run the failed step again."""
+
+    incident_id: int
+    patch: dict[str, Any] = field(default_factory=dict)
+    by: str | None = None
+
+
+Event = (
+    Start | ActionExecuted | JobCompleted | JobFailed | Terminate | Hold | Unhold | RetryIncident
+)
+
+# --- effects --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -64,26 +92,39 @@ class AuditEvent:
 
 
 @dataclass(frozen=True)
-class EnqueueJob:
-    """Run this node later, in a worker (async tasks)."""
+class ScheduleWait:
+    """Queue the job that fires this wait at ``due_at`` (an async task: due now)."""
 
     kind: str
-    token_uuid: UUID
-    node_id: str
+    wait_id: str
+    due_at: datetime
+    token_uuid: UUID | None
+    node_id: str | None
 
 
-Effect = AuditEvent | EnqueueJob
+@dataclass(frozen=True)
+class CancelWaits:
+    """These waits no longer exist (their token left, or the instance ended): drop their
+    jobs. A job already claimed finds its wait gone and is ignored."""
+
+    wait_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HoldWaits:
+    """Keep (``held``) or release the instance's pending jobs: held while the instance is on
+    hold or failed, released when it runs again (due timers then fire at once)."""
+
+    held: bool
+
+
+Effect = AuditEvent | ScheduleWait | CancelWaits | HoldWaits
 
 
 @dataclass(frozen=True)
 class StepResult:
     instance: ProcessInstance
     effects: tuple[Effect, ...]
-
-    @property
-    def audit_events(self) -> tuple[AuditEvent, ...]:
-        return tuple(e for e in self.effects if isinstance(e, AuditEvent))
-
-    @property
-    def jobs(self) -> tuple[EnqueueJob, ...]:
-        return tuple(e for e in self.effects if isinstance(e, EnqueueJob))
+    # False when the event changed nothing (terminating an instance already terminated):
+    # the runtime then writes nothing.
+    changed: bool = True

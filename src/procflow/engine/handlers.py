@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from uuid import UUID
 
-from procflow.engine.events import ActionExecuted, JobCompleted, JobFailed, Start, Terminate
+from procflow.engine.events import ActionExecuted, JobCompleted, JobFailed, Start
 from procflow.engine.moves import follow
 from procflow.engine.nodes import advance, execute_task
 from procflow.engine.run import Run
@@ -23,9 +22,10 @@ from procflow.model.errors import (
     InvalidRequestBody,
     StartNodeNotFound,
     TokenNotWaiting,
+    WaitNotFound,
 )
-from procflow.model.instance import Token
-from procflow.model.states import InstanceState, NodeStatus, TokenState
+from procflow.model.instance import Token, Wait, WaitKind
+from procflow.model.states import InstanceState, NodeStatus
 
 
 def on_start(run: Run, event: Start) -> None:
@@ -67,32 +67,43 @@ def action_flow(outgoing: tuple[Flow, ...], action: str) -> Flow | None:
 
 
 def on_job_completed(run: Run, event: JobCompleted) -> None:
-    token, node = _async_task_executing(run, event.token_uuid, event.node_id)
+    token, node = _async_task_executing(run, event.wait_id)
     moved = execute_task(run, token, node)
     if moved is not None:
         advance(run, moved)
 
 
 def on_job_failed(run: Run, event: JobFailed) -> None:
-    token, node = _async_task_executing(run, event.token_uuid, event.node_id)
-    run.fail("job_failed", event.error, node.id, token)
-
-
-def _async_task_executing(run: Run, token_uuid: UUID, node_id: str) -> tuple[Token, TaskNode]:
+    """The worker gave up on a job (an async task, or a firing that kept failing): the
+    instance fails at the wait's node, and a retry of the incident runs it again."""
     _require_started(run)
-    token = run.token(token_uuid)
-    node = run.definition.nodes.get(node_id)
-    if not isinstance(node, TaskNode) or token.node_id != node.id:
-        raise TokenNotWaiting(**_where(token))
-    if not is_waiting(token, NodeStatus.EXECUTING):
+    wait = run.take_wait(event.wait_id)
+    if wait is None:
+        raise WaitNotFound(waitId=event.wait_id)
+    token = run.tokens.get(wait.token_id) if wait.token_id is not None else None
+    run.fail("job_failed", event.error, wait.node_id or "", token)
+
+
+def _async_task_executing(run: Run, wait_id: str) -> tuple[Token, TaskNode]:
+    _require_started(run)
+    wait = _take_wait(run, wait_id, WaitKind.TASK)
+    token = run.tokens.get(wait.token_id) if wait.token_id is not None else None
+    if token is None:
+        raise WaitNotFound(waitId=wait_id)
+    node = run.definition.nodes.get(token.node_id)
+    if not isinstance(node, TaskNode) or not is_waiting(token, NodeStatus.EXECUTING):
         raise TokenNotWaiting(**_where(token))
     return token, node
 
 
-def on_terminate(run: Run, event: Terminate) -> None:
-    run.become(InstanceState.TERMINATED)
-    run.set_live_tokens(TokenState.TERMINATED)
-    run.audit("instance_terminated", details={"reason": event.reason})
+def _take_wait(run: Run, wait_id: str, kind: WaitKind) -> Wait:
+    """The fired wait, removed from the instance. A wait that is gone (cancelled when its
+    token left, or fired already) makes the job obsolete: like Temporal's timer fired after
+    its cancel, it is ignored."""
+    wait = run.take_wait(wait_id)
+    if wait is None or wait.kind is not kind:
+        raise WaitNotFound(waitId=wait_id)
+    return wait
 
 
 def _require_started(run: Run) -> None:

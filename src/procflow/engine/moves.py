@@ -12,7 +12,15 @@ NO_BRANCH_TAKEN = "no_branch_taken"
 
 def follow(run: Run, token: Token, flow: Flow) -> Token:
     """The token, arrived at the flow's target; the caller keeps moving it."""
-    return run.put(arrived_at(token, flow.target))
+    return move_to(run, token, flow.target)
+
+
+def move_to(run: Run, token: Token, node_id: str) -> Token:
+    """The token, leaving its node for ``node_id``: what it waited for where it was (a
+    boundary timer, a sibling branch of an event gateway) is cancelled."""
+    if run.waits:
+        run.cancel_token_waits(token)
+    return run.put(arrived_at(token, node_id))
 
 
 def follow_only(run: Run, token: Token) -> Token | None:

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from typing import assert_never
 
-from procflow.engine.events import EnqueueJob
 from procflow.engine.gateways import EXPRESSION_ERROR, decide, synchronize
 from procflow.engine.moves import follow_only
 from procflow.engine.rules import RuleFailed, apply_rules
 from procflow.engine.run import VISIT_LIMIT, Run
 from procflow.engine.tokens import completed, with_status
 from procflow.model.definition import (
+    BoundaryEvent,
     EndNode,
+    EventBasedGateway,
     ExclusiveGateway,
     ParallelGateway,
     StartNode,
     TaskNode,
+    TimerCatchNode,
     UserTaskNode,
 )
-from procflow.model.instance import Token
+from procflow.model.instance import Token, WaitKind
 from procflow.model.states import InstanceState, NodeStatus, TokenState
 
-RUN_TASK_JOB = "run_task"
 LOOP_LIMIT = "loop_limit"
 
 
@@ -65,6 +66,10 @@ def visit(run: Run, token: Token) -> Token | None:
         case EndNode():
             end(run, token, node)
             return None
+        case TimerCatchNode() | BoundaryEvent() | EventBasedGateway():
+            # Placeholder until the timer engine (issue 9, lead's branch) replaces this case.
+            run.fail("unsupported_node", "timer events do not run yet", node.id, token)
+            return None
         case _:
             assert_never(node)
 
@@ -82,8 +87,8 @@ def execute_task(run: Run, token: Token, node: TaskNode) -> Token | None:
 
 def enqueue_task(run: Run, token: Token, node: TaskNode) -> None:
     token = run.put(with_status(token, NodeStatus.EXECUTING))
-    run.effects.append(EnqueueJob(RUN_TASK_JOB, token.uuid, node.id))
-    run.audit("job_enqueued", node.id, token, {"kind": RUN_TASK_JOB})
+    wait = run.add_wait(WaitKind.TASK, node.id, token, run.now)
+    run.audit("job_enqueued", node.id, token, {"kind": WaitKind.TASK.value, "waitId": wait.id})
 
 
 def end(run: Run, token: Token, node: EndNode) -> None:
@@ -91,4 +96,5 @@ def end(run: Run, token: Token, node: EndNode) -> None:
     run.audit("token_completed", node.id, token)
     if run.active_count == 0:
         run.become(InstanceState.FINISHED)
+        run.cancel_all_waits()  # the expiry timer, and anything else still pending
         run.audit("instance_finished", node.id, token)

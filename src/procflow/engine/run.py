@@ -14,12 +14,12 @@ from typing import Any
 from uuid import UUID
 
 from procflow.engine.evaluate import Scope
-from procflow.engine.events import AuditEvent, Effect
+from procflow.engine.events import AuditEvent, CancelWaits, Effect, HoldWaits, ScheduleWait
 from procflow.engine.tokens import new_token, with_state
 from procflow.model.data import JsonObject
 from procflow.model.definition import ProcessDefinition
 from procflow.model.errors import InstanceNotRunning, TokenNotFound
-from procflow.model.instance import Incident, ProcessInstance, Token
+from procflow.model.instance import Incident, ProcessInstance, Token, Wait, WaitKind
 from procflow.model.states import InstanceState, NodeStatus, TokenState
 
 # A step that visits this many nodes is taken to be looping forever (a cycle with no wait).
@@ -32,12 +32,14 @@ class Run:
     __slots__ = (
         "_waiting",
         "active_count",
+        "changed",
         "data",
         "definition",
         "effects",
         "incidents",
         "instance",
         "next_token_id",
+        "next_wait_id",
         "now",
         "queue",
         "scope",
@@ -45,6 +47,7 @@ class Run:
         "stopped",
         "tokens",
         "visits",
+        "waits",
     )
 
     def __init__(self, definition: ProcessDefinition, instance: ProcessInstance, now: datetime):
@@ -56,6 +59,8 @@ class Run:
         self.tokens: dict[int, Token] = {token.id: token for token in instance.tokens}
         self.active_count = sum(1 for token in instance.tokens if token.state is ACTIVE)
         self.next_token_id = instance.next_token_id
+        self.next_wait_id = instance.next_wait_id
+        self.waits: dict[str, Wait] = {wait.id: wait for wait in instance.waits}
         self.incidents: list[Incident] = list(instance.incidents)
         self.effects: list[Effect] = []
         # Ids of tokens still to be moved, first in first out, so histories are reproducible.
@@ -64,6 +69,7 @@ class Run:
         self.visits = 0
         self.scope = Scope()
         self._waiting: dict[str, list[int]] | None = None
+        self.changed = True
 
     # --- tokens -------------------------------------------------------------------------
 
@@ -94,9 +100,45 @@ class Run:
                     self._waiting.setdefault(token.node_id, []).append(token.id)
         return self._waiting.setdefault(node_id, [])
 
-    def set_live_tokens(self, state: TokenState) -> None:
-        for token in [t for t in self.tokens.values() if t.state is ACTIVE]:
+    def set_live_tokens(self, state: TokenState, live: TokenState = ACTIVE) -> None:
+        for token in [t for t in self.tokens.values() if t.state is live]:
             self.put(with_state(token, state))
+
+    # --- waits ---------------------------------------------------------------------------
+
+    def add_wait(
+        self,
+        kind: WaitKind,
+        node_id: str | None,
+        token: Token | None,
+        due_at: datetime,
+        fired: int = 0,
+    ) -> Wait:
+        """Record a wait and ask for the job that fires it."""
+        wait = Wait(f"w{self.next_wait_id}", kind, node_id, token.id if token else None)
+        wait = replace(wait, due_at=due_at, fired=fired)
+        self.next_wait_id += 1
+        self.waits[wait.id] = wait
+        token_uuid = token.uuid if token is not None else None
+        self.effects.append(ScheduleWait(kind.value, wait.id, due_at, token_uuid, node_id))
+        return wait
+
+    def take_wait(self, wait_id: str) -> Wait | None:
+        """The fired wait, no longer recorded; None when it was cancelled (or fired) already."""
+        return self.waits.pop(wait_id, None)
+
+    def cancel_waits(self, waits: list[Wait]) -> None:
+        for wait in waits:
+            del self.waits[wait.id]
+        if waits:
+            self.effects.append(CancelWaits(tuple(wait.id for wait in waits)))
+
+    def cancel_token_waits(self, token: Token) -> None:
+        """The token leaves its node: whatever it waited for there is moot."""
+        self.cancel_waits([w for w in self.waits.values() if w.token_id == token.id])
+
+    def cancel_all_waits(self) -> None:
+        self.cancel_waits(list(self.waits.values()))
 
     # --- data, state, effects ------------------------------------------------------------
 
@@ -116,13 +158,31 @@ class Run:
         self.effects.append(AuditEvent(type_, node_id, token_uuid, details or {}))
 
     def fail(self, incident_type: str, message: str, node_id: str, token: Token | None) -> None:
-        """A process failure: record the incident, abort live tokens, and stop moving."""
+        """A process failure: record the incident, abort live tokens, and stop moving.
+
+        Waits stay recorded and their jobs are held: retrying the incident revives the
+        aborted tokens, and what they waited for is still pending.
+        """
         token_uuid = token.uuid if token is not None else None
-        self.incidents.append(Incident(incident_type, message, node_id, token_uuid, self.now))
+        incident_id = max((i.id for i in self.incidents), default=0) + 1
+        incident = Incident(incident_type, message, node_id, token_uuid, self.now, incident_id)
+        self.incidents.append(incident)
         self.become(InstanceState.FAILED)
         self.set_live_tokens(TokenState.ABORTED)
-        self.audit("incident", node_id, token, {"type": incident_type, "message": message})
+        self.effects.append(HoldWaits(held=True))
+        details = {"type": incident_type, "message": message, "incidentId": incident_id}
+        self.audit("incident", node_id, token, details)
         self.audit("instance_failed", node_id, token)
+        self.stopped = True
+        self.queue.clear()
+
+    def end_instance(self, state: InstanceState, tokens: TokenState) -> None:
+        """The instance ends as ``state``: live (and held) tokens end as ``tokens``, and
+        nothing it waited for can fire any more."""
+        self.become(state)
+        self.set_live_tokens(tokens)
+        self.set_live_tokens(tokens, TokenState.ON_HOLD)
+        self.cancel_all_waits()
         self.stopped = True
         self.queue.clear()
 
@@ -133,6 +193,8 @@ class Run:
             data=self.data,
             tokens=tuple(self.tokens.values()),
             incidents=tuple(self.incidents),
+            waits=tuple(self.waits.values()),
             next_token_id=self.next_token_id,
+            next_wait_id=self.next_wait_id,
             updated_at=self.now,
         )

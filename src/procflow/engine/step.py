@@ -8,19 +8,17 @@ from typing import assert_never
 from procflow.engine.events import (
     ActionExecuted,
     Event,
+    Hold,
     JobCompleted,
     JobFailed,
+    RetryIncident,
     Start,
     StepResult,
     Terminate,
+    Unhold,
 )
-from procflow.engine.handlers import (
-    on_action,
-    on_job_completed,
-    on_job_failed,
-    on_start,
-    on_terminate,
-)
+from procflow.engine.handlers import on_action, on_job_completed, on_job_failed, on_start
+from procflow.engine.operations import on_hold, on_retry, on_terminate, on_unhold
 from procflow.engine.run import Run
 from procflow.model.definition import ProcessDefinition
 from procflow.model.instance import ProcessInstance
@@ -47,6 +45,14 @@ def step(
             on_job_failed(run, event)
         case Terminate():
             on_terminate(run, event)
+        case Hold():
+            on_hold(run, event)
+        case Unhold():
+            on_unhold(run, event)
+        case RetryIncident():
+            on_retry(run, event)
         case _:
             assert_never(event)
+    if not run.changed:
+        return StepResult(instance, (), changed=False)
     return StepResult(run.finish(), tuple(run.effects))

@@ -71,6 +71,21 @@ class TokenNotFound(NotFoundError):
     default_message = "Token not found."
 
 
+class IncidentNotFound(NotFoundError):
+    code = "incident_not_found"
+    error_key = "error.incident.not_found"
+    default_message = "Incident not found."
+
+
+class WaitNotFound(NotFoundError):
+    """A job fired a wait the instance no longer has (its token left, or it fired already):
+    the job is obsolete and is dropped."""
+
+    code = "wait_not_found"
+    error_key = "error.wait.not_found"
+    default_message = "The instance no longer waits for this."
+
+
 class ValidationError(ProcflowError):
     code = "validation_error"
     error_key = "error.validation"
@@ -127,6 +142,21 @@ class InstanceNotRunning(ConflictError):
     code = "instance_not_running"
     error_key = "error.process_instance.not_running"
     default_message = "The process instance is not running."
+
+
+class InstanceStateConflict(ConflictError):
+    """An operation that does not fit the instance's state (terminate a FINISHED instance,
+    hold a FAILED one): the answer names the current state, and nothing changes."""
+
+    code = "instance_state_conflict"
+    error_key = "error.process_instance.state_conflict"
+    default_message = "The operation does not apply to the process instance in its state."
+
+
+class IncidentResolved(ConflictError):
+    code = "incident_resolved"
+    error_key = "error.incident.resolved"
+    default_message = "The incident is resolved already."
 
 
 class TokenNotWaiting(ConflictError):

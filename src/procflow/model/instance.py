@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from procflow.model.data import JsonObject
 from procflow.model.states import InstanceState, NodeStatus, TokenState
 
-FORMAT_VERSION = 1
+# 2: waits, incident ids and resolutions, ``nextWaitId``. Version 1 documents are upgraded
+# when read (``upgrade_document``), never refused.
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -54,33 +57,104 @@ class Token:
 
 @dataclass(frozen=True)
 class Incident:
-    """Why an instance failed: recorded on the instance instead of raised."""
+    """Why an instance failed: recorded on the instance instead of raised.
+
+    ``id`` is unique within the instance (1, 2, ...); a retry marks the incident resolved
+    with who resolved it and when, and it stays in the history.
+    """
 
     type: str
     message: str
     node_id: str
     token_uuid: UUID | None
     at: datetime
+    id: int = 0
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
 
     def to_document(self) -> JsonObject:
         return {
+            "id": self.id,
             "type": self.type,
             "message": self.message,
             "nodeId": self.node_id,
             "tokenUuid": str(self.token_uuid) if self.token_uuid else None,
             "at": self.at.isoformat(),
+            "resolvedAt": self.resolved_at.isoformat() if self.resolved_at else None,
+            "resolvedBy": self.resolved_by,
         }
 
     @classmethod
     def from_document(cls, doc: JsonObject) -> Incident:
         token = doc.get("tokenUuid")
+        resolved_at = doc.get("resolvedAt")
         return cls(
             type=doc["type"],
             message=doc["message"],
             node_id=doc["nodeId"],
             token_uuid=UUID(token) if token else None,
             at=datetime.fromisoformat(doc["at"]),
+            id=doc["id"],
+            resolved_at=datetime.fromisoformat(resolved_at) if resolved_at else None,
+            resolved_by=doc.get("resolvedBy"),
         )
+
+
+class WaitKind(StrEnum):
+    TASK = "task"  # an async task queued for the worker
+    TIMER = "timer"  # a timer catch event, a timer boundary event, an event-gateway branch
+    EXPIRY = "expiry"  # the definition's expiryTime, for the whole instance
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Something the instance waits for outside the engine, fired later by a job.
+
+    The job carries the wait's ``id``; the engine acts on a fired wait only while it is
+    still recorded here, so a late or cancelled one (its token left) is ignored.
+    ``token_id`` is the waiting token (None for instance-wide waits such as expiry);
+    ``node_id`` the element whose event it is: the catch event, the boundary event, or the
+    task. ``fired`` counts the occurrences of a repeating (cycle) timer already fired.
+    """
+
+    id: str
+    kind: WaitKind
+    node_id: str | None
+    token_id: int | None
+    due_at: datetime | None = None
+    fired: int = 0
+
+    def to_document(self) -> JsonObject:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "nodeId": self.node_id,
+            "tokenId": self.token_id,
+            "dueAt": self.due_at.isoformat() if self.due_at else None,
+            "fired": self.fired,
+        }
+
+    @classmethod
+    def from_document(cls, doc: JsonObject) -> Wait:
+        due_at = doc.get("dueAt")
+        return cls(
+            id=doc["id"],
+            kind=WaitKind(doc["kind"]),
+            node_id=doc.get("nodeId"),
+            token_id=doc.get("tokenId"),
+            due_at=datetime.fromisoformat(due_at) if due_at else None,
+            fired=doc.get("fired", 0),
+        )
+
+
+def legacy_task_wait_id(token_uuid: UUID) -> str:
+    """The wait id of an async task queued by a format-1 instance (migration 0002 gives its
+    job the same id, so the upgraded document and the queued job still meet)."""
+    return f"t{token_uuid}"
 
 
 @dataclass(frozen=True)
@@ -103,9 +177,11 @@ class ProcessInstance:
     data: JsonObject = field(default_factory=dict)
     tokens: tuple[Token, ...] = ()
     incidents: tuple[Incident, ...] = ()
+    waits: tuple[Wait, ...] = ()
     lineage: Lineage = Lineage()
-    # Sequence for token ids, kept on the instance so ids stay stable across saves.
+    # Sequences for token and wait ids, kept on the instance so ids stay stable across saves.
     next_token_id: int = 1
+    next_wait_id: int = 1
     # Optimistic-concurrency version; the store bumps it on every save.
     version: int = 0
     # Store-assigned numeric id (FlowX ``processInstanceId``); None until first saved.
@@ -121,24 +197,61 @@ class ProcessInstance:
     def live_tokens(self) -> tuple[Token, ...]:
         return tuple(t for t in self.tokens if t.is_live)
 
+    def incident(self, incident_id: int) -> Incident | None:
+        return next((i for i in self.incidents if i.id == incident_id), None)
+
     def to_document(self) -> JsonObject:
         """The saved form of what the engine changes (identity columns live beside it)."""
         return {
             "formatVersion": FORMAT_VERSION,
             "tokens": [t.to_document() for t in self.tokens],
             "incidents": [i.to_document() for i in self.incidents],
+            "waits": [w.to_document() for w in self.waits],
             "nextTokenId": self.next_token_id,
+            "nextWaitId": self.next_wait_id,
         }
 
     def with_document(self, doc: JsonObject) -> ProcessInstance:
-        if doc.get("formatVersion") != FORMAT_VERSION:
-            raise ValueError(f"unsupported instance format {doc.get('formatVersion')!r}")
+        doc = upgrade_document(doc)
         return replace(
             self,
             tokens=tuple(Token.from_document(t) for t in doc["tokens"]),
             incidents=tuple(Incident.from_document(i) for i in doc["incidents"]),
+            waits=tuple(Wait.from_document(w) for w in doc["waits"]),
             next_token_id=doc["nextTokenId"],
+            next_wait_id=doc["nextWaitId"],
         )
+
+
+def upgrade_document(doc: JsonObject) -> JsonObject:
+    """Bring a saved document to ``FORMAT_VERSION``, one version at a time."""
+    version = doc.get("formatVersion")
+    if version == 1:
+        doc, version = _upgrade_1_to_2(doc), 2
+    if version != FORMAT_VERSION:
+        raise ValueError(f"unsupported instance format {doc.get('formatVersion')!r}")
+    return doc
+
+
+def _upgrade_1_to_2(doc: JsonObject) -> JsonObject:
+    """Format 1 had no waits: its only waiting tokens outside the engine were async tasks
+    (ACTIVE and EXECUTING), each with one queued job; its incidents had no ids."""
+    waits = [
+        Wait(legacy_task_wait_id(UUID(t["uuid"])), WaitKind.TASK, t["nodeId"], t["id"])
+        for t in doc["tokens"]
+        if t["state"] == TokenState.ACTIVE and t["status"] == NodeStatus.EXECUTING
+    ]
+    incidents = [
+        {**incident, "id": number, "resolvedAt": None, "resolvedBy": None}
+        for number, incident in enumerate(doc["incidents"], start=1)
+    ]
+    return {
+        **doc,
+        "formatVersion": 2,
+        "incidents": incidents,
+        "waits": [wait.to_document() for wait in waits],
+        "nextWaitId": 1,
+    }
 
 
 def snapshot(instance: ProcessInstance) -> dict[str, Any]:

@@ -40,12 +40,16 @@ class NodeStatus(StrEnum):
     EXECUTING = "EXECUTING"
     EXECUTED_COMPLETE = "EXECUTED_COMPLETE"
     WAITING_JOIN = "WAITING_JOIN"
+    WAITING_TIMER_EVENT = "WAITING_TIMER_EVENT"
+    WAITING_MESSAGE_EVENT = "WAITING_MESSAGE_EVENT"
+    WAITING_MESSAGE = "WAITING_MESSAGE"
 
 
+# States no instance ever leaves. FAILED is not one of them: retrying its incident
+# brings it back to STARTED.
 FINAL_INSTANCE_STATES = frozenset(
     {
         InstanceState.FINISHED,
-        InstanceState.FAILED,
         InstanceState.TERMINATED,
         InstanceState.DISMISSED,
         InstanceState.EXPIRED,
@@ -66,13 +70,20 @@ INSTANCE_TRANSITIONS: dict[InstanceState, frozenset[InstanceState]] = {
     InstanceState.CREATED: frozenset({InstanceState.STARTED}) | _ENDINGS,
     InstanceState.STARTED: frozenset({InstanceState.ON_HOLD}) | _ENDINGS,
     InstanceState.ON_HOLD: frozenset({InstanceState.STARTED}) | _ENDINGS,
+    # A failed instance is retried (an incident resolved) or given up on.
+    InstanceState.FAILED: frozenset({InstanceState.STARTED, InstanceState.TERMINATED}),
     InstanceState.FINISHED: frozenset(),
-    InstanceState.FAILED: frozenset(),
     InstanceState.TERMINATED: frozenset(),
     InstanceState.DISMISSED: frozenset(),
     InstanceState.EXPIRED: frozenset(),
 }
 
-# States in which the instance accepts commands (actions, job results); the store guards
-# updates with the same set so that a finished instance can never be moved by a late writer.
+# States whose instance may still be saved with a new state; the store guards updates with
+# the same set, so that an instance that ended can never be moved by a late writer.
+MUTABLE_INSTANCE_STATES = frozenset(
+    state for state, targets in INSTANCE_TRANSITIONS.items() if targets
+)
+
+# States whose jobs may be claimed and run: an instance on hold, or failed and waiting for
+# a retry, keeps its timers and tasks pending (held) until it runs again.
 RUNNING_INSTANCE_STATES = frozenset({InstanceState.CREATED, InstanceState.STARTED})

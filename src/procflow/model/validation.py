@@ -7,19 +7,27 @@ way to find an element's line, so that BPMN and YAML report problems the same wa
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import jsonschema
 
 from procflow.model.definition import (
+    ACTIVITY_KINDS,
+    BoundaryEvent,
     EndNode,
+    EventBasedGateway,
     ExclusiveGateway,
+    Node,
     ParallelGateway,
     ProcessDefinition,
     StartNode,
+    TimerCatchNode,
     UserTaskNode,
+    kind_of,
+    timer_of,
 )
 from procflow.model.errors import ProblemCollector
+from procflow.model.timers import InvalidTimer, TimerKind, TimerSpec, check_timer_value
 
 LineOf = Callable[[str], int | None]
 
@@ -29,8 +37,14 @@ def no_lines(_element_id: str) -> int | None:
 
 
 def check_graph(
-    definition: ProcessDefinition, problems: ProblemCollector, line_of: LineOf = no_lines
+    definition: ProcessDefinition,
+    problems: ProblemCollector,
+    line_of: LineOf = no_lines,
+    reported: Collection[str | None] = (),
 ) -> None:
+    """``reported``: ids of elements the parser already found broken, so that a timer it could
+    not read is not reported a second time as missing."""
+
     def report(message: str, element_id: str) -> None:
         problems.add(message, element_id, line_of(element_id))
 
@@ -38,6 +52,10 @@ def check_graph(
     _check_starts(definition, report)
     _check_start_schemas(definition, report)
     _check_node_arity(definition, report)
+    _check_timers(definition, report)
+    _check_boundaries(definition, report, reported)
+    _check_event_gateways(definition, report)
+    _check_expiry(definition, report)
     _check_reachable(definition, report)
 
 
@@ -68,9 +86,11 @@ def _check_action_flow(source: object, action: str, flow_id: str, report: Report
 
 
 def _check_starts(definition: ProcessDefinition, report: Report) -> None:
-    starts = definition.start_nodes
-    if not starts:
+    if not definition.start_nodes:
         report("a process needs at least one start node", definition.name)
+    # Timer start events are started by the worker, so only the others are chosen by a
+    # request's startCondition.
+    starts = [start for start in definition.start_nodes if start.timer is None]
     if len(starts) > 1:
         for start in starts:
             if not start.start_condition:
@@ -98,6 +118,8 @@ def _check_node_arity(definition: ProcessDefinition, report: Report) -> None:
         incoming = definition.incoming_flows(node.id)
         if isinstance(node, StartNode) and incoming:
             report("a start node cannot have incoming flows", node.id)
+        if isinstance(node, BoundaryEvent) and incoming:
+            report("a boundary event cannot have incoming flows", node.id)
         if isinstance(node, EndNode):
             if outgoing:
                 report("an end node cannot have outgoing flows", node.id)
@@ -111,7 +133,7 @@ def _check_node_arity(definition: ProcessDefinition, report: Report) -> None:
 
 
 def _may_branch(node: object, definition: ProcessDefinition) -> bool:
-    if isinstance(node, ExclusiveGateway | ParallelGateway):
+    if isinstance(node, ExclusiveGateway | ParallelGateway | EventBasedGateway):
         return True
     if isinstance(node, UserTaskNode):
         return all(flow.action for flow in definition.outgoing_flows(node.id))
@@ -131,14 +153,18 @@ def _check_exclusive(definition: ProcessDefinition, node: ExclusiveGateway, repo
 
 
 def reachable_from(definition: ProcessDefinition, roots: set[str]) -> set[str]:
-    """The roots and every node a flow path leads to from them."""
+    """The roots and every node a flow path leads to from them; a boundary event is reached
+    with the activity it is attached to."""
     reached = set(roots)
     queue = deque(roots)
     while queue:
-        for flow in definition.outgoing_flows(queue.popleft()):
-            if flow.target in definition.nodes and flow.target not in reached:
-                reached.add(flow.target)
-                queue.append(flow.target)
+        node_id = queue.popleft()
+        following = [flow.target for flow in definition.outgoing_flows(node_id)]
+        following += [boundary.id for boundary in definition.boundaries_of(node_id)]
+        for target in following:
+            if target in definition.nodes and target not in reached:
+                reached.add(target)
+                queue.append(target)
     return reached
 
 
@@ -147,3 +173,103 @@ def _check_reachable(definition: ProcessDefinition, report: Report) -> None:
     for node_id in definition.nodes:
         if node_id not in reached:
             report("node is unreachable from any start node", node_id)
+
+
+# Where each timer form may be used; CYCLE on a boundary only when it does not interrupt.
+_START_TIMER_KINDS = frozenset({TimerKind.CYCLE, TimerKind.CRON, TimerKind.DATE})
+_CATCH_TIMER_KINDS = frozenset({TimerKind.DURATION, TimerKind.DATE})
+_BOUNDARY_TIMER_KINDS = _CATCH_TIMER_KINDS | {TimerKind.CYCLE}
+
+
+def _check_timers(definition: ProcessDefinition, report: Report) -> None:
+    for node in definition.nodes.values():
+        timer = timer_of(node)
+        if timer is None:
+            continue
+        _check_timer_kind(node, timer, report)
+        if timer.is_literal:
+            try:
+                check_timer_value(timer.kind, timer.value)
+            except InvalidTimer as error:
+                report(str(error), node.id)
+        if isinstance(node, StartNode):
+            _check_timer_start(node, report)
+
+
+def _check_timer_kind(node: Node, timer: TimerSpec, report: Report) -> None:
+    if isinstance(node, StartNode) and timer.kind not in _START_TIMER_KINDS:
+        report(f"a timer start event takes a cycle, a cron or a date, not a {timer.kind}", node.id)
+    elif isinstance(node, TimerCatchNode) and timer.kind not in _CATCH_TIMER_KINDS:
+        report(f"an intermediate timer takes a duration or a date, not a {timer.kind}", node.id)
+    elif isinstance(node, BoundaryEvent):
+        if timer.kind not in _BOUNDARY_TIMER_KINDS:
+            report(
+                f"a boundary timer takes a duration, a date or a cycle, not a {timer.kind}",
+                node.id,
+            )
+        elif timer.kind is TimerKind.CYCLE and node.interrupting:
+            report(
+                "a cycle repeats, so only a non-interrupting boundary timer may use one "
+                '(interrupting: false; cancelActivity="false" in BPMN)',
+                node.id,
+            )
+
+
+def _check_timer_start(start: StartNode, report: Report) -> None:
+    # Nobody sends data to a timer start, so there is nothing to require or choose by.
+    if start.mandatory_params:
+        report("a timer start event cannot have mandatoryParams", start.id)
+    if start.start_condition:
+        report("a timer start event cannot have a startCondition", start.id)
+
+
+def _check_boundaries(
+    definition: ProcessDefinition, report: Report, reported: Collection[str | None]
+) -> None:
+    for node in definition.nodes.values():
+        if not isinstance(node, BoundaryEvent):
+            continue
+        if node.timer is None and node.id not in reported:
+            report("a boundary event needs a timer", node.id)
+        activity = definition.nodes.get(node.attached_to)
+        if activity is None:
+            report(f"boundary event is attached to unknown activity {node.attached_to!r}", node.id)
+        elif not isinstance(activity, ACTIVITY_KINDS):
+            report(
+                "a boundary event can only be attached to a task or user task, "
+                f"not to {kind_of(activity)} {activity.id!r}",
+                node.id,
+            )
+
+
+def _check_event_gateways(definition: ProcessDefinition, report: Report) -> None:
+    for node in definition.nodes.values():
+        if not isinstance(node, EventBasedGateway):
+            continue
+        outgoing = definition.outgoing_flows(node.id)
+        if len(outgoing) < 2:
+            report("an event-based gateway needs at least two outgoing flows", node.id)
+        for flow in outgoing:
+            target = definition.nodes.get(flow.target)
+            if target is None:
+                continue
+            if not isinstance(target, TimerCatchNode):
+                report(
+                    "a flow leaving an event-based gateway must lead to a timer catch event, "
+                    f"not to {kind_of(target)} {target.id!r}",
+                    flow.id,
+                )
+            elif len(definition.incoming_flows(target.id)) > 1:
+                report(
+                    "a catch event after an event-based gateway cannot have other incoming flows",
+                    target.id,
+                )
+
+
+def _check_expiry(definition: ProcessDefinition, report: Report) -> None:
+    if definition.expiry_time is None:
+        return
+    try:
+        check_timer_value(TimerKind.DURATION, definition.expiry_time)
+    except InvalidTimer as error:
+        report(f"expiryTime: {error}", definition.name)

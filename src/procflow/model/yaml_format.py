@@ -18,8 +18,10 @@ import yaml
 
 from procflow.model.definition import (
     Assignment,
+    BoundaryEvent,
     BusinessRule,
     EndNode,
+    EventBasedGateway,
     ExclusiveGateway,
     Flow,
     Node,
@@ -27,10 +29,12 @@ from procflow.model.definition import (
     ProcessDefinition,
     StartNode,
     TaskNode,
+    TimerCatchNode,
     UserTaskNode,
 )
 from procflow.model.errors import ProblemCollector
 from procflow.model.expression import Expression, ExpressionSyntaxError
+from procflow.model.timers import CEL_PREFIX, TimerKind, TimerSpec, timer_spec
 from procflow.model.validation import check_graph
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -51,7 +55,7 @@ def parse_definition_text(text: str, file: str) -> ProcessDefinition:
     _check_schema(document, problems, lines)
     problems.raise_if_any()
     definition = _build(document, problems, lines)
-    check_graph(definition, problems, lines.get)
+    check_graph(definition, problems, lines.get, {p.element_id for p in problems.problems})
     problems.raise_if_any()
     return definition
 
@@ -60,11 +64,22 @@ def _load(text: str, file: str, problems: ProblemCollector) -> tuple[Any, dict[s
     try:
         if file.endswith(JSON_SUFFIXES):
             return json.loads(text), {}
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        return yaml.safe_load(text), _id_lines(node)
+        node = yaml.compose(text, Loader=_Loader)
+        return yaml.load(text, Loader=_Loader), _id_lines(node)
     except (yaml.YAMLError, json.JSONDecodeError) as error:
         problems.add(f"not valid {'JSON' if file.endswith('.json') else 'YAML'}: {error}")
         return None, {}
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps timestamps as the strings written: a timer's unquoted
+    ``date: 2027-01-01T09:00:00Z`` stays ISO 8601 text, and data stays JSON."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def _id_lines(node: yaml.Node | None) -> dict[str, int]:
@@ -122,7 +137,13 @@ def _build(
     nodes = [_build_node(raw, compile_at) for raw in document["nodes"]]
     _report_duplicate_ids(nodes, problems, lines)
     flows = [_build_flow(raw, compile_at) for raw in document["flows"]]
-    return ProcessDefinition.create(document["name"], nodes, flows, document.get("description", ""))
+    return ProcessDefinition.create(
+        document["name"],
+        nodes,
+        flows,
+        document.get("description", ""),
+        document.get("expiryTime"),
+    )
 
 
 Compile = Callable[[str, str], Expression | None]
@@ -137,7 +158,17 @@ def _build_node(raw: Mapping[str, Any], compile_at: Compile) -> Node:
             raw.get("startCondition"),
             tuple(raw.get("mandatoryParams", ())),
             raw.get("schema"),
+            _build_timer(raw.get("timer"), node_id, compile_at),
         )
+    if kind == "timer":
+        timer = _build_timer(raw["timer"], node_id, compile_at)
+        return TimerCatchNode(node_id, name, timer) if timer else TimerCatchNode(node_id, name)
+    if kind == "boundaryTimer":
+        timer = _build_timer(raw["timer"], node_id, compile_at)
+        interrupting = bool(raw.get("interrupting", True))
+        return BoundaryEvent(node_id, name, raw["attachedTo"], timer, interrupting)
+    if kind == "eventGateway":
+        return EventBasedGateway(node_id, name)
     if kind == "task":
         rules = tuple(
             _build_rule(rule, node_id, index, compile_at)
@@ -151,6 +182,20 @@ def _build_node(raw: Mapping[str, Any], compile_at: Compile) -> Node:
     if kind == "parallelGateway":
         return ParallelGateway(node_id, name)
     return EndNode(node_id, name)
+
+
+def _build_timer(
+    raw: Mapping[str, str] | None, node_id: str, compile_at: Compile
+) -> TimerSpec | None:
+    """The one ``{form: value}`` pair of a ``timer:`` mapping (the schema checked its shape)."""
+    if raw is None:
+        return None
+    [(form, value)] = raw.items()
+    kind = TimerKind(form)
+    if value.strip().startswith(CEL_PREFIX):
+        expression = compile_at(value.strip().removeprefix(CEL_PREFIX).strip(), node_id)
+        return TimerSpec(kind, expression.source, expression) if expression else None
+    return timer_spec(kind, value)
 
 
 def _build_rule(

@@ -21,6 +21,11 @@ class Role(StrEnum):
     START = "start"
     READ = "read"
     ACTION = "action"
+    # Terminate, hold, unhold, retry incidents (and batches).
+    OPERATE = "operate"
+    # Fetch, lock, complete and fail external tasks.
+    WORKER = "worker"
+    # Implies every other role.
     ADMIN = "admin"
 
 

@@ -1,29 +1,31 @@
-"""Commands on a running instance: user-task actions, job results, termination.
+"""Commands on an existing instance: user-task actions and the operators' operations.
 
-Each is load -> ``engine.step`` -> save with an optimistic version check. When another
-writer saved the instance first, the command is re-run on the fresh state (bounded), so
-two racing commands never lose an update.
+Each loads the instance for update, checks the caller may act on it, and hands the event to
+the pipeline (``run_command`` + ``apply_step``), which retries on a lost version check.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
+from datetime import datetime
 from uuid import UUID
 
-from procflow.engine.events import ActionExecuted, Event, Terminate
-from procflow.engine.step import step
+from procflow.engine.events import (
+    ActionExecuted,
+    Event,
+    Hold,
+    RetryIncident,
+    Terminate,
+    Unhold,
+)
 from procflow.model.data import JsonObject
-from procflow.model.errors import ConcurrentModification, ProcessInstanceNotFound
+from procflow.model.errors import ProcessInstanceNotFound
 from procflow.model.instance import ProcessInstance
-from procflow.runtime import metrics
 from procflow.runtime.access import Principal, Role
 from procflow.runtime.context import RuntimeContext
-from procflow.runtime.persist import save_step
+from procflow.runtime.pipeline import apply_step, run_command
 from procflow.runtime.views import InstanceView
 from procflow.store.port import StoreTxn
-
-log = logging.getLogger("procflow.runtime")
 
 
 def execute_action(
@@ -39,9 +41,31 @@ def execute_action(
 
 
 def terminate(
-    ctx: RuntimeContext, principal: Principal, instance_uuid: UUID, reason: str
+    ctx: RuntimeContext, principal: Principal, instance_uuid: UUID, reason: str = ""
 ) -> InstanceView:
-    return apply_event(ctx, principal, Role.ADMIN, instance_uuid, lambda _: Terminate(reason))
+    event = Terminate(reason, by=principal.subject)
+    return apply_event(ctx, principal, Role.OPERATE, instance_uuid, lambda _: event)
+
+
+def hold(ctx: RuntimeContext, principal: Principal, instance_uuid: UUID) -> InstanceView:
+    event = Hold(by=principal.subject)
+    return apply_event(ctx, principal, Role.OPERATE, instance_uuid, lambda _: event)
+
+
+def unhold(ctx: RuntimeContext, principal: Principal, instance_uuid: UUID) -> InstanceView:
+    event = Unhold(by=principal.subject)
+    return apply_event(ctx, principal, Role.OPERATE, instance_uuid, lambda _: event)
+
+
+def retry_incident(
+    ctx: RuntimeContext,
+    principal: Principal,
+    instance_uuid: UUID,
+    incident_id: int,
+    patch: JsonObject,
+) -> InstanceView:
+    event = RetryIncident(incident_id, patch, by=principal.subject)
+    return apply_event(ctx, principal, Role.OPERATE, instance_uuid, lambda _: event)
 
 
 def apply_event(
@@ -51,40 +75,12 @@ def apply_event(
     instance_uuid: UUID,
     make_event: Callable[[ProcessInstance], Event],
 ) -> InstanceView:
-    for _ in range(ctx.max_conflict_retries):
-        try:
-            with ctx.store.transaction() as txn:
-                return _apply_in(ctx, txn, principal, role, instance_uuid, make_event)
-        except ConcurrentModification:
-            continue
-    raise ConcurrentModification()
+    def attempt(txn: StoreTxn, now: datetime) -> InstanceView:
+        instance = load_visible(txn, principal, role, instance_uuid, for_update=True)
+        applied = apply_step(ctx, txn, instance, make_event(instance), now)
+        return InstanceView(applied.instance, applied.build)
 
-
-def _apply_in(
-    ctx: RuntimeContext,
-    txn: StoreTxn,
-    principal: Principal,
-    role: Role,
-    instance_uuid: UUID,
-    make_event: Callable[[ProcessInstance], Event],
-) -> InstanceView:
-    instance = load_visible(txn, principal, role, instance_uuid, for_update=True)
-    build = ctx.catalog.build(txn, instance.build_id)
-    definition = ctx.catalog.definition_in(build, instance.definition_id)
-    now = ctx.clock()
-    event = make_event(instance)
-    result = step(definition, instance, event, now)
-    saved = save_step(txn, result, now)
-    metrics.observe_transition(instance.state, saved.state)
-    log.info(
-        "instance moved",
-        extra={
-            "instance": str(saved.uuid),
-            "state": saved.state.value,
-            "event": type(event).__name__,
-        },
-    )
-    return InstanceView(saved, build)
+    return run_command(ctx, attempt)
 
 
 def load_visible(

@@ -9,6 +9,10 @@ from procflow.model.states import InstanceState
 STARTS = Counter("procflow_instance_starts", "Instances started", ["process"])
 COMPLETIONS = Counter("procflow_instance_completions", "Instances that reached FINISHED")
 FAILURES = Counter("procflow_instance_failures", "Instances that reached FAILED")
+CONFLICT_RETRIES = Counter(
+    "procflow_command_conflict_retries",
+    "Commands run again because another writer changed the instance first",
+)
 JOB_LAG = Histogram(
     "procflow_job_lag_seconds",
     "Delay between a job becoming due and a worker claiming it",
@@ -31,6 +35,6 @@ def observe_transition(before: InstanceState, after: InstanceState) -> None:
         FAILURES.inc()
 
 
-def observe_start(process: str, state: InstanceState) -> None:
+def observe_start(process: str) -> None:
+    """Counted once per new instance; its first transitions are observed by the pipeline."""
     STARTS.labels(process=process).inc()
-    observe_transition(InstanceState.CREATED, state)

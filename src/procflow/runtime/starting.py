@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 import orjson
 
-from procflow.engine.events import AuditEvent, Start, StepResult
+from procflow.engine.events import AuditEvent, Start
 from procflow.engine.start import check_start_data, choose_start_node
-from procflow.engine.step import step
 from procflow.model.build import Build
 from procflow.model.data import JsonObject
 from procflow.model.errors import (
@@ -33,7 +33,7 @@ from procflow.runtime.access import Principal, Role
 from procflow.runtime.catalog import ResolvedDefinition
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.copying import CopySpec, copied_data, lineage_of_copy, read_source
-from procflow.runtime.persist import save_new
+from procflow.runtime.pipeline import RetryableConflict, apply_step, run_command
 from procflow.store.port import IdempotencyRecord, StoreTxn
 
 
@@ -88,18 +88,18 @@ class PreparedStart:
 log = logging.getLogger("procflow.runtime")
 
 
-class _LostIdempotencyRace(Exception):
+class _LostIdempotencyRace(RetryableConflict):
     """Another request inserted the same key first; retry to answer with its instance."""
 
 
 def start_process(ctx: RuntimeContext, principal: Principal, request: StartRequest) -> StartOutcome:
-    for _ in range(ctx.max_conflict_retries):
-        try:
-            with ctx.store.transaction() as txn:
-                return _start_in(ctx, txn, principal, request)
-        except _LostIdempotencyRace:
-            continue
-    raise IdempotencyKeyReused("Concurrent requests with this Idempotency-Key; retry.")
+    def attempt(txn: StoreTxn, now: datetime) -> StartOutcome:
+        return _start_in(ctx, txn, now, principal, request)
+
+    def exhausted() -> Exception:
+        return IdempotencyKeyReused("Concurrent requests with this Idempotency-Key; retry.")
+
+    return run_command(ctx, attempt, exhausted)
 
 
 def dry_run(ctx: RuntimeContext, principal: Principal, request: StartRequest) -> PreparedStart:
@@ -109,22 +109,23 @@ def dry_run(ctx: RuntimeContext, principal: Principal, request: StartRequest) ->
 
 
 def _start_in(
-    ctx: RuntimeContext, txn: StoreTxn, principal: Principal, request: StartRequest
+    ctx: RuntimeContext, txn: StoreTxn, now: datetime, principal: Principal, request: StartRequest
 ) -> StartOutcome:
-    prepared = prepare_start(ctx, txn, principal, request)
     key = request.idempotency_key
     fingerprint = request.fingerprint() if key is not None else ""
     if key is not None:
-        replay = _replay(txn, prepared, key, fingerprint)
+        # Before resolving anything: a replay answers the first instance exactly as it is,
+        # even after another build was activated (or lost the process).
+        replay = _replay(ctx, txn, principal, request.target, key, fingerprint)
         if replay is not None:
             return replay
-    result = _run_new_instance(ctx, prepared, request)
-    saved = save_new(txn, result, ctx.clock())
+    prepared = prepare_start(ctx, txn, principal, request)
+    saved = _insert_new_instance(ctx, txn, now, prepared, request)
     if key is not None:
         record = IdempotencyRecord(prepared.workspace_id, key, fingerprint, saved.uuid)
         if not txn.insert_idempotency(record):
             raise _LostIdempotencyRace()
-    metrics.observe_start(saved.definition_name, saved.state)
+    metrics.observe_start(saved.definition_name)
     log.info(
         "instance started",
         extra={
@@ -153,21 +154,24 @@ def prepare_start(
 def _resolve(
     ctx: RuntimeContext, txn: StoreTxn, principal: Principal, target: StartTarget, process_name: str
 ) -> ResolvedDefinition:
+    workspace_id = _visible_workspace(ctx, txn, principal, target)
     if target.build_id is None:
-        assert target.workspace_id is not None, "an unpinned start names its workspace"
-        principal.require(target.workspace_id, Role.START, WorkspaceNotFound())
-        build = ctx.catalog.active_build(txn, target.workspace_id, target.app_id)
+        build = ctx.catalog.active_build(txn, workspace_id, target.app_id)
     else:
         build = ctx.catalog.pinned_build(txn, target.app_id, target.build_id)
-        # A build of an invisible workspace answers exactly like a build that does not exist.
-        principal.require(build.workspace_id, Role.START, BuildNotFound())
     return ctx.catalog.resolve(build, process_name)
 
 
 def _replay(
-    txn: StoreTxn, prepared: PreparedStart, key: str, fingerprint: str
+    ctx: RuntimeContext,
+    txn: StoreTxn,
+    principal: Principal,
+    target: StartTarget,
+    key: str,
+    fingerprint: str,
 ) -> StartOutcome | None:
-    record = txn.get_idempotency(prepared.workspace_id, key)
+    workspace_id = _visible_workspace(ctx, txn, principal, target)
+    record = txn.get_idempotency(workspace_id, key)
     if record is None:
         return None
     if record.request_hash != fingerprint:
@@ -175,13 +179,30 @@ def _replay(
     instance = txn.get_instance(record.instance_uuid)
     if instance is None:
         raise ProcessInstanceNotFound()
-    return StartOutcome(instance, prepared.resolved.build, replayed=True)
+    return StartOutcome(instance, ctx.catalog.build(txn, instance.build_id), replayed=True)
 
 
-def _run_new_instance(
-    ctx: RuntimeContext, prepared: PreparedStart, request: StartRequest
-) -> StepResult:
-    now = ctx.clock()
+def _visible_workspace(
+    ctx: RuntimeContext, txn: StoreTxn, principal: Principal, target: StartTarget
+) -> UUID:
+    """The workspace a start targets, once the principal may start there."""
+    if target.build_id is None:
+        assert target.workspace_id is not None, "an unpinned start names its workspace"
+        principal.require(target.workspace_id, Role.START, WorkspaceNotFound())
+        return target.workspace_id
+    build = ctx.catalog.pinned_build(txn, target.app_id, target.build_id)
+    # A build of an invisible workspace answers exactly like a build that does not exist.
+    principal.require(build.workspace_id, Role.START, BuildNotFound())
+    return build.workspace_id
+
+
+def _insert_new_instance(
+    ctx: RuntimeContext,
+    txn: StoreTxn,
+    now: datetime,
+    prepared: PreparedStart,
+    request: StartRequest,
+) -> ProcessInstance:
     resolved = prepared.resolved
     instance = ProcessInstance(
         uuid=uuid4(),
@@ -195,9 +216,18 @@ def _run_new_instance(
         data=prepared.data,
         lineage=prepared.lineage,
     )
-    result = step(resolved.definition, instance, Start(prepared.start_node_id), now)
     created = AuditEvent("instance_created", details=_creation_details(prepared, request))
-    return replace(result, effects=(created, *result.effects))
+    applied = apply_step(
+        ctx,
+        txn,
+        instance,
+        Start(prepared.start_node_id),
+        now,
+        build=resolved.build,
+        is_new=True,
+        prelude=(created,),
+    )
+    return applied.instance
 
 
 def _creation_details(prepared: PreparedStart, request: StartRequest) -> dict[str, Any]:

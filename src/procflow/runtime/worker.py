@@ -5,8 +5,12 @@ its version check) and the job row deleted only if this worker still holds the c
 worker killed at any point therefore leaves either nothing (the job's lease expires and
 another worker runs it) or everything (instance moved on and job gone) — never both.
 
+Jobs are dispatched by kind through ``JOB_KINDS``: each kind says which engine event a
+due job of an instance becomes (async task done, timer fired), or runs a job of its own
+(a timer start, which creates an instance).
+
 Chains of async tasks run without a round trip through the queue: when a job's step asks
-for exactly one follow-up job on the same instance, the job row itself becomes the
+for a follow-up task due now on the same instance, the job row itself becomes the
 follow-up, still claimed by this worker, in the same transaction; the worker then runs it
 at once, reusing the instance it just saved (the version check catches any other writer).
 Every async task still commits on its own, so the durability points are unchanged.
@@ -18,31 +22,37 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import uuid4
 
-from procflow.engine.events import JobCompleted, JobFailed, StepResult
-from procflow.engine.step import step
+from procflow.engine.events import Event, JobCompleted, JobFailed
 from procflow.model.errors import ConcurrentModification, ProcflowError
-from procflow.model.instance import ProcessInstance
+from procflow.model.instance import ProcessInstance, WaitKind
+from procflow.model.states import RUNNING_INSTANCE_STATES
 from procflow.runtime import metrics
 from procflow.runtime.context import RuntimeContext
-from procflow.runtime.persist import save_step
-from procflow.store.port import Job, StoreTxn
+from procflow.runtime.pipeline import apply_step, run_command
+from procflow.store.port import Job, NewJob, StoreTxn
 
 log = logging.getLogger("procflow.worker")
 
-
-JobEvent = JobCompleted | JobFailed
 # The follow-up job this worker should run next (still claimed by it) and the instance as
 # just saved; (None, None) when the chain ends here.
 Continuation = tuple[Job | None, ProcessInstance | None]
 _DONE: Continuation = (None, None)
 
+# Which engine event a due job of an instance becomes, by job kind.
+JOB_KINDS: dict[str, Callable[[Job], Event]] = {
+    WaitKind.TASK.value: lambda job: JobCompleted(_wait_id(job)),
+}
 
-def _completed(job: Job) -> JobCompleted:
-    return JobCompleted(job.token_uuid, job.node_id)
+
+def _wait_id(job: Job) -> str:
+    if job.wait_id is None:
+        raise ValueError(f"job {job.id} of kind {job.kind} names no wait")
+    return job.wait_id
 
 
 class _ClaimLost(Exception):
@@ -60,6 +70,27 @@ class WorkerSettings:
     worker_id: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
     )
+
+
+class _ContinueInto:
+    """Lets the pipeline turn the running job's row into the step's follow-up task."""
+
+    def __init__(self, worker: Worker, txn: StoreTxn, job: Job, now: datetime) -> None:
+        self.worker, self.txn, self.job, self.now = worker, txn, job, now
+        self.next_job: Job | None = None
+
+    def take(self, new: NewJob) -> bool:
+        due_now_task = new.kind == WaitKind.TASK.value and new.run_at <= self.now
+        if self.next_job is not None or not due_now_task:
+            return False
+        settings = self.worker.settings
+        next_job = self.txn.continue_job(
+            self.job, settings.worker_id, new, self.now, settings.lease_seconds
+        )
+        if next_job is None:
+            raise _ClaimLost()
+        self.next_job = next_job
+        return True
 
 
 class Worker:
@@ -114,10 +145,16 @@ class Worker:
                 self._hand_back([current])
                 return
             try:
-                job, known = self._apply_retrying(current, _completed(current), known)
+                job, known = self._apply_retrying(current, self._event_for(current), known)
             except Exception as error:
                 self._failed(current, error)
                 return
+
+    def _event_for(self, job: Job) -> Event:
+        event_for = JOB_KINDS.get(job.kind)
+        if event_for is None:
+            raise ValueError(f"unknown job kind {job.kind!r}")
+        return event_for(job)
 
     def _failed(self, job: Job, error: BaseException) -> None:
         if job.attempts >= self.settings.max_attempts:
@@ -130,37 +167,50 @@ class Worker:
         failing expression would stop it; the job is deleted in the same transaction."""
         message = f"gave up after {job.attempts} attempts: {error!r}"
         try:
-            self._apply_retrying(job, JobFailed(job.token_uuid, job.node_id, message), None)
+            self._apply_retrying(job, JobFailed(_wait_id(job), message), None)
         except Exception as second:
             self._release(job, second)
 
     def _apply_retrying(
-        self, job: Job, event: JobEvent, known: ProcessInstance | None
+        self, job: Job, event: Event, known: ProcessInstance | None
     ) -> Continuation:
-        for _ in range(self.ctx.max_conflict_retries):
+        state = {"known": known}
+
+        def attempt(txn: StoreTxn, now: datetime) -> Continuation:
             try:
-                with self.ctx.store.transaction() as txn:
-                    return self._apply(txn, job, event, known)
+                return self._apply(txn, job, event, state["known"], now)
             except ConcurrentModification:
-                known = None  # someone else saved the instance: read it afresh
-                continue
-            except _ClaimLost:
-                log.warning("job claim lost", extra={"job": job.id})
-                return _DONE
-        raise ConcurrentModification()
+                state["known"] = None  # someone else saved the instance: read it afresh
+                raise
+
+        try:
+            return run_command(self.ctx, attempt)
+        except _ClaimLost:
+            log.warning("job claim lost", extra={"job": job.id})
+            return _DONE
 
     def _apply(
-        self, txn: StoreTxn, job: Job, event: JobEvent, known: ProcessInstance | None
+        self,
+        txn: StoreTxn,
+        job: Job,
+        event: Event,
+        known: ProcessInstance | None,
+        now: datetime,
     ) -> Continuation:
-        instance = known or txn.get_instance(job.instance_uuid, for_update=True)
+        instance = known
+        if instance is None and job.instance_uuid is not None:
+            instance = txn.get_instance(job.instance_uuid, for_update=True)
         if instance is None or instance.state.is_final:
             self._complete(txn, job)  # nothing left to do: the job is obsolete
             return _DONE
-        build = self.ctx.catalog.build(txn, instance.build_id)
-        definition = self.ctx.catalog.definition_in(build, instance.definition_id)
-        now = self.ctx.clock()
+        if instance.state not in RUNNING_INSTANCE_STATES:
+            # On hold, or failed awaiting a retry: keep the job, held, for when it runs again.
+            if not txn.park_job(job.id, self.settings.worker_id):
+                raise _ClaimLost()
+            return _DONE
+        reuse = _ContinueInto(self, txn, job, now)
         try:
-            result = step(definition, instance, event, now)
+            applied = apply_step(self.ctx, txn, instance, event, now, reuse=reuse)
         except ProcflowError as error:
             if known is not None:
                 raise ConcurrentModification() from error  # decide on a fresh read
@@ -171,21 +221,10 @@ class Worker:
             )
             self._complete(txn, job)
             return _DONE
-        return self._save(txn, job, result, now)
-
-    def _save(self, txn: StoreTxn, job: Job, result: StepResult, now: datetime) -> Continuation:
-        follow_up = result.jobs[0] if len(result.jobs) == 1 else None
-        saved = save_step(txn, result, now, with_jobs=follow_up is None)
-        metrics.observe_transition(result.instance.state, saved.state)
-        if follow_up is None:
+        if reuse.next_job is None:
             self._complete(txn, job)
             return _DONE
-        next_job = txn.continue_job(
-            job, self.settings.worker_id, follow_up, now, self.settings.lease_seconds
-        )
-        if next_job is None:
-            raise _ClaimLost()
-        return next_job, saved
+        return reuse.next_job, applied.instance
 
     def _complete(self, txn: StoreTxn, job: Job) -> None:
         if not txn.complete_job(job.id, self.settings.worker_id):

@@ -14,10 +14,38 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from procflow.engine.events import AuditEvent, EnqueueJob
 from procflow.model.build import App, Build, DefinitionSource, Workspace
 from procflow.model.instance import ProcessInstance
 from procflow.model.states import InstanceState
+
+
+@dataclass(frozen=True)
+class NewAuditEvent:
+    """An audit event to append; the store gives it its sequence number and time."""
+
+    type: str
+    node_id: str | None = None
+    token_uuid: UUID | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """Work for the worker, due at ``run_at``.
+
+    ``key`` is unique among pending jobs: enqueuing a job whose key is already queued does
+    nothing, which makes scheduling idempotent (one job per instance wait, one per timer
+    start occurrence). A job that belongs to an instance names it and the wait it fires.
+    """
+
+    kind: str
+    run_at: datetime
+    key: str | None = None
+    instance_uuid: UUID | None = None
+    wait_id: str | None = None
+    token_uuid: UUID | None = None
+    node_id: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -52,13 +80,18 @@ class IdempotencyRecord:
 
 @dataclass(frozen=True)
 class Job:
+    """A claimed job (see ``NewJob``); ``attempts`` counts claims, this one included."""
+
     id: int
     kind: str
-    instance_uuid: UUID
-    token_uuid: UUID
-    node_id: str
     attempts: int
     run_at: datetime
+    instance_uuid: UUID | None = None
+    wait_id: str | None = None
+    token_uuid: UUID | None = None
+    node_id: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    key: str | None = None
     locked_until: datetime | None = None
 
 
@@ -114,7 +147,7 @@ class StoreTxn(Protocol):
 
     # audit log (append-only)
     def append_audit(
-        self, instance_uuid: UUID, events: Sequence[AuditEvent], at: datetime
+        self, instance_uuid: UUID, events: Sequence[NewAuditEvent], at: datetime
     ) -> None: ...
     def list_audit(self, instance_uuid: UUID) -> list[AuditRecord]: ...
     def summarize_audit(self, instance_uuid: UUID) -> AuditSummary:
@@ -127,23 +160,45 @@ class StoreTxn(Protocol):
         """False when the key already exists (a racing request won); never raises for that."""
         ...
 
-    # jobs (async tasks, timers later)
-    def enqueue_jobs(
-        self, instance_uuid: UUID, jobs: Sequence[EnqueueJob], run_at: datetime
-    ) -> None: ...
+    # jobs: async tasks, timers, timer starts
+    def enqueue_jobs(self, jobs: Sequence[NewJob]) -> None:
+        """Queue the jobs; one whose ``key`` is already queued is skipped, never an error."""
+        ...
+
+    def cancel_jobs(self, instance_uuid: UUID, wait_ids: Sequence[str]) -> int:
+        """Delete the instance's jobs for these waits (claimed or not); how many went."""
+        ...
+
+    def cancel_jobs_with_key_prefix(self, prefix: str) -> int:
+        """Delete every job whose key starts with ``prefix`` (e.g. an app's timer starts)."""
+        ...
+
+    def hold_jobs(self, instance_uuid: UUID, held: bool) -> None:
+        """Held jobs are never claimed: an instance on hold (or failed) keeps its timers
+        pending, and they fire once it runs again (due ones at once)."""
+        ...
+
+    def list_jobs(self, instance_uuid: UUID) -> list[Job]:
+        """The instance's pending jobs, due first (for status answers and tests)."""
+        ...
+
     def claim_jobs(
         self, worker_id: str, now: datetime, lease_seconds: float, limit: int
     ) -> list[Job]: ...
     def complete_job(self, job_id: int, worker_id: str) -> bool: ...
     def continue_job(
-        self, job: Job, worker_id: str, follow_up: EnqueueJob, now: datetime, lease_seconds: float
+        self, job: Job, worker_id: str, follow_up: NewJob, now: datetime, lease_seconds: float
     ) -> Job | None:
-        """Turn a finished job, still claimed by ``worker_id``, into its follow-up on the
-        same instance, claimed by the same worker: one UPDATE instead of a DELETE, an INSERT
-        and a later claim. None when the claim was lost (another worker took the job)."""
+        """Turn a finished job, still claimed by ``worker_id``, into its follow-up (due now,
+        on the same instance), claimed by the same worker: one UPDATE instead of a DELETE,
+        an INSERT and a later claim. None when the claim was lost (another worker took it)."""
         ...
 
     def release_job(self, job_id: int, worker_id: str, retry_at: datetime, error: str) -> None: ...
+    def park_job(self, job_id: int, worker_id: str) -> bool:
+        """Give back a claimed job without counting the attempt, held until its instance
+        runs again (``hold_jobs(..., False)``). False when the claim was lost."""
+        ...
 
 
 class Store(Protocol):

@@ -10,14 +10,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from uuid import UUID
 
 import psycopg
 from sqlalchemy import Connection, create_engine, make_url, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
-from procflow.engine.events import EnqueueJob
+from procflow.store.port import NewJob
 from procflow.store.sql import SqlStore, SqlTxn, json_dumps_bytes, json_loads
 
 JOBS_CHANNEL = "procflow_jobs"
@@ -28,12 +27,15 @@ _NOTIFY_JOBS = text(f"SELECT pg_notify('{JOBS_CHANNEL}', '')")
 
 
 class PostgresTxn(SqlTxn):
-    def enqueue_jobs(
-        self, instance_uuid: UUID, jobs: Sequence[EnqueueJob], run_at: datetime
-    ) -> None:
-        super().enqueue_jobs(instance_uuid, jobs, run_at)
+    def enqueue_jobs(self, jobs: Sequence[NewJob]) -> None:
+        super().enqueue_jobs(jobs)
         if jobs:
             # Transactional: listeners hear it only if, and when, the jobs commit.
+            self.connection.execute(_NOTIFY_JOBS)
+
+    def hold_jobs(self, instance_uuid: UUID, held: bool) -> None:
+        super().hold_jobs(instance_uuid, held)
+        if not held:
             self.connection.execute(_NOTIFY_JOBS)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -176,16 +177,24 @@ jobs = Table(
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("kind", String(50), nullable=False),
-    Column("instance_uuid", Uuid, nullable=False),
-    Column("token_uuid", Uuid, nullable=False),
-    Column("node_id", String(200), nullable=False),
+    # Unique among pending jobs: "<instance>/<wait>" for an instance's wait, or a timer
+    # start's occurrence; a second schedule of the same thing is a no-op, never a double.
+    Column("key", String(400), nullable=True, unique=True),
+    Column("instance_uuid", Uuid, nullable=True),
+    Column("wait_id", String(100), nullable=True),
+    Column("token_uuid", Uuid, nullable=True),
+    Column("node_id", String(200), nullable=True),
+    Column("payload", JsonDocument, nullable=False),
     Column("run_at", UtcDateTime, nullable=False),
     Column("attempts", Integer, nullable=False),
+    # Jobs of an instance on hold (or failed, awaiting a retry) stay but are not claimed.
+    Column("held", Boolean, nullable=False),
     Column("locked_by", String(200), nullable=True),
     Column("locked_until", UtcDateTime, nullable=True),
     Column("last_error", Text, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Index(None, "run_at"),
+    Index(None, "instance_uuid", "wait_id"),
     # Completed jobs are deleted; never hand a deleted job's id to a new one, so a late
     # worker holding an old id cannot complete someone else's job.
     sqlite_autoincrement=True,

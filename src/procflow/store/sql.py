@@ -29,13 +29,20 @@ from sqlalchemy import (
     text,
 )
 
-from procflow.engine.events import AuditEvent, EnqueueJob
 from procflow.model.build import App, Build, DefinitionSource, Workspace
 from procflow.model.errors import ConcurrentModification
 from procflow.model.instance import Lineage, ProcessInstance
 from procflow.model.states import InstanceState
 from procflow.store import statements as q
-from procflow.store.port import AuditRecord, AuditSummary, IdempotencyRecord, InstanceQuery, Job
+from procflow.store.port import (
+    AuditRecord,
+    AuditSummary,
+    IdempotencyRecord,
+    InstanceQuery,
+    Job,
+    NewAuditEvent,
+    NewJob,
+)
 from procflow.store.schema import (
     apps,
     audit_events,
@@ -43,7 +50,6 @@ from procflow.store.schema import (
     process_definitions,
     workspaces,
 )
-from procflow.store.schema import jobs as jobs_table
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -131,13 +137,25 @@ def _job_from_row(row: AnyRow) -> Job:
     return Job(
         id=m["id"],
         kind=m["kind"],
-        instance_uuid=m["instance_uuid"],
-        token_uuid=m["token_uuid"],
-        node_id=m["node_id"],
+        key=m["key"],
         attempts=m["attempts"],
         run_at=m["run_at"],
+        instance_uuid=m["instance_uuid"],
+        wait_id=m["wait_id"],
+        token_uuid=m["token_uuid"],
+        node_id=m["node_id"],
+        payload=m["payload"],
         locked_until=m["locked_until"],
     )
+
+
+def _job_values(job: NewJob, created_at: datetime) -> dict[str, Any]:
+    return {
+        "kind": job.kind, "key": job.key, "instance_uuid": job.instance_uuid,
+        "wait_id": job.wait_id, "token_uuid": job.token_uuid, "node_id": job.node_id,
+        "payload": job.payload, "run_at": job.run_at, "attempts": 0, "held": False,
+        "locked_by": None, "locked_until": None, "last_error": None, "created_at": created_at,
+    }  # fmt: skip
 
 
 class SqlTxn:
@@ -262,7 +280,9 @@ class SqlTxn:
 
     # audit log (append-only)
 
-    def append_audit(self, instance_uuid: UUID, events: Sequence[AuditEvent], at: datetime) -> None:
+    def append_audit(
+        self, instance_uuid: UUID, events: Sequence[NewAuditEvent], at: datetime
+    ) -> None:
         if not events:
             return
         rows = [
@@ -309,20 +329,33 @@ class SqlTxn:
 
     # jobs
 
-    def enqueue_jobs(
-        self, instance_uuid: UUID, jobs: Sequence[EnqueueJob], run_at: datetime
-    ) -> None:
+    def enqueue_jobs(self, jobs: Sequence[NewJob]) -> None:
         if not jobs:
             return
         created_at = datetime.now(UTC)
-        rows = [
-            {"kind": job.kind, "instance_uuid": instance_uuid, "token_uuid": job.token_uuid,
-             "node_id": job.node_id, "run_at": run_at, "attempts": 0, "locked_by": None,
-             "locked_until": None, "last_error": None, "created_at": created_at}
-            for job in jobs
-        ]  # fmt: skip
-        self.connection.execute(jobs_table.insert(), rows)
+        rows = [_job_values(job, created_at) for job in jobs]
+        self.connection.execute(self._dialect.insert_jobs, rows)
         self.enqueued_jobs = True
+
+    def cancel_jobs(self, instance_uuid: UUID, wait_ids: Sequence[str]) -> int:
+        if not wait_ids:
+            return 0
+        params = {"instance_uuid": instance_uuid, "wait_ids": list(wait_ids)}
+        return int(self.connection.execute(q.CANCEL_JOBS, params).rowcount)
+
+    def cancel_jobs_with_key_prefix(self, prefix: str) -> int:
+        escaped = "".join(q.LIKE_ESCAPE + c if c in "%_" + q.LIKE_ESCAPE else c for c in prefix)
+        params = {"pattern": escaped + "%"}
+        return int(self.connection.execute(q.CANCEL_JOBS_WITH_KEY_PREFIX, params).rowcount)
+
+    def hold_jobs(self, instance_uuid: UUID, held: bool) -> None:
+        self.connection.execute(q.HOLD_JOBS, {"b_instance_uuid": instance_uuid, "b_held": held})
+        if not held:
+            self.enqueued_jobs = True  # due ones are claimable now: wake the workers
+
+    def list_jobs(self, instance_uuid: UUID) -> list[Job]:
+        rows = self.connection.execute(q.SELECT_INSTANCE_JOBS, {"instance_uuid": instance_uuid})
+        return [_job_from_row(row) for row in rows]
 
     def claim_jobs(
         self, worker_id: str, now: datetime, lease_seconds: float, limit: int
@@ -344,32 +377,40 @@ class SqlTxn:
         self,
         job: Job,
         worker_id: str,
-        follow_up: EnqueueJob,
+        follow_up: NewJob,
         now: datetime,
         lease_seconds: float,
     ) -> Job | None:
         locked_until = now + timedelta(seconds=lease_seconds)
         params = {
-            "b_id": job.id, "b_w": worker_id, "kind": follow_up.kind,
-            "token_uuid": follow_up.token_uuid, "node_id": follow_up.node_id, "now": now,
+            "b_id": job.id, "b_w": worker_id, "kind": follow_up.kind, "key": follow_up.key,
+            "wait_id": follow_up.wait_id, "token_uuid": follow_up.token_uuid,
+            "node_id": follow_up.node_id, "payload": follow_up.payload, "now": now,
             "locked_until": locked_until,
         }  # fmt: skip
         if self.connection.execute(q.CONTINUE_JOB, params).rowcount != 1:
             return None
         return Job(
-            job.id,
-            follow_up.kind,
-            job.instance_uuid,
-            follow_up.token_uuid,
-            follow_up.node_id,
+            id=job.id,
+            kind=follow_up.kind,
+            key=follow_up.key,
             attempts=1,
             run_at=now,
+            instance_uuid=job.instance_uuid,
+            wait_id=follow_up.wait_id,
+            token_uuid=follow_up.token_uuid,
+            node_id=follow_up.node_id,
+            payload=follow_up.payload,
             locked_until=locked_until,
         )
 
     def release_job(self, job_id: int, worker_id: str, retry_at: datetime, error: str) -> None:
         params = {"b_id": job_id, "b_w": worker_id, "retry_at": retry_at, "error": error}
         self.connection.execute(q.RELEASE_JOB, params)
+
+    def park_job(self, job_id: int, worker_id: str) -> bool:
+        result = self.connection.execute(q.PARK_JOB, {"b_id": job_id, "b_w": worker_id})
+        return bool(result.rowcount == 1)
 
 
 class SqlStore:

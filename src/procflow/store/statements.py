@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Insert, Select, bindparam, delete, func, or_, select, update
 
-from procflow.model.states import RUNNING_INSTANCE_STATES
+from procflow.model.states import MUTABLE_INSTANCE_STATES
 from procflow.store.port import InstanceQuery
 from procflow.store.schema import (
     active_builds,
@@ -57,7 +57,7 @@ UPDATE_INSTANCE = (
         _pi.version == bindparam("b_version"),
         # The same rule the engine follows, guarded in SQL so a late writer can never move
         # an instance that already ended.
-        _pi.state.in_(sorted(RUNNING_INSTANCE_STATES)),
+        _pi.state.in_(sorted(MUTABLE_INSTANCE_STATES)),
     )
     .values(
         state=bindparam("state"),
@@ -115,11 +115,15 @@ SELECT_IDEMPOTENCY = select(_ik.workspace_id, _ik.key, _ik.request_hash, _ik.ins
 )
 
 _j = jobs_table.c
-JOB_COLUMNS = (_j.id, _j.kind, _j.instance_uuid, _j.token_uuid, _j.node_id, _j.attempts)
+JOB_COLUMNS = (
+    _j.id, _j.kind, _j.key, _j.instance_uuid, _j.wait_id, _j.token_uuid, _j.node_id,
+    _j.payload, _j.attempts, _j.run_at, _j.locked_until,
+)  # fmt: skip
 DUE_JOB_IDS = (
     select(_j.id)
     .where(
         _j.run_at <= bindparam("now"),
+        _j.held.is_(False),
         or_(_j.locked_until.is_(None), _j.locked_until < bindparam("now")),
     )
     .order_by(_j.run_at, _j.id)
@@ -136,18 +140,39 @@ CLAIM_JOBS = (
         locked_until=bindparam("locked_until"),
         attempts=_j.attempts + 1,
     )
-    .returning(*JOB_COLUMNS, _j.run_at, _j.locked_until)
+    .returning(*JOB_COLUMNS)
 )
 COMPLETE_JOB = delete(jobs_table).where(
     _j.id == bindparam("b_id"), _j.locked_by == bindparam("b_w")
+)
+CANCEL_JOBS = delete(jobs_table).where(
+    _j.instance_uuid == bindparam("instance_uuid"),
+    _j.wait_id.in_(bindparam("wait_ids", expanding=True)),
+)
+LIKE_ESCAPE = "\\"
+CANCEL_JOBS_WITH_KEY_PREFIX = delete(jobs_table).where(
+    _j.key.like(bindparam("pattern"), escape=LIKE_ESCAPE)
+)
+HOLD_JOBS = (
+    update(jobs_table)
+    .where(_j.instance_uuid == bindparam("b_instance_uuid"))
+    .values(held=bindparam("b_held"))
+)
+SELECT_INSTANCE_JOBS = (
+    select(*JOB_COLUMNS)
+    .where(_j.instance_uuid == bindparam("instance_uuid"))
+    .order_by(_j.run_at, _j.id)
 )
 CONTINUE_JOB = (
     update(jobs_table)
     .where(_j.id == bindparam("b_id"), _j.locked_by == bindparam("b_w"))
     .values(
         kind=bindparam("kind"),
+        key=bindparam("key"),
+        wait_id=bindparam("wait_id"),
         token_uuid=bindparam("token_uuid"),
         node_id=bindparam("node_id"),
+        payload=bindparam("payload"),
         run_at=bindparam("now"),
         attempts=1,
         locked_until=bindparam("locked_until"),
@@ -163,6 +188,11 @@ RELEASE_JOB = (
         run_at=bindparam("retry_at"),
         last_error=bindparam("error"),
     )
+)
+PARK_JOB = (
+    update(jobs_table)
+    .where(_j.id == bindparam("b_id"), _j.locked_by == bindparam("b_w"))
+    .values(locked_by=None, locked_until=None, held=True, attempts=_j.attempts - 1)
 )
 
 
@@ -200,6 +230,7 @@ class DialectStatements:
 
     upsert_active_build: Insert
     insert_idempotency_key: Insert
+    insert_jobs: Insert
 
     @classmethod
     def using(cls, dialect_insert: InsertConstruct) -> DialectStatements:
@@ -214,4 +245,7 @@ class DialectStatements:
         insert_key = insert_key.on_conflict_do_nothing()
         # SQLAlchemy reads an INSERT's rowcount only when asked to.
         insert_key = insert_key.execution_options(preserve_rowcount=True)
-        return cls(upsert, insert_key)
+        # A job whose key is queued already is the same job scheduled twice: skip it.
+        insert_jobs: Any = dialect_insert(jobs_table)
+        insert_jobs = insert_jobs.on_conflict_do_nothing(index_elements=[jobs_table.c.key])
+        return cls(upsert, insert_key, insert_jobs)

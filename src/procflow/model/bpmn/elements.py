@@ -6,6 +6,10 @@ dropping a timer or a boundary event would run a different process than the one 
 
 from __future__ import annotations
 
+from lxml import etree
+
+from procflow.model.bpmn.namespaces import split_tag
+
 TASK_TAGS = frozenset({"task", "scriptTask", "serviceTask", "businessRuleTask"})
 NODE_TAGS = TASK_TAGS | {
     "startEvent",
@@ -13,7 +17,14 @@ NODE_TAGS = TASK_TAGS | {
     "userTask",
     "exclusiveGateway",
     "parallelGateway",
+    "intermediateCatchEvent",
+    "boundaryEvent",
+    "eventBasedGateway",
 }
+# Events that may carry a bpmn:timerEventDefinition; any other trigger is not supported yet.
+TIMER_EVENT_TAGS = frozenset({"startEvent", "intermediateCatchEvent", "boundaryEvent"})
+# Events that only exist for their trigger: without a timer there is nothing to run.
+TRIGGERED_EVENT_TAGS = frozenset({"intermediateCatchEvent", "boundaryEvent"})
 FLOW_TAG = "sequenceFlow"
 GATEWAY_TAGS = frozenset(
     {"exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"}
@@ -75,6 +86,21 @@ def unsupported_child(parent: str, child: str) -> str:
         kind = child.removesuffix("EventDefinition")
         return f"{kind} {parent} ({child}) is not supported yet"
     return _CHILD_MESSAGES.get(child, f"bpmn:{child} inside bpmn:{parent} is not supported yet")
+
+
+def unsupported_trigger(element: etree._Element, tag: str) -> str | None:
+    """Why a catch or boundary event cannot run: a trigger other than a timer, or none."""
+    definitions = [
+        local
+        for local in (split_tag(child.tag)[1] for child in element)
+        if local.endswith("EventDefinition") or local == "eventDefinitionRef"
+    ]
+    other = [local for local in definitions if local != "timerEventDefinition"]
+    if other:
+        return unsupported_child(tag, other[0])
+    if not definitions:
+        return f"bpmn:{tag} without a timerEventDefinition is not supported yet"
+    return None
 
 
 def unsupported_element(tag: str) -> str:

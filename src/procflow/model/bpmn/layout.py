@@ -11,13 +11,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from procflow.model.definition import (
+    BoundaryEvent,
     EndNode,
+    EventBasedGateway,
     ExclusiveGateway,
     Flow,
     Node,
     ParallelGateway,
     ProcessDefinition,
     StartNode,
+    TimerCatchNode,
 )
 
 COLUMN_WIDTH = 180
@@ -25,6 +28,8 @@ ROW_HEIGHT = 130
 LEFT = 150
 TOP = 80
 LOOP_GAP = 40
+# Boundary events sit on the bottom edge of their activity, this far apart.
+BOUNDARY_SPACING = 40
 
 Point = tuple[int, int]
 
@@ -50,9 +55,9 @@ class Box:
 
 
 def size_of(node: Node) -> tuple[int, int]:
-    if isinstance(node, StartNode | EndNode):
+    if isinstance(node, StartNode | EndNode | TimerCatchNode | BoundaryEvent):
         return 36, 36
-    if isinstance(node, ExclusiveGateway | ParallelGateway):
+    if isinstance(node, ExclusiveGateway | ParallelGateway | EventBasedGateway):
         return 50, 50
     return 100, 80
 
@@ -69,11 +74,25 @@ def layout(definition: ProcessDefinition) -> Layout:
     boxes = _place(definition, order, layers)
     below = max((box.bottom for box in boxes.values()), default=TOP) + LOOP_GAP
     waypoints = {
-        flow.id: _route(boxes[flow.source], boxes[flow.target], flow.id in loops, below)
+        flow.id: _route_flow(definition, flow, boxes, flow.id in loops, below)
         for flow in definition.flows
         if flow.source in boxes and flow.target in boxes
     }
     return Layout(boxes, waypoints)
+
+
+def _successors(definition: ProcessDefinition, node_id: str) -> Iterator[Flow]:
+    """The node's flows, then a stand-in flow to each boundary event on it, so that a
+    boundary event is ordered, layered and ranked with its activity."""
+    yield from definition.outgoing_flows(node_id)
+    for boundary in definition.boundaries_of(node_id):
+        yield Flow(f"{node_id}->{boundary.id}", node_id, boundary.id)
+
+
+def _is_attachment(definition: ProcessDefinition, flow: Flow) -> bool:
+    return isinstance(definition.nodes.get(flow.target), BoundaryEvent) and not any(
+        flow is real for real in definition.outgoing_flows(flow.source)
+    )
 
 
 def _order(definition: ProcessDefinition) -> tuple[list[str], set[str]]:
@@ -112,15 +131,16 @@ class _DepthFirst:
     def _enter(self, node_id: str) -> tuple[str, Iterator[Flow]]:
         self.seen.add(node_id)
         self.open.add(node_id)
-        return node_id, iter(self.definition.outgoing_flows(node_id))
+        return node_id, _successors(self.definition, node_id)
 
 
 def _layers(definition: ProcessDefinition, order: list[str], loops: set[str]) -> dict[str, int]:
     layers = dict.fromkeys(order, 0)
     for node_id in order:
-        for flow in definition.outgoing_flows(node_id):
+        for flow in _successors(definition, node_id):
             if flow.id not in loops and flow.target in layers:
-                layers[flow.target] = max(layers[flow.target], layers[node_id] + 1)
+                step = 0 if _is_attachment(definition, flow) else 1
+                layers[flow.target] = max(layers[flow.target], layers[node_id] + step)
     return layers
 
 
@@ -137,6 +157,21 @@ def _place(
             center_x = LEFT + layer * COLUMN_WIDTH + 50
             center_y = TOP + offset + row * ROW_HEIGHT + 40
             boxes[node_id] = Box(center_x - width // 2, center_y - height // 2, width, height)
+    for activity_id, boundaries in definition.boundaries.items():
+        if activity_id in boxes:
+            boxes.update(_on_border(boxes[activity_id], boundaries))
+    return boxes
+
+
+def _on_border(activity: Box, boundaries: tuple[BoundaryEvent, ...]) -> dict[str, Box]:
+    """Boundary events centred on the activity's bottom edge, from its left."""
+    boxes: dict[str, Box] = {}
+    for index, boundary in enumerate(boundaries):
+        width, height = size_of(boundary)
+        center_x = activity.x + 30 + index * BOUNDARY_SPACING
+        boxes[boundary.id] = Box(
+            center_x - width // 2, activity.bottom - height // 2, width, height
+        )
     return boxes
 
 
@@ -147,22 +182,60 @@ def _columns(
     keeps branches from crossing."""
     columns: dict[int, list[str]] = {}
     for node_id in order:
-        columns.setdefault(layers[node_id], []).append(node_id)
+        # Boundary events are drawn on their activity, not in a column of their own.
+        if not isinstance(definition.nodes[node_id], BoundaryEvent):
+            columns.setdefault(layers[node_id], []).append(node_id)
     rows: dict[str, int] = {}
     for layer in sorted(columns):
         columns[layer].sort(key=lambda node_id: _entry_rank(definition, node_id, rows))
-        rows.update((node_id, row) for row, node_id in enumerate(columns[layer]))
+        for row, node_id in enumerate(columns[layer]):
+            rows[node_id] = row
+            rows.update((boundary.id, row) for boundary in definition.boundaries_of(node_id))
     return columns
 
 
 def _entry_rank(definition: ProcessDefinition, node_id: str, rows: dict[str, int]) -> Point:
-    """(row of the first placed predecessor, index of the flow among its outgoing flows)."""
+    """(row of the first placed predecessor, index of the flow among its outgoing flows);
+    flows from a boundary event rank after its activity's own, as they leave from below."""
     ranks = [
-        (rows[flow.source], definition.outgoing_flows(flow.source).index(flow))
+        (rows[flow.source], _flow_rank(definition, flow))
         for flow in definition.incoming_flows(node_id)
         if flow.source in rows
     ]
     return min(ranks, default=(len(rows), 0))
+
+
+def _flow_rank(definition: ProcessDefinition, flow: Flow) -> int:
+    index = definition.outgoing_flows(flow.source).index(flow)
+    source = definition.nodes[flow.source]
+    if isinstance(source, BoundaryEvent):
+        return len(definition.outgoing_flows(source.attached_to)) + index
+    return index
+
+
+def _route_flow(
+    definition: ProcessDefinition, flow: Flow, boxes: dict[str, Box], loops_back: bool, below: int
+) -> list[Point]:
+    source, target = boxes[flow.source], boxes[flow.target]
+    if isinstance(definition.nodes[flow.source], BoundaryEvent) and not loops_back:
+        return _route_down(source, target)
+    return _route(source, target, loops_back, below)
+
+
+def _route_down(source: Box, target: Box) -> list[Point]:
+    """Out of the bottom of a boundary event, then across to the target's left side."""
+    (source_x, _), (_, target_y) = source.center, target.center
+    if target_y > source.bottom:
+        return [(source_x, source.bottom), (source_x, target_y), (target.x, target_y)]
+    under = source.bottom + LOOP_GAP // 2
+    middle = max(source.right, (source.right + target.x) // 2)
+    return [
+        (source_x, source.bottom),
+        (source_x, under),
+        (middle, under),
+        (middle, target_y),
+        (target.x, target_y),
+    ]
 
 
 def _route(source: Box, target: Box, loops_back: bool, below: int) -> list[Point]:

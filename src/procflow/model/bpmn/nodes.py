@@ -14,16 +14,20 @@ from lxml import etree
 from procflow.model.bpmn.context import ReadContext
 from procflow.model.bpmn.elements import TASK_TAGS
 from procflow.model.bpmn.namespaces import PROCFLOW_NS, XSI_NS, bpmn, procflow, split_tag
+from procflow.model.bpmn.timers import read_timer
 from procflow.model.definition import (
     Assignment,
+    BoundaryEvent,
     BusinessRule,
     EndNode,
+    EventBasedGateway,
     ExclusiveGateway,
     Flow,
     Node,
     ParallelGateway,
     StartNode,
     TaskNode,
+    TimerCatchNode,
     UserTaskNode,
 )
 from procflow.model.expression import Expression
@@ -84,7 +88,9 @@ def _read_start(element: etree._Element, node_id: str, name: str, ctx: ReadConte
         path = param.get("path", "")
         ctx.check_path(path, node_id, param)
         params.append(path)
-    return StartNode(node_id, name, condition or None, tuple(params), _read_schema(element, ctx))
+    schema = _read_schema(element, ctx)
+    timer = read_timer(element, node_id, ctx)
+    return StartNode(node_id, name, condition or None, tuple(params), schema, timer)
 
 
 def _read_schema(element: etree._Element, ctx: ReadContext) -> dict[str, object] | None:
@@ -173,12 +179,42 @@ def _read_end(element: etree._Element, node_id: str, name: str, ctx: ReadContext
     return EndNode(node_id, name)
 
 
+def _read_catch(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
+    timer = read_timer(element, node_id, ctx)
+    # Without a timer the file is refused (reported by the reader); the node keeps the graph.
+    return TimerCatchNode(node_id, name, timer) if timer else TimerCatchNode(node_id, name)
+
+
+def _read_boundary(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
+    attached_to = element.get("attachedToRef", "")
+    if not attached_to:
+        ctx.report("bpmn:boundaryEvent needs an attachedToRef", node_id, element)
+    cancel = element.get("cancelActivity", "true").strip()
+    if cancel not in ("true", "false"):
+        ctx.report(f"cancelActivity must be 'true' or 'false', not {cancel!r}", node_id, element)
+    timer = read_timer(element, node_id, ctx)
+    return BoundaryEvent(node_id, name, attached_to, timer, interrupting=cancel != "false")
+
+
+def _read_event_gateway(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
+    if element.get("instantiate", "false").strip() != "false":
+        ctx.report(
+            "an event-based gateway that starts the process is not supported yet", node_id, element
+        )
+    if element.get("eventGatewayType", "Exclusive").strip() != "Exclusive":
+        ctx.report("a parallel event-based gateway is not supported yet", node_id, element)
+    return EventBasedGateway(node_id, name)
+
+
 _NODE_READERS: dict[str, Callable[[etree._Element, str, str, ReadContext], Node]] = {
     "startEvent": _read_start,
     "endEvent": _read_end,
     "userTask": _read_user_task,
     "exclusiveGateway": _read_exclusive,
     "parallelGateway": _read_parallel,
+    "intermediateCatchEvent": _read_catch,
+    "boundaryEvent": _read_boundary,
+    "eventBasedGateway": _read_event_gateway,
 }
 
 

@@ -19,10 +19,20 @@ from procflow.model.bpmn.elements import (
     NODE_ARTIFACTS,
     NODE_TAGS,
     PROCESS_ARTIFACTS,
+    TIMER_EVENT_TAGS,
+    TRIGGERED_EVENT_TAGS,
     unsupported_child,
     unsupported_element,
+    unsupported_trigger,
 )
-from procflow.model.bpmn.namespaces import BPMN_NS, BPMNDI_NS, PROCFLOW_NS, bpmn, split_tag
+from procflow.model.bpmn.namespaces import (
+    BPMN_NS,
+    BPMNDI_NS,
+    PROCFLOW_NS,
+    bpmn,
+    procflow,
+    split_tag,
+)
 from procflow.model.bpmn.nodes import read_flow, read_node, text_of
 from procflow.model.bpmn.secure_xml import load_xml
 from procflow.model.definition import Flow, Node, ParallelGateway, ProcessDefinition, TaskNode
@@ -147,9 +157,18 @@ def _read_process(element: etree._Element, problems: ProblemCollector) -> BpmnPr
     graph = _ProcessGraph(ctx)
     for child in element:
         graph.add(child)
-    definition = ProcessDefinition.create(name, graph.nodes, graph.flows, _description(element))
+    definition = ProcessDefinition.create(
+        name, graph.nodes, graph.flows, _description(element), _expiry_time(element, ctx)
+    )
     graph.check(definition, process_id, element)
     return BpmnProcess(process_id, _without(definition, graph.placeholders))
+
+
+def _expiry_time(element: etree._Element, ctx: ReadContext) -> str | None:
+    value = element.get(procflow("expiryTime"))
+    if value is not None and not value.strip():
+        ctx.report("procflow:expiryTime must not be empty", element.get("id"), element)
+    return value.strip() if value and value.strip() else None
 
 
 def _description(element: etree._Element) -> str:
@@ -180,6 +199,12 @@ class _ProcessGraph:
             self.ctx.report(f"<procflow:{tag}> is not allowed here", element_id, child)
         if namespace != BPMN_NS or tag in PROCESS_ARTIFACTS:
             return
+        trigger = unsupported_trigger(child, tag) if tag in TRIGGERED_EVENT_TAGS else None
+        if trigger is not None:
+            # Run as something else it would not be the drawn process: reported, stood in for.
+            self.ctx.report(trigger, element_id, child)
+            self._add_placeholder(element_id or "", tag)
+            return
         if tag in NODE_TAGS or tag == FLOW_TAG:
             self._check_element(child, tag, element_id)
         if tag == FLOW_TAG:
@@ -201,6 +226,8 @@ class _ProcessGraph:
             if namespace == BPMN_NS and local not in NODE_ARTIFACTS:
                 if tag == "scriptTask" and local == "script" and not text_of(child):
                     continue
+                if tag in TIMER_EVENT_TAGS and local == "timerEventDefinition":
+                    continue
                 self.ctx.report(unsupported_child(tag, local), element.get("id"), child)
 
     def _add_placeholder(self, element_id: str, tag: str) -> None:
@@ -216,7 +243,8 @@ class _ProcessGraph:
             lines.setdefault(definition.name, element.sourceline)
             lines.setdefault(process_id, element.sourceline)
         found = ProblemCollector(self.ctx.problems.file)
-        check_graph(definition, found, lines.get)
+        reported = {problem.element_id for problem in self.ctx.problems.problems}
+        check_graph(definition, found, lines.get, reported)
         self.ctx.problems.problems.extend(
             problem for problem in found.problems if not self._explained(problem, definition)
         )
@@ -240,7 +268,11 @@ def _without(definition: ProcessDefinition, placeholders: set[str]) -> ProcessDe
         return definition
     nodes = [node for node in definition.nodes.values() if node.id not in placeholders]
     return ProcessDefinition.create(
-        definition.name, nodes, list(definition.flows), definition.description
+        definition.name,
+        nodes,
+        list(definition.flows),
+        definition.description,
+        definition.expiry_time,
     )
 
 

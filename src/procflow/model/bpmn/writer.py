@@ -17,8 +17,11 @@ from procflow import __version__
 from procflow.model.bpmn.layout import Box, Layout, Point, layout
 from procflow.model.bpmn.namespaces import DC_NS, DI_NS, NSMAP, XSI_NS, bpmn, bpmndi, procflow
 from procflow.model.bpmn.reader import BpmnProcess
+from procflow.model.bpmn.timers import write_timer
 from procflow.model.definition import (
+    BoundaryEvent,
     EndNode,
+    EventBasedGateway,
     ExclusiveGateway,
     Flow,
     Node,
@@ -26,7 +29,9 @@ from procflow.model.definition import (
     ProcessDefinition,
     StartNode,
     TaskNode,
+    TimerCatchNode,
     UserTaskNode,
+    timer_of,
 )
 
 TARGET_NAMESPACE = "https://procflow.dev/processes"
@@ -70,6 +75,8 @@ def _write_process(process: etree._Element, definition: ProcessDefinition, proce
     process.set("id", process_id)
     process.set("name", definition.name)
     process.set("isExecutable", "true")
+    if definition.expiry_time is not None:
+        process.set(procflow("expiryTime"), definition.expiry_time)
     if definition.description:
         etree.SubElement(process, bpmn("documentation")).text = definition.description
     for node in definition.nodes.values():
@@ -78,6 +85,10 @@ def _write_process(process: etree._Element, definition: ProcessDefinition, proce
             etree.SubElement(element, bpmn("incoming")).text = flow.id
         for flow in definition.outgoing_flows(node.id):
             etree.SubElement(element, bpmn("outgoing")).text = flow.id
+        # BPMN's sequence: an event's definitions come after its incoming/outgoing.
+        timer = timer_of(node)
+        if timer is not None:
+            write_timer(element, timer)
     for flow in definition.flows:
         _write_flow(process, flow)
 
@@ -97,6 +108,15 @@ def _extension(element: etree._Element, local: str) -> etree._Element:
     return etree.SubElement(container, procflow(local))
 
 
+# Nodes written as a bare element: everything they say is in their id, name and flows.
+_PLAIN_TAGS: dict[type, str] = {
+    ParallelGateway: "parallelGateway",
+    EndNode: "endEvent",
+    TimerCatchNode: "intermediateCatchEvent",
+    EventBasedGateway: "eventBasedGateway",
+}
+
+
 def _write_node(process: etree._Element, node: Node) -> etree._Element:
     match node:
         case StartNode():
@@ -113,10 +133,14 @@ def _write_node(process: etree._Element, node: Node) -> etree._Element:
             if node.default_flow:
                 element.set("default", node.default_flow)
             return element
-        case ParallelGateway():
-            return _new(process, "parallelGateway", node.id, node.name)
-        case EndNode():
-            return _new(process, "endEvent", node.id, node.name)
+        case BoundaryEvent():
+            element = _new(process, "boundaryEvent", node.id, node.name)
+            element.set("attachedToRef", node.attached_to)
+            if not node.interrupting:
+                element.set("cancelActivity", "false")
+            return element
+        case ParallelGateway() | EndNode() | TimerCatchNode() | EventBasedGateway():
+            return _new(process, _PLAIN_TAGS[type(node)], node.id, node.name)
 
 
 def _write_start(process: etree._Element, node: StartNode) -> etree._Element:

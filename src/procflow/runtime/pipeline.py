@@ -1,0 +1,94 @@
+"""The one path every writer takes: load -> ``engine.step`` -> save -> carry out effects.
+
+Starts, actions, job and timer firings and operations all go through ``run_command`` (one
+transaction per attempt, one ``now`` per attempt, one optimistic-retry policy) and
+``apply_step`` (the step, the save with its version check, the effects, metrics and the log
+line), so that a new kind of writer cannot forget any of them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from procflow.engine.events import Effect, Event, StepResult
+from procflow.engine.step import step
+from procflow.model.build import Build
+from procflow.model.errors import ConcurrentModification
+from procflow.model.instance import ProcessInstance
+from procflow.runtime import metrics
+from procflow.runtime.context import RuntimeContext
+from procflow.runtime.effects import JobReuse, carry_out
+from procflow.store.port import StoreTxn
+
+log = logging.getLogger("procflow.runtime")
+
+T = TypeVar("T")
+
+
+class RetryableConflict(Exception):
+    """Another transaction won a race this attempt depended on; the command runs again on
+    fresh state. ``ConcurrentModification`` (a lost version check) is the other such case."""
+
+
+def run_command(
+    ctx: RuntimeContext,
+    attempt: Callable[[StoreTxn, datetime], T],
+    exhausted: Callable[[], Exception] = ConcurrentModification,
+) -> T:
+    """Run ``attempt`` in a write transaction, again (bounded) when it lost a race."""
+    for _ in range(ctx.max_conflict_retries):
+        now = ctx.clock()
+        try:
+            with ctx.store.transaction() as txn:
+                return attempt(txn, now)
+        except (ConcurrentModification, RetryableConflict):
+            metrics.CONFLICT_RETRIES.inc()
+            continue
+    raise exhausted()
+
+
+@dataclass(frozen=True)
+class Applied:
+    """An instance after a step: as saved (``instance``), with its build and the step."""
+
+    instance: ProcessInstance
+    build: Build
+    result: StepResult
+
+
+def apply_step(
+    ctx: RuntimeContext,
+    txn: StoreTxn,
+    instance: ProcessInstance,
+    event: Event,
+    now: datetime,
+    *,
+    build: Build | None = None,
+    is_new: bool = False,
+    prelude: tuple[Effect, ...] = (),
+    reuse: JobReuse | None = None,
+) -> Applied:
+    """Step ``instance`` with ``event`` and write the outcome in ``txn``.
+
+    ``is_new`` inserts the instance (a start) instead of updating it under its version
+    check; ``prelude`` effects are carried out before the step's own (the creation audit
+    event of a start); ``reuse`` lets a worker continue its job row into a follow-up.
+    """
+    build = build or ctx.catalog.build(txn, instance.build_id)
+    definition = ctx.catalog.definition_in(build, instance.definition_id)
+    result = step(definition, instance, event, now)
+    if not result.changed:
+        return Applied(instance, build, result)
+    saved = txn.insert_instance(result.instance) if is_new else txn.update_instance(result.instance)
+    carry_out(txn, saved.uuid, (*prelude, *result.effects), now, reuse)
+    metrics.observe_transition(instance.state, saved.state)
+    log.info(
+        "instance moved",
+        extra={"instance": str(saved.uuid), "state": saved.state.value,
+               "event": type(event).__name__},
+    )  # fmt: skip
+    return Applied(saved, build, result)

@@ -9,6 +9,9 @@ from pathlib import Path
 from procflow.model.limits import DEFAULT_MAX_DATA_BYTES
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_HEADER_BYTES = 16 * 1024
+DEFAULT_MAX_HEADER_FIELD_BYTES = 8 * 1024
+SQLITE_SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
 DEMO_WORKSPACE_ID = "00000000-0000-0000-0000-000000000001"
 DEMO_APP_ID = "00000000-0000-0000-0000-0000000000a1"
 
@@ -29,6 +32,22 @@ class Settings:
     embedded_worker: bool | None
     # The serialised size an instance's data may reach (a 413 past it).
     max_data_bytes: int = DEFAULT_MAX_DATA_BYTES
+    # HTTP limits (docs/operations.md, "Limits: HTTP").
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    max_header_field_bytes: int = DEFAULT_MAX_HEADER_FIELD_BYTES
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    keep_alive_seconds: float = 5.0
+    # A JWKS URL is refetched at most once per refetch interval, each fetch bounded by timeout.
+    jwks_timeout_seconds: float = 2.0
+    jwks_refetch_seconds: float = 30.0
+    # None: /metrics is served on the API port to an admin or PROCFLOW_METRICS_TOKEN bearer
+    # only; a port: also served there, without authentication.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_token: str | None = None
+    # NORMAL: an OS crash or power loss can lose the last commits; FULL: fsync every commit.
+    sqlite_synchronous: str = "NORMAL"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -46,6 +65,23 @@ class Settings:
             seed_demo=env.get("PROCFLOW_DEMO", "1") != "0",
             embedded_worker=_tristate(env.get("PROCFLOW_EMBEDDED_WORKER", "auto")),
             max_data_bytes=int(env.get("PROCFLOW_MAX_DATA_BYTES", DEFAULT_MAX_DATA_BYTES)),
+            max_header_bytes=int(env.get("PROCFLOW_MAX_HEADER_BYTES", DEFAULT_MAX_HEADER_BYTES)),
+            max_header_field_bytes=int(
+                env.get("PROCFLOW_MAX_HEADER_FIELD_BYTES", DEFAULT_MAX_HEADER_FIELD_BYTES)
+            ),
+            header_timeout_seconds=float(env.get("PROCFLOW_HEADER_TIMEOUT_SECONDS", "10")),
+            body_timeout_seconds=float(env.get("PROCFLOW_BODY_TIMEOUT_SECONDS", "30")),
+            keep_alive_seconds=float(env.get("PROCFLOW_KEEP_ALIVE_SECONDS", "5")),
+            jwks_timeout_seconds=float(env.get("PROCFLOW_JWKS_TIMEOUT_SECONDS", "2")),
+            jwks_refetch_seconds=float(env.get("PROCFLOW_JWKS_REFETCH_SECONDS", "30")),
+            metrics_port=int(env["PROCFLOW_METRICS_PORT"])
+            if env.get("PROCFLOW_METRICS_PORT")
+            else None,
+            metrics_host=env.get("PROCFLOW_METRICS_HOST", "127.0.0.1"),
+            metrics_token=env.get("PROCFLOW_METRICS_TOKEN") or None,
+            sqlite_synchronous=_sqlite_synchronous(
+                env.get("PROCFLOW_SQLITE_SYNCHRONOUS", "NORMAL")
+            ),
         )
 
 
@@ -53,3 +89,10 @@ def _tristate(value: str) -> bool | None:
     if value == "auto":
         return None
     return value not in ("0", "false", "no")
+
+
+def _sqlite_synchronous(value: str) -> str:
+    mode = value.strip().upper()
+    if mode not in SQLITE_SYNCHRONOUS_MODES:
+        raise ValueError(f"PROCFLOW_SQLITE_SYNCHRONOUS must be one of {SQLITE_SYNCHRONOUS_MODES}")
+    return mode

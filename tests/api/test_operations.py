@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from procflow.logs import JsonFormatter
+from procflow.runtime.access import Role
 from tests.api.conftest import Api
 
 
@@ -20,10 +21,11 @@ def _sample(text: str, name: str) -> float:
 
 
 def test_metrics_count_starts_completions_failures_and_latency(api: Api) -> None:
-    before = api.client.get("/metrics").text
+    operator = api.headers(api.mint({"*": frozenset({Role.ADMIN})}))
+    before = api.client.get("/metrics", headers=operator).text
     api.start("straight", {"a": 1, "b": 2})
     api.start("failing", {"a": 1, "zero": 0})
-    after = api.client.get("/metrics").text
+    after = api.client.get("/metrics", headers=operator).text
     assert (
         _sample(after, "procflow_instance_starts_total")
         - _sample(before, "procflow_instance_starts_total")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 from fastapi import APIRouter, FastAPI, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
@@ -9,12 +11,16 @@ from starlette.responses import Response
 
 from procflow import __version__
 from procflow.api import routes_admin, routes_instances, routes_operations, routes_start
+from procflow.api.http_guards import BodyTimeout, HeaderLimits, InternalErrors, SecurityHeaders
+from procflow.api.jwks_refresh import JwksRefresh
 from procflow.api.problems import install_problem_handlers, problem_response
 from procflow.api.render import JsonResponse
+from procflow.api.requests import principal_of
 from procflow.api.timing import RequestTiming
 from procflow.config import Settings
 from procflow.runtime.context import RuntimeContext
-from procflow.runtime.tokens import CachingVerifier, TokenVerifier
+from procflow.runtime.jwks import RemoteJwks
+from procflow.runtime.tokens import CachingVerifier, JwksVerifier, TokenVerifier
 
 RTM_PREFIX = "/rtm"
 
@@ -37,8 +43,20 @@ async def ready(request: Request) -> Response:
 
 
 @health.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-async def prometheus_metrics() -> Response:
+async def prometheus_metrics(request: Request) -> Response:
+    # Metrics name definitions and show traffic: on the API port only for an operator.
+    # PROCFLOW_METRICS_PORT serves them unauthenticated on a port of their own.
+    if not _is_metrics_scraper(request):
+        principal_of(request).require_global_admin()
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _is_metrics_scraper(request: Request) -> bool:
+    expected: str | None = request.app.state.settings.metrics_token
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if expected is None or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(token.strip().encode(), expected.encode())
 
 
 def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier) -> FastAPI:
@@ -52,10 +70,25 @@ def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier)
     app.state.settings = settings
     app.state.token_verifier = CachingVerifier(verifier)
     install_problem_handlers(app)
-    app.add_middleware(RequestTiming)
+    _add_middleware(app, settings, verifier)
     for router in (routes_start.router, routes_instances.router, routes_operations.router):
         app.include_router(router)
         app.include_router(router, prefix=RTM_PREFIX, include_in_schema=False)
     app.include_router(routes_admin.router)
     app.include_router(health)
     return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings, verifier: TokenVerifier) -> None:
+    """Innermost first: each ``add_middleware`` wraps the ones before it."""
+    app.add_middleware(RequestTiming)
+    if isinstance(verifier, JwksVerifier) and isinstance(verifier.keys, RemoteJwks):
+        app.add_middleware(JwksRefresh, jwks=verifier.keys)
+    app.add_middleware(BodyTimeout, seconds=settings.body_timeout_seconds)
+    app.add_middleware(
+        HeaderLimits,
+        max_total=settings.max_header_bytes,
+        max_field=settings.max_header_field_bytes,
+    )
+    app.add_middleware(InternalErrors)
+    app.add_middleware(SecurityHeaders)

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from procflow.model.errors import (
     ConflictError,
     Forbidden,
+    InvalidToken,
     NotFoundError,
     PayloadTooLarge,
     ProcflowError,
@@ -37,14 +38,12 @@ def status_of(error: ProcflowError) -> int:
     return next((status for cls, status in _STATUS_BY_ERROR if isinstance(error, cls)), 400)
 
 
-def problem_response(
-    status: int,
-    code: str,
-    message: str,
-    error_key: str,
-    extra: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+def problem_body(
+    status: int, code: str, message: str, error_key: str, extra: dict[str, Any] | None = None
+) -> bytes:
     # Details come first so that no detail can overwrite a standard member such as status.
     body: dict[str, Any] = dict(extra or {})
     body |= {
@@ -56,20 +55,37 @@ def problem_response(
         "errorKey": error_key,
         "code": code,
     }
+    return orjson.dumps(body)
+
+
+def problem_response(
+    status: int,
+    code: str,
+    message: str,
+    error_key: str,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     return Response(
-        orjson.dumps(body),
+        problem_body(status, code, message, error_key, extra),
         status_code=status,
         headers=headers,
-        media_type="application/problem+json",
+        media_type=PROBLEM_MEDIA_TYPE,
     )
 
 
 def error_response(error: ProcflowError) -> Response:
     status = status_of(error)
-    headers = {"WWW-Authenticate": 'Bearer realm="procflow"'} if status == 401 else None
+    headers = {"WWW-Authenticate": _bearer_challenge(error)} if status == 401 else None
     return problem_response(
         status, error.code, error.message, error.error_key, dict(error.details), headers
     )
+
+
+def _bearer_challenge(error: ProcflowError) -> str:
+    # RFC 6750 section 3: a token was sent but is not acceptable.
+    suffix = ', error="invalid_token"' if isinstance(error, InvalidToken) else ""
+    return f'Bearer realm="procflow"{suffix}'
 
 
 async def _on_domain_error(_request: Request, error: Exception) -> Response:

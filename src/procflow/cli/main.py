@@ -10,9 +10,9 @@ from uuid import UUID
 
 import prometheus_client
 import typer
-import uvicorn
 
 from procflow.api.app import create_app
+from procflow.api.server import run_server
 from procflow.cli.banner import print_banner
 from procflow.cli.remote import instance_app
 from procflow.config import Settings
@@ -24,6 +24,7 @@ from procflow.runtime import deploy
 from procflow.runtime.access import ANY_WORKSPACE, SYSTEM, Role
 from procflow.runtime.context import RuntimeContext, utc_now
 from procflow.runtime.demo import DEFINITION_SUFFIXES, seed_demo
+from procflow.runtime.jwks import RemoteJwks
 from procflow.runtime.tokens import (
     JwksVerifier,
     TokenIssuer,
@@ -44,7 +45,9 @@ app.add_typer(instance_app, name="instance")
 
 def _store(settings: Settings) -> Store:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings.database_url, settings.data_dir)
+    store = open_store(
+        settings.database_url, settings.data_dir, sqlite_synchronous=settings.sqlite_synchronous
+    )
     store.migrate()
     return store
 
@@ -61,7 +64,12 @@ def _verifier(settings: Settings, issuer: TokenIssuer) -> TokenVerifier:
             settings.jwks_file, settings.jwt_issuer, settings.jwt_audience
         )
     if settings.jwks_url is not None:
-        return JwksVerifier.from_url(settings.jwks_url, settings.jwt_issuer, settings.jwt_audience)
+        keys = RemoteJwks(
+            settings.jwks_url,
+            timeout=settings.jwks_timeout_seconds,
+            min_interval=settings.jwks_refetch_seconds,
+        )
+        return JwksVerifier(keys, settings.jwt_issuer, settings.jwt_audience)
     return issuer
 
 
@@ -83,13 +91,9 @@ def serve(
     bind_host, bind_port = host or settings.host, port or settings.port
     verifier = _verifier(settings, issuer)
     print_banner(issuer, bind_host, bind_port, demo=settings.seed_demo and verifier is issuer)
-    uvicorn.run(
-        create_app(ctx, settings, verifier),
-        host=bind_host,
-        port=bind_port,
-        log_level="warning",
-        access_log=False,
-    )
+    if settings.metrics_port is not None:
+        prometheus_client.start_http_server(settings.metrics_port, addr=settings.metrics_host)
+    run_server(create_app(ctx, settings, verifier), settings, bind_host, bind_port)
 
 
 def _wants_embedded_worker(settings: Settings, store: Store) -> bool:

@@ -262,6 +262,15 @@ class Unauthenticated(ProcflowError):
     default_message = "A valid bearer token is required."
 
 
+class InvalidToken(Unauthenticated):
+    """Whatever is wrong with a token, the client is told only that it is invalid: the reason
+    (an unknown ``kid``, the identity provider's error) is logged, never echoed."""
+
+    code = "invalid_token"
+    error_key = "error.authentication.invalid_token"
+    default_message = "Invalid token."
+
+
 class PayloadTooLarge(ProcflowError):
     code = "payload_too_large"
     error_key = "error.validation.body.too_large"

@@ -81,7 +81,9 @@ class Catalog:
         if build is None:
             build = txn.get_build(build_id)
             if build is None:
-                raise BuildNotFound(buildId=str(build_id))
+                # No details: a build of a workspace the caller cannot see answers this very
+                # body too (runtime/starting.py), and the two must not differ.
+                raise BuildNotFound()
             self._builds.put(build_id, build)
         return build
 
@@ -114,7 +116,7 @@ class Catalog:
     def pinned_build(self, txn: StoreTxn, app_id: UUID, build_id: UUID) -> Build:
         build = self.build(txn, build_id)
         if build.app_id != app_id:
-            raise BuildNotFound(buildId=str(build_id))
+            raise BuildNotFound()
         return build
 
 

@@ -42,10 +42,22 @@ def create_app(
     with store.transaction() as txn:
         if txn.get_workspace(workspace_id) is None:
             raise WorkspaceNotFound(workspaceId=str(workspace_id))
-        if txn.get_app(app.id) is not None:
-            raise ConflictError("An app with this id already exists.")
+        existing = txn.get_app(app.id)
+        if existing is not None:
+            _raise_taken(principal, existing.workspace_id, ConflictError(APP_EXISTS))
         txn.insert_app(app)
     return app
+
+
+APP_EXISTS = "An app with this id already exists."
+
+
+def _raise_taken(principal: Principal, owner: UUID, conflict: ConflictError) -> None:
+    """An id taken in a workspace the caller cannot see answers exactly what any request
+    into such a workspace answers, so that ids never reveal another workspace's content."""
+    if not principal.sees(owner):
+        raise WorkspaceNotFound()
+    raise conflict
 
 
 def parse_build_files(files: Mapping[str, bytes]) -> tuple[DefinitionSource, ...]:
@@ -107,8 +119,11 @@ def deploy_build(
     build = new_build(workspace_id, app_id, files, now, build_id)
     with store.transaction() as txn:
         check_app_in_workspace(txn, workspace_id, app_id)
-        if txn.get_build(build.id) is not None:
-            raise BuildAlreadyExists(buildId=str(build.id))
+        existing = txn.get_build(build.id)
+        if existing is not None:
+            _raise_taken(
+                principal, existing.workspace_id, BuildAlreadyExists(buildId=str(build.id))
+            )
         txn.insert_build(build)
         if activate:
             timer_starts.activate(txn, build, now)

@@ -6,13 +6,15 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from procflow.model.build import Build
-from procflow.model.errors import WorkspaceNotFound
+from procflow.model.errors import InvalidParameter, WorkspaceNotFound
 from procflow.model.instance import ProcessInstance
 from procflow.runtime.access import Principal, Role
 from procflow.runtime.commands import load_visible
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.views import InstanceView
 from procflow.store.port import AuditRecord, InstanceQuery
+
+MAX_INSTANCE_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -97,5 +99,9 @@ def search_instances(
     ctx: RuntimeContext, principal: Principal, query: InstanceQuery
 ) -> list[ProcessInstance]:
     principal.require(query.workspace_id, Role.READ, WorkspaceNotFound())
+    if query.after is not None and not 0 <= query.after <= MAX_INSTANCE_ID:
+        # Instance ids are 64-bit signed integers in both stores: a larger cursor is not one
+        # this API ever handed out (and the database driver would overflow on it).
+        raise InvalidParameter("cursor is not a cursor this search returned.", parameter="cursor")
     with ctx.store.read_transaction() as txn:
         return txn.search_instances(query)

@@ -9,6 +9,8 @@ maps a workspace uuid (or ``*``) to the roles granted there, and ``iss``/``aud``
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
 import os
 import secrets
 import tempfile
@@ -20,11 +22,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from threading import Lock
 from typing import Any, Protocol
+from uuid import UUID
 
 import jwt
 
-from procflow.model.errors import Unauthenticated
-from procflow.runtime.access import Principal, Role
+from procflow.model.errors import InvalidToken
+from procflow.runtime.access import ANY_WORKSPACE, Principal, Role
+from procflow.runtime.jwks import KeySource, StaticJwks, parse_jwks
+
+log = logging.getLogger(__name__)
 
 SECRET_FILE = "jwt-secret"
 ALGORITHM = "HS256"
@@ -89,46 +95,67 @@ class TokenVerifier(Protocol):
     def verify(self, token: str) -> Principal: ...
 
 
-ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
 
 
 @dataclass(frozen=True)
 class JwksVerifier:
-    """Verifies provider-signed tokens; the key is chosen by the token's ``kid``."""
+    """Verifies provider-signed tokens; the key is chosen by the token's ``kid``, and must be
+    one that signs with the token's ``alg``."""
 
-    keys: jwt.PyJWKSet | jwt.PyJWKClient
+    keys: KeySource
     issuer: str
     audience: str
 
     @classmethod
     def from_file(cls, path: Path, issuer: str, audience: str) -> JwksVerifier:
-        return cls(jwt.PyJWKSet.from_json(path.read_text()), issuer, audience)
-
-    @classmethod
-    def from_url(cls, url: str, issuer: str, audience: str) -> JwksVerifier:
-        return cls(jwt.PyJWKClient(url, cache_keys=True, lifespan=300), issuer, audience)
+        return cls(StaticJwks(parse_jwks(path.read_bytes())), issuer, audience)
 
     def verify(self, token: str) -> Principal:
-        try:
-            key = self._key_for(token)
-        except (jwt.PyJWKError, jwt.PyJWKClientError, jwt.InvalidTokenError, KeyError) as error:
-            raise Unauthenticated(f"The bearer token is invalid: {error}.") from error
-        return _principal(token, key, ASYMMETRIC_ALGORITHMS, self.issuer, self.audience)
-
-    def _key_for(self, token: str) -> Any:
-        if isinstance(self.keys, jwt.PyJWKClient):
-            return self.keys.get_signing_key_from_jwt(token).key
-        kid = jwt.get_unverified_header(token).get("kid")
+        header = _unverified_header(token)
+        algorithm, kid = header.get("alg"), header.get("kid")
+        if algorithm not in ASYMMETRIC_ALGORITHMS:
+            raise _invalid("algorithm not allowed", alg=str(algorithm)[:32])
         if not isinstance(kid, str):
-            raise jwt.InvalidTokenError("the token names no key (kid)")
-        return self.keys[kid].key
+            raise _invalid("the token names no key (kid)")
+        jwk = self.keys.get(kid)
+        if jwk is None:
+            raise _invalid("unknown kid", kid=kid[:64])
+        if not jwk.signs(algorithm):
+            raise _invalid("the key does not sign with the token's alg", kid=kid, alg=algorithm)
+        return _principal(token, jwk.key, [algorithm], self.issuer, self.audience)
+
+
+def unverified_kid(token: str) -> str | None:
+    """The ``kid`` a token names, read without verifying anything (to pick or fetch keys)."""
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError:
+        return None
+    return kid if isinstance(kid, str) else None
+
+
+def _unverified_header(token: str) -> dict[str, Any]:
+    try:
+        return jwt.get_unverified_header(token)
+    except jwt.PyJWTError as error:
+        raise _invalid("malformed token", error=str(error)) from error
+
+
+def _invalid(reason: str, **detail: str) -> InvalidToken:
+    log.info("bearer token refused", extra={"reason": reason, **detail})
+    return InvalidToken()
+
+
+# Numeric dates only (RFC 7519 section 2): PyJWT would also take "exp": "9999999999".
+_DATE_CLAIMS = ("exp", "iat", "nbf")
 
 
 def _principal(
     token: str, key: Any, algorithms: list[str], issuer: str, audience: str
 ) -> Principal:
-    # ``algorithms`` is fixed per verifier, so a token cannot pick "none" or switch an RSA
-    # public key into an HMAC secret.
+    # ``algorithms`` is fixed per verifier (or per key), so a token cannot pick "none" or
+    # switch an RSA public key into an HMAC secret.
     try:
         claims = jwt.decode(
             token,
@@ -139,10 +166,18 @@ def _principal(
             options={"require": ["exp", "iss", "aud", "sub"]},
         )
     except jwt.ExpiredSignatureError as error:
-        raise Unauthenticated("The bearer token has expired.") from error
-    except jwt.InvalidTokenError as error:
-        raise Unauthenticated(f"The bearer token is invalid: {error}.") from error
+        raise _invalid("expired") from error
+    # ValueError/TypeError: a key PyJWT cannot use with this algorithm, a NaN date, ...
+    except (jwt.PyJWTError, ValueError, TypeError) as error:
+        raise _invalid(type(error).__name__, error=str(error)[:200]) from error
+    for name in _DATE_CLAIMS:
+        if name in claims and not _is_numeric_date(claims[name]):
+            raise _invalid(f"{name} is not a number")
     return Principal(str(claims["sub"]), _roles(claims.get("workspaces")), float(claims["exp"]))
+
+
+def _is_numeric_date(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class CachingVerifier:
@@ -177,11 +212,23 @@ def _still_valid(principal: Principal) -> bool:
 
 
 def _roles(claim: Any) -> dict[str, frozenset[Role]]:
+    """``{"<workspace uuid>" | "*": ["start", ...]}``, strictly: any other shape is an invalid
+    token. Role names we do not know are ignored (a provider may carry others)."""
     if not isinstance(claim, Mapping):
-        raise Unauthenticated("The bearer token has no workspaces claim.")
+        raise _invalid("no workspaces claim")
     roles: dict[str, frozenset[Role]] = {}
     for workspace, names in claim.items():
-        if not isinstance(names, list):
-            raise Unauthenticated("The workspaces claim must map workspaces to role lists.")
-        roles[str(workspace)] = frozenset(Role(n) for n in names if n in Role._value2member_map_)
+        key = _workspace_key(workspace)
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise _invalid("workspaces must map to lists of role names")
+        roles[key] = frozenset(Role(n) for n in names if n in Role._value2member_map_)
     return roles
+
+
+def _workspace_key(workspace: Any) -> str:
+    if workspace == ANY_WORKSPACE:
+        return ANY_WORKSPACE
+    try:
+        return str(UUID(workspace))
+    except (ValueError, TypeError, AttributeError) as error:
+        raise _invalid("workspaces keys must be workspace uuids or *") from error

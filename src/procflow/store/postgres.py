@@ -57,6 +57,8 @@ class PostgresStore(SqlStore):
             json_deserializer=json_loads,
             pool_size=pool_size,
             max_overflow=pool_size,
+            # Errors name the statement, never the instance data bound to it.
+            hide_parameters=True,
         )
         super().__init__(engine)
         self._conninfo = sa_url.set(drivername="postgresql").render_as_string(hide_password=False)

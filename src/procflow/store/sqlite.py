@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,16 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from procflow.store.sql import SqlStore, SqlTxn, json_dumps, json_loads
 
 BUSY_TIMEOUT_SECONDS = 30.0
+SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
 
 
 class SqliteStore(SqlStore):
     dialect = "sqlite"
     dialect_insert = staticmethod(sqlite_insert)
 
-    def __init__(self, path: Path, *, pool_size: int = 8) -> None:
+    def __init__(self, path: Path, *, pool_size: int = 8, synchronous: str = "NORMAL") -> None:
+        if synchronous not in SYNCHRONOUS_MODES:
+            raise ValueError(f"PRAGMA synchronous must be one of {SYNCHRONOUS_MODES}")
         self.path = path
         engine = create_engine(
             f"sqlite:///{path}",
@@ -36,8 +40,10 @@ class SqliteStore(SqlStore):
             pool_size=pool_size,
             max_overflow=pool_size,
             connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS},
+            # Errors name the statement, never the instance data bound to it.
+            hide_parameters=True,
         )
-        event.listen(engine, "connect", _configure_connection)
+        event.listen(engine, "connect", partial(_configure_connection, synchronous=synchronous))
         event.listen(engine, "begin", _begin)
         super().__init__(engine)
         # Writers of this process queue here instead of in SQLite's busy handler, which
@@ -59,14 +65,16 @@ class SqliteStore(SqlStore):
 
 
 def _configure_connection(
-    dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry
+    dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry, *, synchronous: str
 ) -> None:
     # Hand transaction control to SQLAlchemy's "begin" hook below (pysqlite recipe).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # NORMAL in WAL mode: a process crash loses nothing, an OS crash or power loss can
+        # lose the last commits. FULL fsyncs every commit (docs/operations.md).
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:

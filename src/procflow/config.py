@@ -30,6 +30,10 @@ class Settings:
     seed_demo: bool
     # None: decide by the store (SQLite runs a worker inside serve, PostgreSQL does not).
     embedded_worker: bool | None
+    # How long a claimed job stays a worker's before another may take it (a killed
+    # worker's jobs wait this long); serve's embedded worker and the default of
+    # ``procflow worker --lease``.
+    job_lease_seconds: float = 30.0
     # The serialised size an instance's data may reach (a 413 past it).
     max_data_bytes: int = DEFAULT_MAX_DATA_BYTES
     # HTTP limits (docs/operations.md, "Limits: HTTP").
@@ -64,6 +68,7 @@ class Settings:
             jwks_url=env.get("PROCFLOW_JWKS_URL") or None,
             seed_demo=env.get("PROCFLOW_DEMO", "1") != "0",
             embedded_worker=_tristate(env.get("PROCFLOW_EMBEDDED_WORKER", "auto")),
+            job_lease_seconds=float(env.get("PROCFLOW_JOB_LEASE_SECONDS", "30")),
             max_data_bytes=int(env.get("PROCFLOW_MAX_DATA_BYTES", DEFAULT_MAX_DATA_BYTES)),
             max_header_bytes=int(env.get("PROCFLOW_MAX_HEADER_BYTES", DEFAULT_MAX_HEADER_BYTES)),
             max_header_field_bytes=int(

@@ -131,10 +131,10 @@ class Cluster:
         assert result.returncode == 0, f"procflow {' '.join(args)}:\n{result.stderr}"
         return result.stdout
 
-    def add_server(self) -> Service:
+    def add_server(self, **extra_env: str) -> Service:
         port = free_port()
         name = f"serve-{len(self.servers)}"
-        env = self.env(PROCFLOW_PORT=str(port))
+        env = self.env(PROCFLOW_PORT=str(port), **extra_env)
         server = Service(name, ["serve"], env, self.log_dir / f"{name}.log", port)
         self.servers.append(server)
         return server

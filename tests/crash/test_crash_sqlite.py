@@ -4,8 +4,8 @@ actions, and restarted on the same file.
 
 Afterwards every acknowledged start exists once, every acknowledged action was applied
 exactly once, every instance finished and no job is left. Reuses the PostgreSQL crash
-test's processes (cluster.py) and start client (load.py). Most of the run is the wait for
-the jobs a killed embedded worker held: their 30 s lease (runtime/worker.py) must expire.
+test's processes (cluster.py) and start client (load.py). The jobs a killed embedded worker
+held wait for their lease to expire (PROCFLOW_JOB_LEASE_SECONDS, short here).
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ ACTIONS = 20
 KILL_AT = (0.3, 0.65)
 LOAD_SECONDS = 25.0
 TASKS = 3
+LEASE_SECONDS = 3
 
 
 @pytest.fixture
@@ -155,8 +156,9 @@ def test_kill_9_of_serve_on_sqlite_loses_and_duplicates_nothing(
     for name, text in (("async_chain.yaml", ASYNC_CHAIN), ("review.yaml", REVIEW)):
         (tmp_path / name).write_text(text)
     cluster.run("deploy", str(tmp_path), "--workspace", WORKSPACE, "--app", APP, "--activate")
-    server = cluster.add_server()
-    server.env["PROCFLOW_EMBEDDED_WORKER"] = "1"
+    server = cluster.add_server(
+        PROCFLOW_JOB_LEASE_SECONDS=str(LEASE_SECONDS), PROCFLOW_EMBEDDED_WORKER="1"
+    )
     server.start()
     server.wait_ready()
     token = cluster.run("token", "--workspace", WORKSPACE).strip()

@@ -242,3 +242,27 @@ def test_occurrences_missed_while_no_worker_ran_are_skipped_not_burst(store: Sto
     world.clock.advance(minutes=1)
     world.drain()
     assert world.instances("tick") == 2
+
+
+THEN_TASK = """
+name: then_task
+nodes:
+  - {id: begin, type: start}
+  - {id: pause, type: timer, timer: {duration: PT1S}}
+  - {id: stamp, type: task, async: true, rules: [{set: {stamped: "true"}}]}
+  - {id: done, type: end}
+flows:
+  - {from: begin, to: pause}
+  - {from: pause, to: stamp}
+  - {from: stamp, to: done}
+"""
+
+
+def test_a_timer_job_continued_into_a_task_runs_the_task(store: Store) -> None:
+    """The timer's job row becomes the task's (one claim): it must run as a task."""
+    world = Deployment(store, {"then_task.yaml": THEN_TASK})
+    uuid = world.start("then_task")
+    world.clock.advance(seconds=1)
+    assert world.worker().run_once() == 1
+    assert world.state(uuid) is InstanceState.FINISHED
+    assert world.audit_count(uuid, "task_executed") == 1

@@ -282,3 +282,19 @@ def seconds_until_woken(waiter: Store, enqueuer: Store) -> float:
 
 def test_wait_for_jobs_wakes_when_jobs_are_enqueued(store: Store) -> None:
     assert 0.2 <= seconds_until_woken(store, store) < 10
+
+
+def test_next_due_is_the_earliest_unheld_job_or_its_lease_end(store: Store) -> None:
+    with store.transaction() as txn:
+        assert txn.next_job_due_at() is None
+    first = _enqueue(store, run_at_seconds=10)
+    _enqueue(store, run_at_seconds=20)
+    with store.transaction() as txn:
+        assert txn.next_job_due_at() == later(10)
+        txn.hold_jobs(first, True)
+        assert txn.next_job_due_at() == later(20)
+        txn.hold_jobs(first, False)
+    [claimed] = _claim(store, "w1", at=10, lease=30, limit=1)
+    with store.transaction() as txn:
+        assert claimed.instance_uuid == first
+        assert txn.next_job_due_at() == later(20)  # the claimed one is back at 40

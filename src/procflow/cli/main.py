@@ -87,7 +87,7 @@ def serve(
         seed_demo(store, utc_now())
     ctx = RuntimeContext(store, data_limits=DataLimits(max_bytes=settings.max_data_bytes))
     if _wants_embedded_worker(settings, store):
-        start_embedded_worker(ctx)
+        start_embedded_worker(ctx, WorkerSettings(lease_seconds=settings.job_lease_seconds))
     bind_host, bind_port = host or settings.host, port or settings.port
     verifier = _verifier(settings, issuer)
     print_banner(issuer, bind_host, bind_port, demo=settings.seed_demo and verifier is issuer)
@@ -106,21 +106,26 @@ def _wants_embedded_worker(settings: Settings, store: Store) -> bool:
 
 @app.command()
 def worker(
-    lease: Annotated[float, typer.Option(help="seconds a claimed job stays ours")] = 30.0,
+    lease: Annotated[
+        float | None,
+        typer.Option(help="seconds a claimed job stays ours (default PROCFLOW_JOB_LEASE_SECONDS)"),
+    ] = None,
     batch: Annotated[int, typer.Option(help="jobs claimed at once")] = 16,
     metrics_port: Annotated[
         int | None, typer.Option(help="serve Prometheus metrics on this port")
     ] = None,
     metrics_host: Annotated[str, typer.Option(help="interface for --metrics-port")] = "127.0.0.1",
 ) -> None:
-    """Run jobs (async tasks) until interrupted: claim, apply exactly once, repeat."""
+    """Run jobs (async tasks, timers, timer starts) until interrupted: claim, apply exactly
+    once, repeat."""
     settings = Settings.from_env()
     configure_logging()
     store = _store(settings)
     if metrics_port is not None:
         prometheus_client.start_http_server(metrics_port, addr=metrics_host)
     ctx = RuntimeContext(store, data_limits=DataLimits(max_bytes=settings.max_data_bytes))
-    runner = Worker(ctx, WorkerSettings(lease_seconds=lease, batch_size=batch))
+    lease_seconds = lease if lease is not None else settings.job_lease_seconds
+    runner = Worker(ctx, WorkerSettings(lease_seconds=lease_seconds, batch_size=batch))
     signal.signal(signal.SIGTERM, lambda *_: runner.stop())
     try:
         runner.run_forever()

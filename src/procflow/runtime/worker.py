@@ -79,6 +79,10 @@ def _wait_id(job: Job) -> str:
     return job.wait_id
 
 
+# Never spin: a job that is due but could not be claimed is retried after this long.
+MIN_IDLE_WAIT_SECONDS = 0.01
+
+
 class _ClaimLost(Exception):
     """The lease expired and another worker took the job; this attempt must not commit."""
 
@@ -135,15 +139,23 @@ class Worker:
         log.info("worker started", extra={"worker": self.settings.worker_id})
         while not self._stopping.is_set():
             try:
-                claimed = self.run_once()
+                if self.run_once() == 0:
+                    self.ctx.store.wait_for_jobs(self._idle_wait())
             except Exception:
                 # The database is down or restarting: nothing was applied half-way (each job
                 # is one transaction), so wait and claim again rather than exit.
                 log.exception("worker cycle failed", extra={"worker": self.settings.worker_id})
                 self._stopping.wait(self.settings.idle_wait_seconds)
-                continue
-            if claimed == 0:
-                self.ctx.store.wait_for_jobs(self.settings.idle_wait_seconds)
+
+    def _idle_wait(self) -> float:
+        """Until the next job is due (a timer fires on time, not at the next poll), at most
+        ``idle_wait_seconds``; a job enqueued meanwhile wakes the worker sooner."""
+        with self.ctx.store.read_transaction() as txn:
+            due = txn.next_job_due_at()
+        if due is None:
+            return self.settings.idle_wait_seconds
+        until_due = (due - self.ctx.clock()).total_seconds()
+        return min(self.settings.idle_wait_seconds, max(MIN_IDLE_WAIT_SECONDS, until_due))
 
     def run_once(self) -> int:
         """Claim a batch of due jobs and run them; returns how many were claimed."""
@@ -167,19 +179,21 @@ class Worker:
 
     def _run_job(self, first: Job) -> None:
         match JOB_KINDS.get(first.kind):
-            case InstanceJob() as kind:
-                self._run_instance_jobs(first, kind)
+            case InstanceJob():
+                self._run_instance_jobs(first)
             case OwnJob() as kind:
                 self._run_own_job(first, kind)
             case None:
                 self._failed(first, ValueError(f"unknown job kind {first.kind!r}"))
 
-    def _run_instance_jobs(self, first: Job, kind: InstanceJob) -> None:
+    def _run_instance_jobs(self, first: Job) -> None:
+        """The job, then the follow-ups it was continued into (each of its own kind)."""
         job: Job | None = first
         known: ProcessInstance | None = None
         while job is not None:
             current = job
-            if self._stopping.is_set():
+            kind = JOB_KINDS.get(current.kind)
+            if self._stopping.is_set() or not isinstance(kind, InstanceJob):
                 self._hand_back([current])
                 return
             try:
@@ -307,9 +321,9 @@ class Worker:
             txn.release_job(job.id, self.settings.worker_id, self.ctx.clock() + delay, repr(error))
 
 
-def start_embedded_worker(ctx: RuntimeContext) -> Worker:
+def start_embedded_worker(ctx: RuntimeContext, settings: WorkerSettings | None = None) -> Worker:
     """A worker thread inside ``serve``, so one process is the whole laptop setup."""
-    worker = Worker(ctx)
+    worker = Worker(ctx, settings)
     thread = threading.Thread(target=worker.run_forever, name="procflow-worker", daemon=True)
     thread.start()
     return worker

@@ -185,6 +185,11 @@ class StoreTxn(Protocol):
     def claim_jobs(
         self, worker_id: str, now: datetime, lease_seconds: float, limit: int
     ) -> list[Job]: ...
+    def next_job_due_at(self) -> datetime | None:
+        """When the earliest job that is not held is due (claimed ones included), if any:
+        an idle worker sleeps until then rather than polling."""
+        ...
+
     def complete_job(self, job_id: int, worker_id: str) -> bool: ...
     def continue_job(
         self, job: Job, worker_id: str, follow_up: NewJob, now: datetime, lease_seconds: float

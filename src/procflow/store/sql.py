@@ -395,6 +395,10 @@ class SqlTxn:
         claimed = [_job_from_row(row) for row in self.connection.execute(q.CLAIM_JOBS, params)]
         return sorted(claimed, key=lambda job: (job.run_at, job.id))
 
+    def next_job_due_at(self) -> datetime | None:
+        due: datetime | None = self.connection.execute(q.NEXT_DUE_AT).scalar()
+        return due
+
     def complete_job(self, job_id: int, worker_id: str) -> bool:
         result = self.connection.execute(q.COMPLETE_JOB, {"b_id": job_id, "b_w": worker_id})
         return bool(result.rowcount == 1)

@@ -11,11 +11,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Insert, Select, bindparam, delete, func, or_, select, update
+from sqlalchemy import (
+    Insert,
+    Select,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 
 from procflow.model.states import MUTABLE_INSTANCE_STATES
 from procflow.store.port import InstanceQuery
 from procflow.store.schema import (
+    UtcDateTime,
     active_builds,
     apps,
     audit_events,
@@ -142,6 +154,14 @@ CLAIM_JOBS = (
     )
     .returning(*JOB_COLUMNS)
 )
+# A claimed job comes back when its lease runs out, not at its due time.
+# (Typed, so that SQLite's text timestamps come back as aware datetimes too.)
+NEXT_DUE_AT = select(
+    type_coerce(
+        func.min(case((_j.locked_until > _j.run_at, _j.locked_until), else_=_j.run_at)),
+        UtcDateTime,
+    )
+).where(_j.held.is_(False))
 COMPLETE_JOB = delete(jobs_table).where(
     _j.id == bindparam("b_id"), _j.locked_by == bindparam("b_w")
 )

@@ -8,7 +8,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from procflow import __version__
-from procflow.api import routes_admin, routes_instances, routes_start
+from procflow.api import docs, routes_admin, routes_instances, routes_start, schemas
+from procflow.api.openapi import install_openapi
 from procflow.api.problems import install_problem_handlers, problem_response
 from procflow.api.render import JsonResponse
 from procflow.api.timing import RequestTiming
@@ -21,12 +22,23 @@ RTM_PREFIX = "/rtm"
 health = APIRouter(tags=["operations"])
 
 
-@health.get("/health/live", summary="The process is up")
+@health.get(
+    "/health/live",
+    summary="The process is up",
+    operation_id="getLiveness",
+    response_model=schemas.Health,
+)
 async def live() -> Response:
     return JsonResponse({"status": "UP"})
 
 
-@health.get("/health/ready", summary="The database answers")
+@health.get(
+    "/health/ready",
+    summary="The database answers",
+    operation_id="getReadiness",
+    response_model=schemas.Health,
+    responses=schemas.problems(503),
+)
 async def ready(request: Request) -> Response:
     ctx: RuntimeContext = request.app.state.ctx
     if await run_in_threadpool(ctx.store.ping):
@@ -47,6 +59,8 @@ def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier)
         version=__version__,
         description="A durable process runtime, compatible with the FlowX.AI runtime API.",
         default_response_class=JsonResponse,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ctx = ctx
     app.state.settings = settings
@@ -58,4 +72,6 @@ def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier)
         app.include_router(router, prefix=RTM_PREFIX, include_in_schema=False)
     app.include_router(routes_admin.router)
     app.include_router(health)
+    app.include_router(docs.router)
+    install_openapi(app)
     return app

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import Request
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 
 from procflow.model.data import JsonObject, split_path
 from procflow.model.errors import (
@@ -16,6 +18,8 @@ from procflow.model.errors import (
 )
 from procflow.runtime.access import Principal
 from procflow.runtime.tokens import TokenVerifier
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def principal_of(request: Request) -> Principal:
@@ -77,3 +81,23 @@ def path_list(value: str | None, name: str) -> tuple[str, ...] | None:
         except ValueError as error:
             raise InvalidParameter(f"{name}: {error}.", parameter=name) from error
     return paths
+
+
+def read_model_bytes(raw: bytes, model: type[ModelT]) -> ModelT:
+    """A typed body, validated by pydantic straight from the bytes; 400 on any mismatch."""
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except PydanticValidationError as error:
+        raise InvalidRequestBody(_describe(error)) from error
+
+
+async def read_model(request: Request, model: type[ModelT]) -> ModelT:
+    return read_model_bytes(await read_body_bytes(request), model)
+
+
+def _describe(error: PydanticValidationError) -> str:
+    parts = []
+    for item in error.errors(include_url=False)[:5]:
+        where = ".".join(str(p) for p in item["loc"]) or "body"
+        parts.append(f"{where}: {item['msg']}")
+    return "The request body is invalid: " + "; ".join(parts) + "."

@@ -56,6 +56,7 @@ def apply_event(
             with ctx.store.transaction() as txn:
                 return _apply_in(ctx, txn, principal, role, instance_uuid, make_event)
         except ConcurrentModification:
+            metrics.observe_conflict_retry("action")
             continue
     raise ConcurrentModification()
 
@@ -75,7 +76,7 @@ def _apply_in(
     event = make_event(instance)
     result = step(definition, instance, event, now)
     saved = save_step(txn, result, now)
-    metrics.observe_transition(instance.state, saved.state)
+    metrics.observe_transition(instance, saved)
     log.info(
         "instance moved",
         extra={

@@ -98,6 +98,7 @@ def start_process(ctx: RuntimeContext, principal: Principal, request: StartReque
             with ctx.store.transaction() as txn:
                 return _start_in(ctx, txn, principal, request)
         except _LostIdempotencyRace:
+            metrics.observe_conflict_retry("start")
             continue
     raise IdempotencyKeyReused("Concurrent requests with this Idempotency-Key; retry.")
 
@@ -124,7 +125,7 @@ def _start_in(
         record = IdempotencyRecord(prepared.workspace_id, key, fingerprint, saved.uuid)
         if not txn.insert_idempotency(record):
             raise _LostIdempotencyRace()
-    metrics.observe_start(saved.definition_name, saved.state)
+    metrics.observe_start(saved)
     log.info(
         "instance started",
         extra={

@@ -142,6 +142,7 @@ class Worker:
                 with self.ctx.store.transaction() as txn:
                     return self._apply(txn, job, event, known)
             except ConcurrentModification:
+                metrics.observe_conflict_retry("job")
                 known = None  # someone else saved the instance: read it afresh
                 continue
             except _ClaimLost:
@@ -171,12 +172,19 @@ class Worker:
             )
             self._complete(txn, job)
             return _DONE
-        return self._save(txn, job, result, now)
+        return self._save(txn, job, instance, result, now)
 
-    def _save(self, txn: StoreTxn, job: Job, result: StepResult, now: datetime) -> Continuation:
+    def _save(
+        self,
+        txn: StoreTxn,
+        job: Job,
+        before: ProcessInstance,
+        result: StepResult,
+        now: datetime,
+    ) -> Continuation:
         follow_up = result.jobs[0] if len(result.jobs) == 1 else None
         saved = save_step(txn, result, now, with_jobs=follow_up is None)
-        metrics.observe_transition(result.instance.state, saved.state)
+        metrics.observe_transition(before, saved)
         if follow_up is None:
             self._complete(txn, job)
             return _DONE

@@ -77,6 +77,20 @@ class InstanceQuery:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class LiveInstanceCount:
+    process: str
+    state: str
+    count: int
+
+
+@dataclass(frozen=True)
+class JobQueueStat:
+    kind: str
+    queued: int
+    oldest_due_at: datetime | None
+
+
 class StoreTxn(Protocol):
     # workspaces and apps
     def insert_workspace(self, workspace: Workspace) -> None: ...
@@ -144,6 +158,10 @@ class StoreTxn(Protocol):
         ...
 
     def release_job(self, job_id: int, worker_id: str, retry_at: datetime, error: str) -> None: ...
+
+    # --- gauges (read-only aggregates for /metrics)
+    def count_live_instances(self) -> list[LiveInstanceCount]: ...
+    def job_queue_stats(self, now: datetime) -> list[JobQueueStat]: ...
 
 
 class Store(Protocol):

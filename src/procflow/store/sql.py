@@ -34,8 +34,17 @@ from procflow.model.build import App, Build, DefinitionSource, Workspace
 from procflow.model.errors import ConcurrentModification
 from procflow.model.instance import Lineage, ProcessInstance
 from procflow.model.states import InstanceState
+from procflow.store import gauge_statements as gauges
 from procflow.store import statements as q
-from procflow.store.port import AuditRecord, AuditSummary, IdempotencyRecord, InstanceQuery, Job
+from procflow.store.port import (
+    AuditRecord,
+    AuditSummary,
+    IdempotencyRecord,
+    InstanceQuery,
+    Job,
+    JobQueueStat,
+    LiveInstanceCount,
+)
 from procflow.store.schema import (
     apps,
     audit_events,
@@ -370,6 +379,14 @@ class SqlTxn:
     def release_job(self, job_id: int, worker_id: str, retry_at: datetime, error: str) -> None:
         params = {"b_id": job_id, "b_w": worker_id, "retry_at": retry_at, "error": error}
         self.connection.execute(q.RELEASE_JOB, params)
+
+    def count_live_instances(self) -> list[LiveInstanceCount]:
+        rows = self.connection.execute(gauges.COUNT_LIVE_INSTANCES)
+        return [LiveInstanceCount(name, state, count) for name, state, count in rows]
+
+    def job_queue_stats(self, now: datetime) -> list[JobQueueStat]:
+        rows = self.connection.execute(gauges.JOB_QUEUE_STATS, {"now": now})
+        return [JobQueueStat(kind, queued, oldest) for kind, queued, oldest in rows]
 
 
 class SqlStore:

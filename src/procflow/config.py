@@ -25,6 +25,10 @@ class Settings:
     seed_demo: bool
     # None: decide by the store (SQLite runs a worker inside serve, PostgreSQL does not).
     embedded_worker: bool | None
+    # One info line per HTTP request (method, route, status, duration, workspace, subject).
+    access_log: bool = True
+    # How stale the live-instances gauge of /metrics may get before it is re-read.
+    metrics_resync_seconds: float = 30.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -41,6 +45,8 @@ class Settings:
             jwks_url=env.get("PROCFLOW_JWKS_URL") or None,
             seed_demo=env.get("PROCFLOW_DEMO", "1") != "0",
             embedded_worker=_tristate(env.get("PROCFLOW_EMBEDDED_WORKER", "auto")),
+            access_log=env.get("PROCFLOW_ACCESS_LOG", "1") not in ("0", "false", "no"),
+            metrics_resync_seconds=float(env.get("PROCFLOW_METRICS_RESYNC_SECONDS", "30")),
         )
 
 

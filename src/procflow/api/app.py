@@ -9,11 +9,12 @@ from starlette.responses import Response
 
 from procflow import __version__
 from procflow.api import docs, routes_admin, routes_instances, routes_start, schemas
+from procflow.api.observe import RequestObserver
 from procflow.api.openapi import install_openapi
 from procflow.api.problems import install_problem_handlers, problem_response
 from procflow.api.render import JsonResponse
-from procflow.api.timing import RequestTiming
 from procflow.config import Settings
+from procflow.runtime import metrics
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.tokens import CachingVerifier, TokenVerifier
 
@@ -50,7 +51,8 @@ async def ready(request: Request) -> Response:
 
 @health.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
 async def prometheus_metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    # The store-backed gauges query the database: off the event loop.
+    return Response(await run_in_threadpool(generate_latest), media_type=CONTENT_TYPE_LATEST)
 
 
 def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier) -> FastAPI:
@@ -59,6 +61,7 @@ def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier)
         version=__version__,
         description="A durable process runtime, compatible with the FlowX.AI runtime API.",
         default_response_class=JsonResponse,
+        openapi_url=None,
         docs_url=None,
         redoc_url=None,
     )
@@ -66,7 +69,8 @@ def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier)
     app.state.settings = settings
     app.state.token_verifier = CachingVerifier(verifier)
     install_problem_handlers(app)
-    app.add_middleware(RequestTiming)
+    app.add_middleware(RequestObserver, log_requests=settings.access_log)
+    metrics.bind_store(ctx.store, ctx.clock, settings.metrics_resync_seconds)
     for router in (routes_start.router, routes_instances.router):
         app.include_router(router)
         app.include_router(router, prefix=RTM_PREFIX, include_in_schema=False)

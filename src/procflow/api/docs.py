@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from starlette.responses import HTMLResponse, Response
+
+from procflow.api.render import JsonResponse
 
 ASSETS = files("procflow.api") / "docs_assets"
 ASSET_TYPES = {
@@ -41,6 +43,13 @@ REDOC_PAGE = f"""<!doctype html>
 """
 
 router = APIRouter(include_in_schema=False)
+
+
+@router.get("/openapi.json")
+async def openapi_document(request: Request) -> Response:
+    # Served here rather than by FastAPI so that it is a route like the others (a template
+    # for the latency histogram, the access log's route field).
+    return JsonResponse(request.app.openapi())
 
 
 @router.get("/docs")

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from procflow.logs import note_problem
 from procflow.model.errors import (
     ConflictError,
     Forbidden,
@@ -45,6 +46,7 @@ def problem_response(
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    note_problem(code)
     # Details come first so that no detail can overwrite a standard member such as status.
     body: dict[str, Any] = dict(extra or {})
     body |= {

@@ -9,6 +9,7 @@ from fastapi import Request
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
+from procflow.logs import note_subject
 from procflow.model.data import JsonObject, split_path
 from procflow.model.errors import (
     InvalidParameter,
@@ -28,7 +29,9 @@ def principal_of(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("A bearer token is required (Authorization: Bearer <JWT>).")
     verifier: TokenVerifier = request.app.state.token_verifier
-    return verifier.verify(token.strip())
+    principal = verifier.verify(token.strip())
+    note_subject(principal.subject)
+    return principal
 
 
 async def read_body_bytes(request: Request) -> bytes:

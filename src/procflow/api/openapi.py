@@ -71,6 +71,8 @@ def _add_shared_schemas(found: dict[str, Any]) -> None:
     _, top = models_json_schema(models, ref_template="#/components/schemas/{model}")
     for name, schema in top.get("$defs", {}).items():
         found.setdefault(name, schema)
+    for name, example in schemas.SCHEMA_EXAMPLES.items():
+        found[name]["example"] = example
 
 
 def _complete_operation(path: str, operation: dict[str, Any]) -> None:

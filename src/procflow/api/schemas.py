@@ -46,6 +46,35 @@ EXAMPLE_START_BODY: dict[str, Any] = {
 EXAMPLE_ACTION_BODY: dict[str, Any] = {"decision": {"by": "sam"}}
 EXAMPLE_COPY_BODY: dict[str, Any] = {"retryReason": "manual-rerun"}
 
+EXAMPLE_START_RESPONSE: dict[str, Any] = {
+    "uuid": EXAMPLE_INSTANCE,
+    "state": "STARTED",
+    "processDefinitionName": "loan_application",
+    "processDefinitionFlowxUuid": EXAMPLE_DEFINITION,
+    "buildId": EXAMPLE_BUILD,
+    "buildStatusAtStart": "COMMITTED",
+    "applicationId": EXAMPLE_APP,
+    "workspaceId": EXAMPLE_WORKSPACE,
+    "parentApplicationId": None,
+    "rootApplicationId": None,
+    "tokens": [
+        {
+            "id": 1,
+            "uuid": EXAMPLE_TOKEN,
+            "state": "ACTIVE",
+            "statusCurrentNode": "ARRIVED",
+            "currentNodeId": "review",
+            "parentTokenId": None,
+        }
+    ],
+    "instanceMetadata": {
+        "processInstanceId": 1,
+        "processInstanceUuid": EXAMPLE_INSTANCE,
+        "copiedFromUuid": None,
+        "lineageRootUuid": None,
+    },
+}
+
 
 class Schema(BaseModel):
     """Answers are documented, not produced, by these models. No ``additionalProperties``
@@ -55,8 +84,6 @@ class Schema(BaseModel):
 
 class ProcessData(RootModel[dict[str, Any]]):
     """Process data: any JSON object."""
-
-    model_config = ConfigDict(json_schema_extra={"example": EXAMPLE_START_BODY})
 
 
 class Token(Schema):
@@ -77,39 +104,6 @@ class InstanceMetadata(Schema):
 
 class StartResponse(Schema):
     """The FlowX start response; also the answer of an action."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "uuid": EXAMPLE_INSTANCE,
-                "state": "STARTED",
-                "processDefinitionName": "loan_application",
-                "processDefinitionFlowxUuid": EXAMPLE_DEFINITION,
-                "buildId": EXAMPLE_BUILD,
-                "buildStatusAtStart": "COMMITTED",
-                "applicationId": EXAMPLE_APP,
-                "workspaceId": EXAMPLE_WORKSPACE,
-                "parentApplicationId": None,
-                "rootApplicationId": None,
-                "tokens": [
-                    {
-                        "id": 1,
-                        "uuid": EXAMPLE_TOKEN,
-                        "state": "ACTIVE",
-                        "statusCurrentNode": "ARRIVED",
-                        "currentNodeId": "review",
-                        "parentTokenId": None,
-                    }
-                ],
-                "instanceMetadata": {
-                    "processInstanceId": 1,
-                    "processInstanceUuid": EXAMPLE_INSTANCE,
-                    "copiedFromUuid": None,
-                    "lineageRootUuid": None,
-                },
-            }
-        }
-    )
 
     uuid: UUID
     state: InstanceState
@@ -256,20 +250,6 @@ class Problem(Schema):
     """RFC 9457 problem details, with FlowX's ``message`` and ``errorKey`` and a stable
     ``code``; further members (``params``, ``invalidParams``, ...) carry the details."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {
-                "type": "https://procflow.dev/problems/process_instance_not_found",
-                "title": "Not Found",
-                "status": 404,
-                "detail": "Process instance not found.",
-                "message": "Process instance not found.",
-                "errorKey": "error.process_instance.not_found",
-                "code": "process_instance_not_found",
-            }
-        }
-    )
-
     type: str
     title: str
     status: int
@@ -305,6 +285,23 @@ class UploadBuild(Body):
 class SetActiveBuild(Body):
     buildId: UUID
 
+
+EXAMPLE_PROBLEM: dict[str, Any] = {
+    "type": "https://procflow.dev/problems/process_instance_not_found",
+    "title": "Not Found",
+    "status": 404,
+    "detail": "Process instance not found.",
+    "message": "Process instance not found.",
+    "errorKey": "error.process_instance.not_found",
+    "code": "process_instance_not_found",
+}
+# Set on the published schemas by api/openapi.py, after FastAPI's encoding (which drops the
+# nulls an example needs).
+SCHEMA_EXAMPLES: dict[str, dict[str, Any]] = {
+    "StartResponse": EXAMPLE_START_RESPONSE,
+    "Problem": EXAMPLE_PROBLEM,
+    "ProcessData": EXAMPLE_START_BODY,
+}
 
 BODY_MODELS: tuple[type[BaseModel], ...] = (
     ProcessData,

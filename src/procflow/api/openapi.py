@@ -26,6 +26,24 @@ TAGS = [
     {"name": "admin", "description": "Workspaces, apps and builds (role admin)."},
     {"name": "operations", "description": "Health probes."},
 ]
+# What a start answers leads to (OpenAPI links: generators and schemathesis follow them).
+_INSTANCE = {"uuid": "$response.body#/uuid"}
+START_LINKS: dict[str, dict[str, Any]] = {
+    "status": {"operationId": "getStatus", "parameters": _INSTANCE},
+    "data": {"operationId": "getData", "parameters": _INSTANCE},
+    "lineage": {"operationId": "getLineage", "parameters": _INSTANCE},
+    "audit": {"operationId": "getAuditLog", "parameters": _INSTANCE},
+    "build": {"operationId": "getInstanceBuild", "parameters": _INSTANCE},
+    "action": {
+        "operationId": "executeAction",
+        "parameters": _INSTANCE | {"tokenUuid": "$response.body#/tokens/0/uuid"},
+    },
+    "copy": {
+        "operationId": "startWithCopiedData",
+        "parameters": {"processInstanceId": "$response.body#/uuid"},
+    },
+}
+LINKED_FROM = frozenset({"startProcess", "startPinned", "executeAction"})
 # What FastAPI adds for its own 422 answers; the server never sends them.
 _VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
@@ -83,3 +101,5 @@ def _complete_operation(path: str, operation: dict[str, Any]) -> None:
     else:
         operation["security"] = [{BEARER: []}]
         responses.setdefault("401", schemas.problems(401)[401])
+    if operation.get("operationId") in LINKED_FROM:
+        responses["200"]["links"] = START_LINKS

@@ -22,6 +22,7 @@ from procflow.api.render import (
 )
 from procflow.api.requests import principal_of, read_json_object
 from procflow.api.schemas import problems
+from procflow.model.errors import InvalidParameter
 from procflow.model.states import InstanceState
 from procflow.runtime import metrics, queries
 from procflow.runtime.commands import execute_action
@@ -33,6 +34,25 @@ router = APIRouter(tags=["instances"])
 READ_ERRORS = problems(400, 401, 403, 404)
 # A cursor is the processInstanceId of the last row of a page; 18 digits stay in BIGINT.
 CURSOR_PATTERN = r"^[0-9]{1,18}$"
+# RFC 3339 date-times only: pydantic's datetime would also take "0.5" as a Unix time,
+# which the published schema (format date-time) calls invalid.
+INSTANT_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})?$"
+)
+Instant = Annotated[
+    str | None,
+    Query(pattern=INSTANT_PATTERN, json_schema_extra={"format": "date-time"}),
+]
+
+
+def instant(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.upper())
+    except ValueError as error:
+        raise InvalidParameter(f"{name} is not a date-time: {value!r}.", parameter=name) from error
 
 
 def _ctx(request: Request) -> RuntimeContext:
@@ -163,8 +183,8 @@ async def search_process_instances(
     request: Request,
     processName: str | None = None,
     state: Annotated[list[InstanceState] | None, Query()] = None,
-    createdFrom: datetime | None = None,
-    createdTo: datetime | None = None,
+    createdFrom: Instant = None,
+    createdTo: Instant = None,
     lineageRootUuid: UUID | None = None,
     cursor: Annotated[
         str | None,
@@ -177,8 +197,8 @@ async def search_process_instances(
         workspace_id=workspaceId,
         definition_name=processName,
         states=tuple(state or ()),
-        created_from=createdFrom,
-        created_to=createdTo,
+        created_from=instant(createdFrom, "createdFrom"),
+        created_to=instant(createdTo, "createdTo"),
         lineage_root_uuid=lineageRootUuid,
         after=int(cursor) if cursor is not None else None,
         limit=limit + 1,

@@ -123,12 +123,17 @@ class LiveInstances(Collector):
                 self._counts[(process, after.value)] += 1
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        self._resync_if_stale()
         family = GaugeMetricFamily(
             "procflow_instances",
             "Instances not in a final state, by process and state",
             labels=["process", "state"],
         )
+        if self.store is None:
+            # A process that serves no API (``procflow worker --metrics-port``) would only
+            # know its own moves, which are no count at all: it reports none.
+            yield family
+            return
+        self._resync_if_stale()
         with self._lock:
             for (process, state), count in sorted(self._counts.items()):
                 family.add_metric([process, state], max(0, count))
@@ -136,8 +141,7 @@ class LiveInstances(Collector):
 
     def _resync_if_stale(self) -> None:
         store, now = self.store, self._clock()
-        if store is None:
-            return
+        assert store is not None
         if self._synced_at is not None and now - self._synced_at < self.resync_seconds:
             return
         with store.read_transaction() as txn:

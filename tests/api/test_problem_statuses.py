@@ -10,8 +10,14 @@ from uuid import uuid4
 import httpx
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 
+from procflow.api.app import create_app
+from procflow.config import Settings
 from procflow.runtime.access import Role
+from procflow.runtime.context import RuntimeContext
+from procflow.runtime.tokens import TokenIssuer
+from procflow.store.postgres import PostgresStore
 from tests.api.conftest import DEFINITIONS, Api
 from tests.api.openapi_document import Document, operations, validate_against
 
@@ -282,17 +288,34 @@ def document(api: Api) -> Document:
     return spec
 
 
+# Produced by test_readiness_is_a_503_problem_when_the_database_does_not_answer.
+READINESS = ("getReadiness", 503)
+
+
 def _documented(document: Document) -> set[tuple[str, int]]:
     return {
         (operation_id, int(status))
         for operation_id, (_, _, operation) in operations(document).items()
         for status in operation["responses"]
-        if status.startswith("4")
+        if status.startswith(("4", "5"))
     }
 
 
 def test_every_documented_problem_has_a_case(document: Document) -> None:
-    assert _documented(document) == set(CASES)
+    assert _documented(document) == {*CASES, READINESS}
+
+
+def test_readiness_is_a_503_problem_when_the_database_does_not_answer(document: Document) -> None:
+    # A real PostgreSQL store on a loopback port where nothing listens.
+    store = PostgresStore("postgresql+psycopg://postgres@127.0.0.1:1/nothing")
+    settings = Settings.from_env()
+    issuer = TokenIssuer("s" * 48, "procflow", "procflow")
+    with TestClient(create_app(RuntimeContext(store), settings, issuer)) as client:
+        response = client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    validate_against(document, "Problem", response.json())
+    assert response.json()["errorKey"] == "error.health.not_ready"
 
 
 OPERATIONS = sorted({operation for operation, _ in CASES})

@@ -93,9 +93,17 @@ def _add_shared_schemas(found: dict[str, Any]) -> None:
         found[name]["example"] = example
 
 
+REQUEST_ID_HEADER = {
+    "description": "The caller's X-Request-ID, or one generated; it is in every log line.",
+    "schema": {"type": "string"},
+}
+
+
 def _complete_operation(path: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.get("responses", {})
     responses.pop("422", None)
+    for answer in responses.values():
+        answer.setdefault("headers", {})["X-Request-ID"] = REQUEST_ID_HEADER
     if path in PUBLIC_PATHS:
         operation["security"] = []
     else:

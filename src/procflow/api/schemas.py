@@ -5,7 +5,7 @@ How to add an endpoint (follow this, so that every operation is born with its sc
 1. Describe the answer with a model here (or reuse one) and give the route
    ``response_model=ThatModel``. Handlers keep building the body with ``render.py`` and return
    a ``JsonResponse``: the model documents the answer, the schemathesis test
-   (tests/api/test_openapi_conformance.py) proves that the dict matches it.
+   (tests/api/test_schemathesis.py) proves that the dict matches it.
 2. Describe a body with a model here and declare it with ``openapi_extra=body(Model, ...)``.
    Read it with ``read_model(request, Model)`` (api/requests.py: bounded, orjson, 400 on bad
    input). Free-form process data keeps ``read_json_object`` and ``body(ProcessData, ...)``.

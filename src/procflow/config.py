@@ -52,6 +52,10 @@ class Settings:
     metrics_token: str | None = None
     # NORMAL: an OS crash or power loss can lose the last commits; FULL: fsync every commit.
     sqlite_synchronous: str = "NORMAL"
+    # One info line per HTTP request (method, route, status, duration, workspace, subject).
+    access_log: bool = True
+    # How stale the live-instances gauge of /metrics may get before it is re-read.
+    metrics_resync_seconds: float = 30.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -87,6 +91,8 @@ class Settings:
             sqlite_synchronous=_sqlite_synchronous(
                 env.get("PROCFLOW_SQLITE_SYNCHRONOUS", "NORMAL")
             ),
+            access_log=env.get("PROCFLOW_ACCESS_LOG", "1") not in ("0", "false", "no"),
+            metrics_resync_seconds=float(env.get("PROCFLOW_METRICS_RESYNC_SECONDS", "30")),
         )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
 from procflow.model.build import Build
 from procflow.model.instance import Incident, ProcessInstance, Token, Wait
@@ -18,8 +18,8 @@ from procflow.store.port import AuditRecord, AuditSummary
 Json = dict[str, Any]
 
 
-class JsonResponse(Response):
-    media_type = "application/json"
+class JsonResponse(JSONResponse):
+    """orjson instead of json; a JSONResponse, so that OpenAPI shows the response_model."""
 
     def render(self, content: Any) -> bytes:
         # The trailing newline keeps curl output readable in a terminal; JSON parsers ignore it.

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from procflow.api import schemas
 from procflow.api.render import JsonResponse, build_json
-from procflow.api.requests import principal_of, read_json_object
-from procflow.model.data import JsonObject
-from procflow.model.errors import InvalidRequestBody
+from procflow.api.requests import principal_of, read_model
+from procflow.api.schemas import problems
 from procflow.model.formats import uploaded_file_bytes
 from procflow.runtime import deploy
 from procflow.runtime.context import RuntimeContext
 
 router = APIRouter(tags=["admin"])
+
+ADMIN_ERRORS = problems(400, 401, 403, 404, 409, 413)
+
+LOAN_FILE = "loan_application.yaml"
+EXAMPLE_UPLOAD = {
+    "files": {LOAN_FILE: "format: procflow/v1\nname: loan_application\nnodes: [...]\n"},
+    "activate": True,
+}
 
 
 def _ctx(request: Request) -> RuntimeContext:
@@ -25,52 +32,38 @@ def _ctx(request: Request) -> RuntimeContext:
     return ctx
 
 
-def _string(body: JsonObject, key: str, *, required: bool = True) -> str | None:
-    value = body.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value:
-        raise InvalidRequestBody(f"'{key}' must be a non-empty string.")
-    return value
-
-
-def _optional_uuid(body: JsonObject, key: str) -> UUID | None:
-    value = _string(body, key, required=False)
-    try:
-        return UUID(value) if value is not None else None
-    except ValueError as error:
-        raise InvalidRequestBody(f"'{key}' must be a UUID.") from error
-
-
-def _files(body: JsonObject) -> dict[str, bytes]:
-    files: Any = body.get("files")
-    if not isinstance(files, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in files.items()
-    ):
-        raise InvalidRequestBody("'files' must map file names to their text.")
-    return {name: uploaded_file_bytes(name, text) for name, text in files.items()}
-
-
-@router.post("/api/admin/workspaces", status_code=201, summary="Create a workspace")
+@router.post(
+    "/api/admin/workspaces",
+    status_code=201,
+    summary="Create a workspace",
+    operation_id="createWorkspace",
+    response_model=schemas.Workspace,
+    responses=problems(400, 401, 403, 409, 413),
+    openapi_extra=schemas.body(schemas.CreateWorkspace, {"sales": {"name": "sales"}}),
+)
 async def create_workspace(request: Request) -> Response:
     principal = principal_of(request)
-    body = await read_json_object(request, empty_ok=False)
-    name, workspace_id = _string(body, "name"), _optional_uuid(body, "id")
-    assert name is not None
+    body = await read_model(request, schemas.CreateWorkspace)
     workspace = await run_in_threadpool(
-        deploy.create_workspace, _ctx(request).store, principal, name, workspace_id
+        deploy.create_workspace, _ctx(request).store, principal, body.name, body.id
     )
     return JsonResponse({"id": str(workspace.id), "name": workspace.name}, status_code=201)
 
 
-@router.post("/api/admin/wks/{workspaceId}/apps", status_code=201, summary="Create an app")
+@router.post(
+    "/api/admin/wks/{workspaceId}/apps",
+    status_code=201,
+    summary="Create an app",
+    operation_id="createApp",
+    response_model=schemas.App,
+    responses=ADMIN_ERRORS,
+    openapi_extra=schemas.body(schemas.CreateApp, {"loans": {"name": "loans"}}),
+)
 async def create_app(workspaceId: UUID, request: Request) -> Response:
     principal = principal_of(request)
-    body = await read_json_object(request, empty_ok=False)
-    name, app_id = _string(body, "name"), _optional_uuid(body, "id")
-    assert name is not None
+    body = await read_model(request, schemas.CreateApp)
     app = await run_in_threadpool(
-        deploy.create_app, _ctx(request).store, principal, workspaceId, name, app_id
+        deploy.create_app, _ctx(request).store, principal, workspaceId, body.name, body.id
     )
     return JsonResponse(
         {"id": str(app.id), "workspaceId": str(app.workspace_id), "name": app.name},
@@ -82,13 +75,15 @@ async def create_app(workspaceId: UUID, request: Request) -> Response:
     "/api/admin/wks/{workspaceId}/app/{appId}/builds",
     status_code=201,
     summary="Upload a build: {files: {name: text}, activate: bool}",
+    operation_id="uploadBuild",
+    response_model=schemas.BuildInfo,
+    responses=ADMIN_ERRORS,
+    openapi_extra=schemas.body(schemas.UploadBuild, {"loans": EXAMPLE_UPLOAD}),
 )
 async def upload_build(workspaceId: UUID, appId: UUID, request: Request) -> Response:
     principal = principal_of(request)
-    body = await read_json_object(request, empty_ok=False)
-    activate = body.get("activate", False)
-    if not isinstance(activate, bool):
-        raise InvalidRequestBody("'activate' must be true or false.")
+    body = await read_model(request, schemas.UploadBuild)
+    files = {name: uploaded_file_bytes(name, text) for name, text in body.files.items()}
     ctx = _ctx(request)
     build = await run_in_threadpool(
         lambda: deploy.deploy_build(
@@ -96,34 +91,37 @@ async def upload_build(workspaceId: UUID, appId: UUID, request: Request) -> Resp
             principal,
             workspaceId,
             appId,
-            _files(body),
-            activate=activate,
+            files,
+            activate=body.activate,
             now=ctx.clock(),
-            build_id=_optional_uuid(body, "buildId"),
+            build_id=body.buildId,
         )
     )
-    return JsonResponse(build_json(build, active=activate), status_code=201)
+    return JsonResponse(build_json(build, active=body.activate), status_code=201)
 
 
 @router.put(
     "/api/admin/wks/{workspaceId}/app/{appId}/active-build",
     summary="Set the app's active build: {buildId}",
+    operation_id="setActiveBuild",
+    response_model=schemas.ActiveBuild,
+    responses=problems(400, 401, 403, 404, 413),
+    openapi_extra=schemas.body(
+        schemas.SetActiveBuild, {"build": {"buildId": schemas.EXAMPLE_BUILD}}
+    ),
 )
 async def set_active_build(workspaceId: UUID, appId: UUID, request: Request) -> Response:
     principal = principal_of(request)
-    body = await read_json_object(request, empty_ok=False)
-    build_id = _optional_uuid(body, "buildId")
-    if build_id is None:
-        raise InvalidRequestBody("'buildId' is required.")
+    body = await read_model(request, schemas.SetActiveBuild)
     ctx = _ctx(request)
     await run_in_threadpool(
-        deploy.activate_build, ctx.store, principal, workspaceId, appId, build_id, ctx.clock()
+        deploy.activate_build, ctx.store, principal, workspaceId, appId, body.buildId, ctx.clock()
     )
     return JsonResponse(
         {
             "workspaceId": str(workspaceId),
             "applicationId": str(appId),
-            "buildId": str(build_id),
+            "buildId": str(body.buildId),
             "active": True,
         }
     )

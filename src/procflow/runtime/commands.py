@@ -80,7 +80,7 @@ def apply_event(
         applied = apply_step(ctx, txn, instance, make_event(instance), now)
         return InstanceView(applied.instance, applied.build)
 
-    return run_command(ctx, attempt)
+    return run_command(ctx, attempt, command="action" if role is Role.ACTION else "operation")
 
 
 def load_visible(

@@ -29,7 +29,6 @@ from procflow.model.errors import (
 )
 from procflow.model.instance import Lineage, ProcessInstance
 from procflow.model.limits import check_instance_data
-from procflow.runtime import metrics
 from procflow.runtime.access import Principal, Role
 from procflow.runtime.catalog import ResolvedDefinition
 from procflow.runtime.context import RuntimeContext
@@ -100,7 +99,7 @@ def start_process(ctx: RuntimeContext, principal: Principal, request: StartReque
     def exhausted() -> Exception:
         return IdempotencyKeyReused("Concurrent requests with this Idempotency-Key; retry.")
 
-    return run_command(ctx, attempt, exhausted)
+    return run_command(ctx, attempt, exhausted, command="start")
 
 
 def dry_run(ctx: RuntimeContext, principal: Principal, request: StartRequest) -> PreparedStart:
@@ -129,7 +128,6 @@ def _start_in(
         record = IdempotencyRecord(prepared.workspace_id, key, fingerprint, saved.uuid)
         if not txn.insert_idempotency(record):
             raise _LostIdempotencyRace()
-    metrics.observe_start(saved.definition_name)
     log.info(
         "instance started",
         extra={

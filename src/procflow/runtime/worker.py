@@ -211,7 +211,7 @@ class Worker:
             self._complete(txn, job)
 
         try:
-            run_command(self.ctx, attempt)
+            run_command(self.ctx, attempt, command="job")
         except _ClaimLost:
             log.warning("job claim lost", extra={"job": job.id})
         except Exception as error:
@@ -229,11 +229,13 @@ class Worker:
         kind = JOB_KINDS.get(job.kind)
         try:
             if isinstance(kind, OwnJob):
-                run_command(self.ctx, lambda txn, now: self._skip(txn, job, now, kind))
+                run_command(
+                    self.ctx, lambda txn, now: self._skip(txn, job, now, kind), command="job"
+                )
             elif job.wait_id is not None:
                 self._apply_retrying(job, JobFailed(job.wait_id, message), None)
             else:
-                run_command(self.ctx, lambda txn, _now: self._complete(txn, job))
+                run_command(self.ctx, lambda txn, _now: self._complete(txn, job), command="job")
         except Exception as second:
             self._release(job, second)
 
@@ -254,7 +256,7 @@ class Worker:
                 raise
 
         try:
-            return run_command(self.ctx, attempt)
+            return run_command(self.ctx, attempt, command="job")
         except _ClaimLost:
             log.warning("job claim lost", extra={"job": job.id})
             return _DONE

@@ -110,6 +110,20 @@ class InstanceQuery:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class LiveInstanceCount:
+    process: str
+    state: str
+    count: int
+
+
+@dataclass(frozen=True)
+class JobQueueStat:
+    kind: str
+    queued: int
+    oldest_due_at: datetime | None
+
+
 class StoreTxn(Protocol):
     # workspaces and apps
     def insert_workspace(self, workspace: Workspace) -> None: ...
@@ -204,6 +218,10 @@ class StoreTxn(Protocol):
         """Give back a claimed job without counting the attempt, held until its instance
         runs again (``hold_jobs(..., False)``). False when the claim was lost."""
         ...
+
+    # --- gauges (read-only aggregates for /metrics)
+    def count_live_instances(self) -> list[LiveInstanceCount]: ...
+    def job_queue_stats(self, now: datetime) -> list[JobQueueStat]: ...
 
 
 class Store(Protocol):

@@ -36,6 +36,7 @@ from procflow.model.errors import ConcurrentModification
 from procflow.model.instance import Lineage, ProcessInstance
 from procflow.model.limits import has_long_digit_run
 from procflow.model.states import InstanceState
+from procflow.store import gauge_statements as gauges
 from procflow.store import statements as q
 from procflow.store.port import (
     AuditRecord,
@@ -43,6 +44,8 @@ from procflow.store.port import (
     IdempotencyRecord,
     InstanceQuery,
     Job,
+    JobQueueStat,
+    LiveInstanceCount,
     NewAuditEvent,
     NewJob,
 )
@@ -441,6 +444,14 @@ class SqlTxn:
     def park_job(self, job_id: int, worker_id: str) -> bool:
         result = self.connection.execute(q.PARK_JOB, {"b_id": job_id, "b_w": worker_id})
         return bool(result.rowcount == 1)
+
+    def count_live_instances(self) -> list[LiveInstanceCount]:
+        rows = self.connection.execute(gauges.COUNT_LIVE_INSTANCES)
+        return [LiveInstanceCount(name, state, count) for name, state, count in rows]
+
+    def job_queue_stats(self, now: datetime) -> list[JobQueueStat]:
+        rows = self.connection.execute(gauges.JOB_QUEUE_STATS, {"now": now})
+        return [JobQueueStat(kind, queued, oldest) for kind, queued, oldest in rows]
 
 
 class SqlStore:

@@ -166,6 +166,7 @@ def dry_run_json(prepared: PreparedStart) -> Json:
         "applicationId": str(resolved.build.app_id),
         "workspaceId": str(prepared.workspace_id),
         "startNodeId": prepared.start_node_id,
+        "startAt": prepared.start_node_id if prepared.downstream else None,
         "data": prepared.data,
         "instanceMetadata": {
             "copiedFromUuid": _text(prepared.lineage.copied_from_uuid),

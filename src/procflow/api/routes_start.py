@@ -57,6 +57,12 @@ async def _start(
     return JsonResponse(start_response_json(outcome.instance, outcome.build), headers=headers)
 
 
+def _start_at(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise InvalidParameter("startAt must name a node.", parameter="startAt")
+    return value
+
+
 @router.post(
     "/api/runtime/wks/{workspaceId}/app/{appId}/process-name/{processName}/start",
     summary="Start a process on the app's active build (S1)",
@@ -91,11 +97,15 @@ async def start_with_copied_data(
     paramsToCopy: Annotated[str | None, Query(description="copy only these paths")] = None,
     withoutParams: Annotated[str | None, Query(description="copy all but these paths")] = None,
     dryRun: Annotated[bool, Query(description="answer with the merged data only")] = False,
+    startAt: Annotated[
+        str | None, Query(description="start with one token at this node (resume downstream)")
+    ] = None,
 ) -> Response:
     copy = CopySpec(
         source_uuid=processInstanceId,
         params_to_copy=path_list(paramsToCopy, "paramsToCopy"),
         without_params=path_list(withoutParams, "withoutParams") or (),
+        start_at=_start_at(startAt),
     )
     target = StartTarget(appId, workspace_id=workspaceId)
     return await _start(request, target, processName, copy, is_dry_run=dryRun)

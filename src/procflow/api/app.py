@@ -10,7 +10,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from procflow import __version__
-from procflow.api import routes_admin, routes_instances, routes_operations, routes_start
+from procflow.api import (
+    routes_admin,
+    routes_batches,
+    routes_instances,
+    routes_operations,
+    routes_start,
+)
 from procflow.api.http_guards import BodyTimeout, HeaderLimits, InternalErrors, SecurityHeaders
 from procflow.api.jwks_refresh import JwksRefresh
 from procflow.api.problems import install_problem_handlers, problem_response
@@ -71,7 +77,9 @@ def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier)
     app.state.token_verifier = CachingVerifier(verifier)
     install_problem_handlers(app)
     _add_middleware(app, settings, verifier)
-    for router in (routes_start.router, routes_instances.router, routes_operations.router):
+    routers = (routes_start.router, routes_instances.router, routes_operations.router,
+               routes_batches.router)  # fmt: skip
+    for router in routers:
         app.include_router(router)
         app.include_router(router, prefix=RTM_PREFIX, include_in_schema=False)
     app.include_router(routes_admin.router)

@@ -197,6 +197,7 @@ class StoreTxn(Protocol):
     def count_instances(self, query: InstanceQuery) -> int:
         """How many instances ``query`` matches, ignoring its cursor and limit."""
         ...
+
     def lineage_members(self, lineage_root_uuid: UUID) -> list[ProcessInstance]:
         """Every instance whose lineage root is ``lineage_root_uuid``, plus the root itself."""
         ...

@@ -46,8 +46,6 @@ from procflow.store.port import (
     NewAuditEvent,
     NewJob,
 )
-from procflow.store.sql_batches import BatchStatements
-from procflow.store.sql_catalog import CatalogReads
 from procflow.store.schema import (
     apps,
     audit_events,
@@ -55,6 +53,8 @@ from procflow.store.schema import (
     process_definitions,
     workspaces,
 )
+from procflow.store.sql_batches import BatchStatements
+from procflow.store.sql_catalog import CatalogReads
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

@@ -35,7 +35,9 @@ ITEM_COLUMNS = (
 )  # fmt: skip
 FINISH_ITEM = (
     update(batch_items)
-    .where(_bi.batch_id == bindparam("b_batch"), _bi.seq == bindparam("b_seq"), _bi.state == PENDING)
+    .where(
+        _bi.batch_id == bindparam("b_batch"), _bi.seq == bindparam("b_seq"), _bi.state == PENDING
+    )
     .values(
         state=bindparam("state"),
         result_uuid=bindparam("result_uuid"),

@@ -235,7 +235,10 @@ def count_instances(query: InstanceQuery) -> Select[*tuple[Any, ...]]:
     return _filtered(select(func.count()).select_from(process_instances), query)
 
 
-def _filtered(statement: Select[*tuple[Any, ...]], query: InstanceQuery) -> Select[*tuple[Any, ...]]:
+AnySelect = Select[*tuple[Any, ...]]
+
+
+def _filtered(statement: AnySelect, query: InstanceQuery) -> AnySelect:
     if query.extra:
         raise ValueError(f"unsupported search filters: {sorted(query.extra)}")
     statement = statement.where(_pi.workspace_id == query.workspace_id)

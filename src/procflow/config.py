@@ -52,6 +52,9 @@ class Settings:
     metrics_token: str | None = None
     # NORMAL: an OS crash or power loss can lose the last commits; FULL: fsync every commit.
     sqlite_synchronous: str = "NORMAL"
+    # Batches: items per transaction and the worker's pace (0: as fast as it can).
+    batch_slice_size: int = 50
+    batch_items_per_second: float = 500.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -87,6 +90,8 @@ class Settings:
             sqlite_synchronous=_sqlite_synchronous(
                 env.get("PROCFLOW_SQLITE_SYNCHRONOUS", "NORMAL")
             ),
+            batch_slice_size=int(env.get("PROCFLOW_BATCH_SLICE_SIZE", "50")),
+            batch_items_per_second=float(env.get("PROCFLOW_BATCH_ITEMS_PER_SECOND", "500")),
         )
 
 

@@ -20,9 +20,11 @@ def deploy_over_http(
     create: bool,
 ) -> None:
     if create:
-        # 409: it exists already, which is what we want.
+        # 409: it exists already, which is what we want. 403: only a global admin creates
+        # workspaces; a workspace admin's token goes on, and a missing workspace then
+        # answers the app's creation with a clear 404.
         request("POST", url, token, "/api/admin/workspaces",
-                body={"id": str(workspace), "name": str(workspace)}, accept=(409,))  # fmt: skip
+                body={"id": str(workspace), "name": str(workspace)}, accept=(403, 409))  # fmt: skip
         request("POST", url, token, f"/api/admin/wks/{workspace}/apps",
                 body={"id": str(app_id), "name": str(app_id)}, accept=(409,))  # fmt: skip
     texts = {name: _text(name, data) for name, data in files.items()}

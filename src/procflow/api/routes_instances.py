@@ -21,7 +21,7 @@ from procflow.api.render import (
 )
 from procflow.api.requests import principal_of, read_json_object
 from procflow.model.states import InstanceState
-from procflow.runtime import queries
+from procflow.runtime import flowx_variants, queries
 from procflow.runtime.commands import execute_action
 from procflow.runtime.context import RuntimeContext
 from procflow.store.port import InstanceQuery
@@ -71,6 +71,32 @@ async def execute_token_action(
         execute_action, _ctx(request), principal, uuid, tokenUuid, actionName, body
     )
     return JsonResponse(start_response_json(view.instance, view.build))
+
+
+@router.post(
+    "/api/runtime/process/{uuid}/token/{tokenUuid}/ui-action/{uiActionFlowxUuid}"
+    "/context/main/execute",
+    summary="Execute a user-task action by its stable uiActionFlowxUuid (FlowX 4.6+)",
+)
+async def execute_ui_action(
+    uuid: UUID, tokenUuid: UUID, uiActionFlowxUuid: UUID, request: Request
+) -> Response:
+    principal = principal_of(request)
+    body = await read_json_object(request)
+    view = await run_in_threadpool(
+        flowx_variants.execute_ui_action, _ctx(request), principal, uuid, tokenUuid,
+        uiActionFlowxUuid, body,
+    )  # fmt: skip
+    token = view.instance.token(tokenUuid)
+    return JsonResponse(
+        {
+            "tokenUuid": str(tokenUuid),
+            "currentNodeId": token.node_id if token is not None else None,
+            "templatesSequence": None,
+            "backAction": False,
+            "resetToken": False,
+        }
+    )
 
 
 @router.get("/api/runtime/process/{uuid}/lineage", summary="The copy chain of an instance")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -11,7 +11,9 @@ from starlette.responses import Response
 
 from procflow.api.render import JsonResponse, dry_run_json, start_response_json
 from procflow.api.requests import path_list, principal_of, read_json_object
-from procflow.model.errors import InvalidParameter
+from procflow.model.data import JsonObject
+from procflow.model.errors import InvalidParameter, InvalidRequestBody
+from procflow.runtime import flowx_variants
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.copying import CopySpec
 from procflow.runtime.starting import StartRequest, StartTarget, dry_run, start_process
@@ -109,3 +111,52 @@ async def start_with_copied_data(
     )
     target = StartTarget(appId, workspace_id=workspaceId)
     return await _start(request, target, processName, copy, is_dry_run=dryRun)
+
+
+@router.post(
+    "/api/runtime/wks/{workspaceId}/app/{appId}/rdi/{resourceDefinitionId}"
+    "/start/inherit-from/{processInstanceId}",
+    summary="Start the process with this resourceDefinitionId, inheriting another's data",
+)
+async def start_inheriting(
+    workspaceId: UUID,
+    appId: UUID,
+    resourceDefinitionId: UUID,
+    processInstanceId: UUID,
+    request: Request,
+) -> Response:
+    principal = principal_of(request)
+    body = await read_json_object(request)
+    copy = inherit_spec(processInstanceId, body)
+    ctx: RuntimeContext = request.app.state.ctx
+    outcome = await run_in_threadpool(
+        flowx_variants.start_inheriting, ctx, principal, workspaceId, appId,
+        resourceDefinitionId, copy, _idempotency_key(request),
+    )  # fmt: skip
+    headers = {"Location": f"/api/runtime/process/{outcome.instance.uuid}"}
+    return JsonResponse(start_response_json(outcome.instance, outcome.build), headers=headers)
+
+
+def inherit_spec(source: UUID, body: JsonObject) -> CopySpec:
+    """FlowX ``paramsToInherit``: ``paramsToCopy`` and ``withoutParams`` lists; neither (or
+    both empty) copies everything."""
+    unknown = sorted(set(body) - {"paramsToInherit"})
+    if unknown:
+        raise InvalidRequestBody(f"Unknown fields: {', '.join(unknown)}.", fields=unknown)
+    inherit: Any = body.get("paramsToInherit")
+    inherit = {} if inherit is None else inherit
+    if not isinstance(inherit, dict) or set(inherit) - {"paramsToCopy", "withoutParams"}:
+        raise InvalidRequestBody(
+            "'paramsToInherit' must be {paramsToCopy: [...], withoutParams: [...]}."
+        )
+    lists = {name: _path_names(inherit.get(name), name) for name in inherit}
+    to_copy = lists.get("paramsToCopy") or None
+    return CopySpec(source, to_copy, lists.get("withoutParams") or ())
+
+
+def _path_names(value: Any, name: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidRequestBody(f"'paramsToInherit.{name}' must be a list of paths.")
+    return path_list(",".join(value), name) or ()

@@ -34,6 +34,8 @@ from procflow.store.port import BatchItem, BatchRecord, NewJob, StoreTxn
 
 BATCH_JOB = "batch"
 DRY_RUN_SAMPLES = 3
+# The column's width: a longer ``sub`` claim is kept as its first 200 characters.
+MAX_SUBJECT = 200
 
 
 def slice_job(batch_id: UUID, number: int, run_at: datetime) -> NewJob:
@@ -113,7 +115,8 @@ def _insert(
     batch = BatchRecord(
         id=uuid4(), workspace_id=request.workspace_id, operation=request.spec.operation.value,
         state=BatchState.COMPLETED if empty else BatchState.RUNNING, spec=spec,
-        total=len(sources), done=0, failed=0, created_by=principal.subject, created_at=now,
+        total=len(sources), done=0, failed=0, created_by=principal.subject[:MAX_SUBJECT],
+        created_at=now,
         updated_at=now, finished_at=now if empty else None,
     )  # fmt: skip
     txn.insert_batch(batch, sources)

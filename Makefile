@@ -55,6 +55,7 @@ bench: $(BENCH_STAMP)
 		|| echo "wrk could not be installed: scenario 3 will be skipped"
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.profiles
+	$(BIN)/python -m bench.batch_replay
 
 clean:
 	rm -rf $(VENV) .procflow .pytest_cache .mypy_cache .ruff_cache

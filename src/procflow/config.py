@@ -56,6 +56,9 @@ class Settings:
     access_log: bool = True
     # How stale the live-instances gauge of /metrics may get before it is re-read.
     metrics_resync_seconds: float = 30.0
+    # Batches: items per transaction and the worker's pace (0: as fast as it can).
+    batch_slice_size: int = 50
+    batch_items_per_second: float = 500.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -93,6 +96,8 @@ class Settings:
             ),
             access_log=env.get("PROCFLOW_ACCESS_LOG", "1") not in ("0", "false", "no"),
             metrics_resync_seconds=float(env.get("PROCFLOW_METRICS_RESYNC_SECONDS", "30")),
+            batch_slice_size=int(env.get("PROCFLOW_BATCH_SLICE_SIZE", "50")),
+            batch_items_per_second=float(env.get("PROCFLOW_BATCH_ITEMS_PER_SECOND", "500")),
         )
 
 

@@ -13,6 +13,7 @@ from procflow import __version__
 from procflow.api import (
     docs,
     routes_admin,
+    routes_batches,
     routes_instances,
     routes_operations,
     routes_start,
@@ -96,7 +97,9 @@ def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier)
     install_problem_handlers(app)
     _add_middleware(app, settings, verifier)
     metrics.bind_store(ctx.store, ctx.clock, settings.metrics_resync_seconds)
-    for router in (routes_start.router, routes_instances.router, routes_operations.router):
+    routers = (routes_start.router, routes_instances.router, routes_operations.router,
+               routes_batches.router)  # fmt: skip
+    for router in routers:
         app.include_router(router)
         app.include_router(router, prefix=RTM_PREFIX, include_in_schema=False)
     app.include_router(routes_admin.router)

@@ -13,7 +13,7 @@ from procflow.api.render import JsonResponse, build_json
 from procflow.api.requests import principal_of, read_model
 from procflow.api.schemas import problems
 from procflow.model.formats import uploaded_file_bytes
-from procflow.runtime import deploy
+from procflow.runtime import admin_reads, deploy
 from procflow.runtime.context import RuntimeContext
 
 router = APIRouter(tags=["admin"])
@@ -85,8 +85,8 @@ async def upload_build(workspaceId: UUID, appId: UUID, request: Request) -> Resp
     body = await read_model(request, schemas.UploadBuild)
     files = {name: uploaded_file_bytes(name, text) for name, text in body.files.items()}
     ctx = _ctx(request)
-    build = await run_in_threadpool(
-        lambda: deploy.deploy_build(
+    deployed = await run_in_threadpool(
+        lambda: deploy.deploy_or_reuse(
             ctx.store,
             principal,
             workspaceId,
@@ -97,7 +97,78 @@ async def upload_build(workspaceId: UUID, appId: UUID, request: Request) -> Resp
             build_id=body.buildId,
         )
     )
-    return JsonResponse(build_json(build, active=body.activate), status_code=201)
+    answer = build_json(deployed.build, active=body.activate or None)
+    if deployed.existing:
+        # The same files again: the existing build, not a duplicate (200, not 201).
+        answer["existing"] = True
+        return JsonResponse(answer, status_code=200)
+    answer["active"] = body.activate
+    return JsonResponse(answer, status_code=201)
+
+
+@router.get("/api/admin/workspaces", summary="The workspaces the caller administers")
+async def list_workspaces(request: Request) -> Response:
+    principal = principal_of(request)
+    found = await run_in_threadpool(admin_reads.workspaces, _ctx(request), principal)
+    return JsonResponse({"content": [{"id": str(w.id), "name": w.name} for w in found]})
+
+
+@router.get("/api/admin/wks/{workspaceId}/apps", summary="A workspace's apps")
+async def list_apps(workspaceId: UUID, request: Request) -> Response:
+    principal = principal_of(request)
+    found = await run_in_threadpool(admin_reads.apps, _ctx(request), principal, workspaceId)
+    content = [{"id": str(a.id), "workspaceId": str(a.workspace_id), "name": a.name} for a in found]
+    return JsonResponse({"content": content})
+
+
+@router.get(
+    "/api/admin/wks/{workspaceId}/app/{appId}/builds",
+    summary="An app's builds, newest first, with checksum, created at, active or not",
+)
+async def list_builds(workspaceId: UUID, appId: UUID, request: Request) -> Response:
+    principal = principal_of(request)
+    listing = await run_in_threadpool(
+        admin_reads.builds, _ctx(request), principal, workspaceId, appId
+    )
+    content = [
+        {"buildId": str(b.id), "applicationId": str(b.app_id), "workspaceId": str(b.workspace_id),
+         "status": b.status, "checksum": b.checksum, "createdAt": b.created_at.isoformat(),
+         "active": b.id == listing.active_build_id}
+        for b in listing.builds
+    ]  # fmt: skip
+    return JsonResponse({"content": content})
+
+
+@router.get("/api/admin/wks/{workspaceId}/app/{appId}/builds/{buildId}", summary="One build")
+async def get_build(workspaceId: UUID, appId: UUID, buildId: UUID, request: Request) -> Response:
+    principal = principal_of(request)
+    found, active = await run_in_threadpool(
+        admin_reads.build, _ctx(request), principal, workspaceId, appId, buildId
+    )
+    return JsonResponse(build_json(found, active=active))
+
+
+_MEDIA_TYPES = {".bpmn": "application/xml", ".xml": "application/xml", ".json": "application/json"}
+
+
+@router.get(
+    "/api/admin/wks/{workspaceId}/app/{appId}/builds/{buildId}/definitions/{processName}/source",
+    summary="Download a definition's source, exactly as deployed",
+)
+async def definition_source(
+    workspaceId: UUID, appId: UUID, buildId: UUID, processName: str, request: Request
+) -> Response:
+    principal = principal_of(request)
+    source = await run_in_threadpool(
+        admin_reads.definition_source, _ctx(request), principal, workspaceId, appId, buildId,
+        processName,
+    )  # fmt: skip
+    suffix = "." + source.file_name.rsplit(".", 1)[-1].lower() if "." in source.file_name else ""
+    media_type = _MEDIA_TYPES.get(suffix, "application/yaml")
+    safe_name = "".join(c for c in source.file_name if c.isprintable() and c not in '"\\\\')
+    disposition = f'attachment; filename="{safe_name}"'
+    return Response(source.text, media_type=media_type,
+                    headers={"Content-Disposition": disposition})  # fmt: skip
 
 
 @router.put(

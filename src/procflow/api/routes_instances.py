@@ -24,7 +24,7 @@ from procflow.api.requests import principal_of, read_json_object
 from procflow.api.schemas import problems
 from procflow.model.errors import InvalidParameter
 from procflow.model.states import InstanceState
-from procflow.runtime import metrics, queries
+from procflow.runtime import flowx_variants, metrics, queries
 from procflow.runtime.commands import execute_action
 from procflow.runtime.context import RuntimeContext
 from procflow.store.port import InstanceQuery
@@ -129,6 +129,38 @@ async def execute_token_action(
     )
     metrics.observe_action(view.instance.definition_name, actionName)
     return JsonResponse(start_response_json(view.instance, view.build))
+
+
+@router.post(
+    "/api/runtime/process/{uuid}/token/{tokenUuid}/ui-action/{uiActionFlowxUuid}"
+    "/context/main/execute",
+    summary="Execute a user-task action by its stable uiActionFlowxUuid (FlowX 4.6+)",
+    operation_id="executeUiAction",
+    response_model=schemas.UiActionAnswer,
+    responses=problems(400, 401, 403, 404, 409, 413),
+    openapi_extra=schemas.body(
+        schemas.ProcessData, {"approve": schemas.EXAMPLE_ACTION_BODY}, required=False
+    ),
+)
+async def execute_ui_action(
+    uuid: UUID, tokenUuid: UUID, uiActionFlowxUuid: UUID, request: Request
+) -> Response:
+    principal = principal_of(request)
+    body = await read_json_object(request)
+    view = await run_in_threadpool(
+        flowx_variants.execute_ui_action, _ctx(request), principal, uuid, tokenUuid,
+        uiActionFlowxUuid, body,
+    )  # fmt: skip
+    token = view.instance.token(tokenUuid)
+    return JsonResponse(
+        {
+            "tokenUuid": str(tokenUuid),
+            "currentNodeId": token.node_id if token is not None else None,
+            "templatesSequence": None,
+            "backAction": False,
+            "resetToken": False,
+        }
+    )
 
 
 @router.get(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request
@@ -13,7 +13,9 @@ from procflow.api import schemas
 from procflow.api.render import JsonResponse, dry_run_json, start_response_json
 from procflow.api.requests import path_list, principal_of, read_json_object
 from procflow.api.schemas import ProcessData, problems
-from procflow.runtime import metrics
+from procflow.model.data import JsonObject
+from procflow.model.errors import InvalidParameter, InvalidRequestBody
+from procflow.runtime import flowx_variants, metrics
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.copying import CopySpec
 from procflow.runtime.starting import StartRequest, StartTarget, dry_run, start_process
@@ -75,6 +77,12 @@ async def _start(
     return JsonResponse(
         start_response_json(outcome.instance, outcome.build), headers=answer_headers
     )
+
+
+def _start_at(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise InvalidParameter("startAt must name a node.", parameter="startAt")
+    return value
 
 
 @router.post(
@@ -150,12 +158,78 @@ async def start_with_copied_data(
     ] = False,
     idempotencyKey: IdempotencyKey = None,
     flowxPlatform: FlowxPlatform = None,
+    startAt: Annotated[
+        str | None,
+        Query(
+            description="Start with one token at this node instead of the start node "
+            "(resume downstream); the start node's mandatory params are not checked."
+        ),
+    ] = None,
 ) -> Response:
     copy = CopySpec(
         source_uuid=processInstanceId,
         params_to_copy=path_list(paramsToCopy, "paramsToCopy"),
         without_params=path_list(withoutParams, "withoutParams") or (),
+        start_at=_start_at(startAt),
     )
     target = StartTarget(appId, workspace_id=workspaceId)
     headers = (idempotencyKey, flowxPlatform)
     return await _start(request, target, processName, headers, copy, is_dry_run=dryRun)
+
+
+@router.post(
+    "/api/runtime/wks/{workspaceId}/app/{appId}/rdi/{resourceDefinitionId}"
+    "/start/inherit-from/{processInstanceId}",
+    summary="Start the process with this resourceDefinitionId, inheriting another's data",
+    operation_id="startInheriting",
+    response_model=schemas.StartResponse,
+    responses={200: START_ANSWER, **START_ERRORS},
+    openapi_extra=schemas.body(
+        schemas.InheritFrom,
+        {"some": {"paramsToInherit": {"paramsToCopy": ["applicant"], "withoutParams": []}}},
+        required=False,
+    ),
+)
+async def start_inheriting(
+    workspaceId: UUID,
+    appId: UUID,
+    resourceDefinitionId: UUID,
+    processInstanceId: UUID,
+    request: Request,
+    idempotencyKey: IdempotencyKey = None,
+) -> Response:
+    principal = principal_of(request)
+    body = await read_json_object(request)
+    copy = inherit_spec(processInstanceId, body)
+    ctx: RuntimeContext = request.app.state.ctx
+    outcome = await run_in_threadpool(
+        flowx_variants.start_inheriting, ctx, principal, workspaceId, appId,
+        resourceDefinitionId, copy, idempotencyKey,
+    )  # fmt: skip
+    headers = {"Location": f"/api/runtime/process/{outcome.instance.uuid}"}
+    return JsonResponse(start_response_json(outcome.instance, outcome.build), headers=headers)
+
+
+def inherit_spec(source: UUID, body: JsonObject) -> CopySpec:
+    """FlowX ``paramsToInherit``: ``paramsToCopy`` and ``withoutParams`` lists; neither (or
+    both empty) copies everything."""
+    unknown = sorted(set(body) - {"paramsToInherit"})
+    if unknown:
+        raise InvalidRequestBody(f"Unknown fields: {', '.join(unknown)}.", fields=unknown)
+    inherit: Any = body.get("paramsToInherit")
+    inherit = {} if inherit is None else inherit
+    if not isinstance(inherit, dict) or set(inherit) - {"paramsToCopy", "withoutParams"}:
+        raise InvalidRequestBody(
+            "'paramsToInherit' must be {paramsToCopy: [...], withoutParams: [...]}."
+        )
+    lists = {name: _path_names(inherit.get(name), name) for name in inherit}
+    to_copy = lists.get("paramsToCopy") or None
+    return CopySpec(source, to_copy, lists.get("withoutParams") or ())
+
+
+def _path_names(value: Any, name: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidRequestBody(f"'paramsToInherit.{name}' must be a list of paths.")
+    return path_list(",".join(value), name) or ()

@@ -51,6 +51,7 @@ EXAMPLE_START_RESPONSE: dict[str, Any] = {
     "state": "STARTED",
     "processDefinitionName": "loan_application",
     "processDefinitionFlowxUuid": EXAMPLE_DEFINITION,
+    "resourceDefinitionId": "3f2c1b0a-9e8d-5c7b-a695-847362514039",
     "buildId": EXAMPLE_BUILD,
     "buildStatusAtStart": "COMMITTED",
     "applicationId": EXAMPLE_APP,
@@ -86,6 +87,11 @@ class ProcessData(RootModel[dict[str, Any]]):
     """Process data: any JSON object."""
 
 
+class UiAction(Schema):
+    name: str
+    uiActionFlowxUuid: UUID
+
+
 class Token(Schema):
     id: int
     uuid: UUID
@@ -93,6 +99,9 @@ class Token(Schema):
     statusCurrentNode: NodeStatus
     currentNodeId: str
     parentTokenId: int | None
+    uiActions: list[UiAction] | None = Field(
+        default=None, description="On a token waiting at a user task: its actions (FlowX 4.6+)."
+    )
 
 
 class InstanceMetadata(Schema):
@@ -109,6 +118,9 @@ class StartResponse(Schema):
     state: InstanceState
     processDefinitionName: str
     processDefinitionFlowxUuid: UUID
+    resourceDefinitionId: UUID = Field(
+        description="The definition's id stable across the app's builds (inherit-from)."
+    )
     buildId: UUID
     buildStatusAtStart: str
     applicationId: UUID
@@ -301,6 +313,25 @@ class SetActiveBuild(Body):
     buildId: UUID
 
 
+class ParamsToInherit(BaseModel):
+    paramsToCopy: list[str] = Field(default_factory=list)
+    withoutParams: list[str] = Field(default_factory=list)
+
+
+class InheritFrom(BaseModel):
+    """FlowX inherit-from: neither list (or both empty) copies all the data."""
+
+    paramsToInherit: ParamsToInherit | None = None
+
+
+class UiActionAnswer(Schema):
+    tokenUuid: UUID
+    currentNodeId: str | None
+    templatesSequence: None
+    backAction: bool
+    resetToken: bool
+
+
 class TerminateInstance(Body):
     reason: str = Field(default="", description="Why; kept in the audit log.")
 
@@ -338,6 +369,7 @@ BODY_MODELS: tuple[type[BaseModel], ...] = (
     SetActiveBuild,
     TerminateInstance,
     RetryIncident,
+    InheritFrom,
 )
 
 _STATUS_TEXT = {

@@ -36,7 +36,7 @@ from procflow.model.errors import (
 )
 from procflow.model.instance import ProcessInstance, WaitKind
 from procflow.model.states import RUNNING_INSTANCE_STATES
-from procflow.runtime import metrics, timer_starts
+from procflow.runtime import batch_runner, batches, metrics, timer_starts
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.pipeline import apply_step, run_command
 from procflow.store.port import Job, NewJob, StoreTxn
@@ -70,6 +70,7 @@ JOB_KINDS: dict[str, InstanceJob | OwnJob] = {
     WaitKind.TIMER.value: InstanceJob(lambda job: TimerFired(_wait_id(job))),
     WaitKind.EXPIRY.value: InstanceJob(lambda job: TimerFired(_wait_id(job))),
     timer_starts.TIMER_START: OwnJob(timer_starts.fire, timer_starts.skip),
+    batches.BATCH_JOB: OwnJob(batch_runner.run_slice, batch_runner.give_up_slice),
 }
 
 

@@ -56,6 +56,8 @@ from procflow.store.schema import (
     process_definitions,
     workspaces,
 )
+from procflow.store.sql_batches import BatchStatements
+from procflow.store.sql_catalog import CatalogReads
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -187,7 +189,7 @@ def _job_values(job: NewJob, created_at: datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
-class SqlTxn:
+class SqlTxn(BatchStatements, CatalogReads):
     """``StoreTxn`` on one connection inside an open transaction."""
 
     def __init__(self, connection: Connection, dialect: q.DialectStatements) -> None:
@@ -302,6 +304,13 @@ class SqlTxn:
     def search_instances(self, query: InstanceQuery) -> list[ProcessInstance]:
         statement = q.search_instances(query)
         return [_instance_from_row(row) for row in self.connection.execute(statement)]
+
+    def search_instance_uuids(self, query: InstanceQuery) -> list[tuple[int, UUID]]:
+        rows = self.connection.execute(q.search_instance_uuids(query))
+        return [(row.id, row.uuid) for row in rows]
+
+    def count_instances(self, query: InstanceQuery) -> int:
+        return int(self.connection.execute(q.count_instances(query)).scalar_one())
 
     def lineage_members(self, lineage_root_uuid: UUID) -> list[ProcessInstance]:
         rows = self.connection.execute(q.SELECT_LINEAGE, {"root": lineage_root_uuid})

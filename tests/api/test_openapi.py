@@ -16,11 +16,13 @@ EXPECTED_OPERATIONS = {
     "startProcess",
     "startPinned",
     "startWithCopiedData",
+    "startInheriting",
     "getStatus",
     "getInstance",
     "getData",
     "getAuditLog",
     "executeAction",
+    "executeUiAction",
     "terminateInstance",
     "holdInstance",
     "unholdInstance",
@@ -33,6 +35,15 @@ EXPECTED_OPERATIONS = {
     "createApp",
     "uploadBuild",
     "setActiveBuild",
+    "listWorkspaces",
+    "listApps",
+    "listBuilds",
+    "getBuild",
+    "getDefinitionSource",
+    "createBatch",
+    "getBatch",
+    "listBatchItems",
+    "cancelBatch",
     "getLiveness",
     "getReadiness",
 }
@@ -41,6 +52,9 @@ BODY_OPERATIONS = {
     "startPinned": "ProcessData",
     "startWithCopiedData": "ProcessData",
     "executeAction": "ProcessData",
+    "executeUiAction": "ProcessData",
+    "startInheriting": "InheritFrom",
+    "createBatch": "CreateBatch",
     "terminateInstance": "TerminateInstance",
     "retryIncident": "RetryIncident",
     "createWorkspace": "CreateWorkspace",
@@ -132,7 +146,8 @@ def test_start_headers_in_and_out(document: Document) -> None:
 
 def test_copy_data_from_documents_its_query_options_and_dry_run_answer(document: Document) -> None:
     _, _, operation = operations(document)["startWithCopiedData"]
-    assert set(_parameters(operation, "query")) == {"paramsToCopy", "withoutParams", "dryRun"}
+    query = set(_parameters(operation, "query"))
+    assert query == {"paramsToCopy", "withoutParams", "dryRun", "startAt"}
     answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
     refs = {item["$ref"] for item in answer["anyOf"]}
     assert refs == {"#/components/schemas/StartResponse", "#/components/schemas/DryRunResponse"}

@@ -71,6 +71,9 @@ def _filter(workspace_id: UUID, raw: Any) -> BatchFilter:
 def _query(workspace_id: UUID, raw: dict[str, Any]) -> InstanceQuery:
     states = raw.get("state", [])
     states = [states] if isinstance(states, str) else states
+    if not isinstance(states, list):
+        # Not any iterable: an object's keys are not a list of states.
+        raise InvalidRequestBody("'filter.state' must be instance states.")
     try:
         parsed = tuple(InstanceState(s) for s in states)
     except (TypeError, ValueError) as error:

@@ -24,6 +24,7 @@ TAGS = [
     {"name": "start", "description": "Start instances (FlowX S1, S2, S3)."},
     {"name": "instances", "description": "Read and drive instances."},
     {"name": "admin", "description": "Workspaces, apps and builds (role admin)."},
+    {"name": "batches", "description": "One operation over many instances (role operate)."},
     {"name": "operations", "description": "Health probes."},
 ]
 # What a start answers leads to (OpenAPI links: generators and schemathesis follow them).

@@ -27,6 +27,14 @@ EXAMPLE_UPLOAD = {
 }
 
 
+EXISTING_BUILD = {
+    "model": schemas.ExistingBuild,
+    "description": "The same files as a build the app has: that build, not a duplicate.",
+}
+# 400: a path parameter that is not a UUID.
+READ_ERRORS = problems(400, 401, 403, 404)
+
+
 def _ctx(request: Request) -> RuntimeContext:
     ctx: RuntimeContext = request.app.state.ctx
     return ctx
@@ -77,7 +85,7 @@ async def create_app(workspaceId: UUID, request: Request) -> Response:
     summary="Upload a build: {files: {name: text}, activate: bool}",
     operation_id="uploadBuild",
     response_model=schemas.BuildInfo,
-    responses=ADMIN_ERRORS,
+    responses={201: {"description": "A new build"}, 200: EXISTING_BUILD, **ADMIN_ERRORS},
     openapi_extra=schemas.body(schemas.UploadBuild, {"loans": EXAMPLE_UPLOAD}),
 )
 async def upload_build(workspaceId: UUID, appId: UUID, request: Request) -> Response:
@@ -106,14 +114,27 @@ async def upload_build(workspaceId: UUID, appId: UUID, request: Request) -> Resp
     return JsonResponse(answer, status_code=201)
 
 
-@router.get("/api/admin/workspaces", summary="The workspaces the caller administers")
+@router.get(
+    "/api/admin/workspaces",
+    summary="The workspaces the caller administers",
+    operation_id="listWorkspaces",
+    response_model=schemas.WorkspaceList,
+    # A token without admin anywhere sees an empty list, not a 403.
+    responses=problems(401),
+)
 async def list_workspaces(request: Request) -> Response:
     principal = principal_of(request)
     found = await run_in_threadpool(admin_reads.workspaces, _ctx(request), principal)
     return JsonResponse({"content": [{"id": str(w.id), "name": w.name} for w in found]})
 
 
-@router.get("/api/admin/wks/{workspaceId}/apps", summary="A workspace's apps")
+@router.get(
+    "/api/admin/wks/{workspaceId}/apps",
+    summary="A workspace's apps",
+    operation_id="listApps",
+    response_model=schemas.AppList,
+    responses=READ_ERRORS,
+)
 async def list_apps(workspaceId: UUID, request: Request) -> Response:
     principal = principal_of(request)
     found = await run_in_threadpool(admin_reads.apps, _ctx(request), principal, workspaceId)
@@ -124,6 +145,9 @@ async def list_apps(workspaceId: UUID, request: Request) -> Response:
 @router.get(
     "/api/admin/wks/{workspaceId}/app/{appId}/builds",
     summary="An app's builds, newest first, with checksum, created at, active or not",
+    operation_id="listBuilds",
+    response_model=schemas.BuildList,
+    responses=READ_ERRORS,
 )
 async def list_builds(workspaceId: UUID, appId: UUID, request: Request) -> Response:
     principal = principal_of(request)
@@ -139,7 +163,13 @@ async def list_builds(workspaceId: UUID, appId: UUID, request: Request) -> Respo
     return JsonResponse({"content": content})
 
 
-@router.get("/api/admin/wks/{workspaceId}/app/{appId}/builds/{buildId}", summary="One build")
+@router.get(
+    "/api/admin/wks/{workspaceId}/app/{appId}/builds/{buildId}",
+    summary="One build",
+    operation_id="getBuild",
+    response_model=schemas.BuildInfo,
+    responses=READ_ERRORS,
+)
 async def get_build(workspaceId: UUID, appId: UUID, buildId: UUID, request: Request) -> Response:
     principal = principal_of(request)
     found, active = await run_in_threadpool(
@@ -149,11 +179,30 @@ async def get_build(workspaceId: UUID, appId: UUID, buildId: UUID, request: Requ
 
 
 _MEDIA_TYPES = {".bpmn": "application/xml", ".xml": "application/xml", ".json": "application/json"}
+# The file as deployed, in the media type of its kind: a YAML or JSON definition is one
+# document (an object), a BPMN file XML text.
+SOURCE_ANSWER = {
+    "description": "The definition's file, byte for byte as deployed.",
+    "content": {
+        "application/yaml": {"schema": {"type": "object", "description": "A YAML definition."}},
+        "application/json": {"schema": {"type": "object", "description": "A JSON definition."}},
+        "application/xml": {"schema": {"type": "string", "description": "BPMN 2.0 XML."}},
+    },
+    "headers": {
+        "Content-Disposition": {
+            "description": "``attachment`` with the file's name.",
+            "schema": {"type": "string", "example": f'attachment; filename="{LOAN_FILE}"'},
+        }
+    },
+}
 
 
 @router.get(
     "/api/admin/wks/{workspaceId}/app/{appId}/builds/{buildId}/definitions/{processName}/source",
     summary="Download a definition's source, exactly as deployed",
+    operation_id="getDefinitionSource",
+    response_class=Response,
+    responses={200: SOURCE_ANSWER, **READ_ERRORS},
 )
 async def definition_source(
     workspaceId: UUID, appId: UUID, buildId: UUID, processName: str, request: Request

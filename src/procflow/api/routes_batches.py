@@ -9,9 +9,12 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from procflow.api import schemas
 from procflow.api.batch_requests import batch_request
 from procflow.api.render import JsonResponse
 from procflow.api.requests import principal_of, read_json_object
+from procflow.api.routes_instances import CURSOR_PATTERN
+from procflow.api.schemas import problems
 from procflow.runtime import batches
 from procflow.runtime.batch_spec import ItemState
 from procflow.runtime.context import RuntimeContext
@@ -20,6 +23,27 @@ from procflow.store.port import BatchItem, BatchRecord
 router = APIRouter(tags=["batches"])
 
 BATCHES = "/api/runtime/wks/{workspaceId}/batches"
+
+# 400: a path parameter that is not a UUID, a bad query parameter.
+READ_ERRORS = problems(400, 401, 403, 404)
+CREATED = {
+    "description": "The batch is created with all its items; the worker applies it.",
+    "headers": {
+        "Location": {
+            "description": "Where the batch's progress is read.",
+            "schema": {"type": "string"},
+        }
+    },
+}
+DRY_RUN = {
+    "model": schemas.BatchDryRun,
+    "description": "``dryRun``: the item count and what the first items would do.",
+}
+EXAMPLE_BATCH = {
+    "operation": "copyDataFrom",
+    "filter": {"processName": "loan_application", "state": ["FAILED"]},
+    "body": {"retryReason": "outage"},
+}
 
 
 def _ctx(request: Request) -> RuntimeContext:
@@ -68,7 +92,15 @@ def dry_run_json(answer: batches.BatchDryRun) -> dict[str, Any]:
     }
 
 
-@router.post(BATCHES, status_code=202, summary="Create a batch (copyDataFrom, retry, terminate)")
+@router.post(
+    BATCHES,
+    status_code=202,
+    summary="Create a batch (copyDataFrom, retry, terminate)",
+    operation_id="createBatch",
+    response_model=schemas.Batch,
+    responses={202: CREATED, 200: DRY_RUN, **problems(400, 401, 403, 404, 413)},
+    openapi_extra=schemas.body(schemas.CreateBatch, {"rerun": EXAMPLE_BATCH}),
+)
 async def create_batch(
     workspaceId: UUID,
     request: Request,
@@ -84,7 +116,13 @@ async def create_batch(
     return JsonResponse(batch_json(answer), status_code=202, headers=headers)
 
 
-@router.get(BATCHES + "/{batchId}", summary="A batch's progress")
+@router.get(
+    BATCHES + "/{batchId}",
+    summary="A batch's progress",
+    operation_id="getBatch",
+    response_model=schemas.Batch,
+    responses=READ_ERRORS,
+)
 async def get_batch(workspaceId: UUID, batchId: UUID, request: Request) -> Response:
     principal = principal_of(request)
     batch = await run_in_threadpool(
@@ -93,19 +131,29 @@ async def get_batch(workspaceId: UUID, batchId: UUID, request: Request) -> Respo
     return JsonResponse(batch_json(batch))
 
 
-@router.get(BATCHES + "/{batchId}/items", summary="A batch's items, cursor-paginated by seq")
+@router.get(
+    BATCHES + "/{batchId}/items",
+    summary="A batch's items, cursor-paginated by seq",
+    operation_id="listBatchItems",
+    response_model=schemas.BatchItemPage,
+    responses=READ_ERRORS,
+)
 async def list_batch_items(
     workspaceId: UUID,
     batchId: UUID,
     request: Request,
     state: ItemState | None = None,
-    cursor: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    cursor: Annotated[
+        str | None,
+        Query(pattern=CURSOR_PATTERN, description="The nextCursor of the previous page."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     principal = principal_of(request)
+    after = int(cursor) if cursor is not None else 0
     found = await run_in_threadpool(
         lambda: batches.batch_items(
-            _ctx(request), principal, workspaceId, batchId, after=cursor, limit=limit + 1,
+            _ctx(request), principal, workspaceId, batchId, after=after, limit=limit + 1,
             state=state.value if state else None,
         )
     )  # fmt: skip
@@ -114,10 +162,17 @@ async def list_batch_items(
     return JsonResponse({"content": [item_json(i) for i in page], "nextCursor": next_cursor})
 
 
-@router.post(BATCHES + "/{batchId}/cancel", summary="Cancel a running batch")
+@router.post(
+    BATCHES + "/{batchId}/cancel",
+    summary="Cancel a running batch: the items applied stay applied, the rest are not",
+    operation_id="cancelBatch",
+    response_model=schemas.Batch,
+    # 409: the batch is finished already (answered with its state).
+    responses=problems(400, 401, 403, 404, 409),
+)
 async def cancel_batch(workspaceId: UUID, batchId: UUID, request: Request) -> Response:
+    # No body, like holdInstance: nothing in one would change what a cancel does.
     principal = principal_of(request)
-    await read_json_object(request)
     batch = await run_in_threadpool(
         batches.cancel_batch, _ctx(request), principal, workspaceId, batchId
     )

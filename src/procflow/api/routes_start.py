@@ -207,6 +207,9 @@ async def start_inheriting(
         resourceDefinitionId, copy, idempotencyKey,
     )  # fmt: skip
     headers = {"Location": f"/api/runtime/process/{outcome.instance.uuid}"}
+    if outcome.replayed:
+        # START_HEADERS documents it for every start, this one included.
+        headers["Idempotent-Replayed"] = "true"
     return JsonResponse(start_response_json(outcome.instance, outcome.build), headers=headers)
 
 

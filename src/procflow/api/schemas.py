@@ -25,8 +25,10 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic.json_schema import SkipJsonSchema
 
 from procflow.model.states import InstanceState, NodeStatus, TokenState
+from procflow.runtime.batch_spec import BatchOperation, BatchState, ItemState
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_REF = "#/components/schemas/Problem"
@@ -251,15 +253,97 @@ class BuildInfo(Schema):
     active: bool | None = None
 
 
+class ExistingBuild(BuildInfo):
+    """An upload whose files are those of a build the app has already: that build."""
+
+    existing: bool
+
+
+class BuildSummary(Schema):
+    """One build in a list: no definitions, and whether it is the app's active build."""
+
+    buildId: UUID
+    applicationId: UUID
+    workspaceId: UUID
+    status: str
+    checksum: str
+    createdAt: datetime
+    active: bool
+
+
+class BuildList(Schema):
+    content: list[BuildSummary] = Field(description="Newest first.")
+
+
 class Workspace(Schema):
     id: UUID
     name: str
+
+
+class WorkspaceList(Schema):
+    content: list[Workspace]
 
 
 class App(Schema):
     id: UUID
     workspaceId: UUID
     name: str
+
+
+class AppList(Schema):
+    content: list[App]
+
+
+class Batch(Schema):
+    """A batch and its progress: ``done + failed`` of ``total`` items are applied."""
+
+    id: UUID
+    workspaceId: UUID
+    operation: BatchOperation
+    state: BatchState
+    total: int
+    done: int
+    failed: int
+    filter: dict[str, Any] | None = Field(
+        description="The selection: its search parameters, or ``{uuids: <count>}``."
+    )
+    spec: dict[str, Any] = Field(description="What is applied to each item.")
+    createdBy: str
+    createdAt: datetime
+    updatedAt: datetime
+    finishedAt: datetime | None
+
+
+class BatchDrySample(Schema):
+    sourceUuid: UUID
+    state: str | None = Field(description="The source instance's state.")
+    data: dict[str, Any] | None = Field(description="copyDataFrom: the data a copy starts with.")
+    error: str | None = Field(description="Why this item would fail.")
+
+
+class BatchDryRun(Schema):
+    """What a batch would do (``dryRun``): its item count and the first items; nothing is
+    written."""
+
+    dryRun: bool
+    total: int
+    samples: list[BatchDrySample]
+
+
+class BatchItem(Schema):
+    seq: int
+    sourceUuid: UUID
+    state: ItemState
+    resultUuid: UUID | None = Field(description="copyDataFrom: the instance the item started.")
+    error: dict[str, Any] | None = Field(description="A failed item's problem (its code).")
+    finishedAt: datetime | None
+
+
+class BatchItemPage(Schema):
+    content: list[BatchItem]
+    nextCursor: str | None = Field(
+        description="Pass it back as ``cursor`` for the next page; null on the last page."
+    )
 
 
 class ActiveBuild(Schema):
@@ -324,6 +408,56 @@ class InheritFrom(BaseModel):
     paramsToInherit: ParamsToInherit | None = None
 
 
+class BatchQuery(BaseModel):
+    """copyDataFrom's query options; the path lists also as one comma-separated string."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    paramsToCopy: list[str] | str | None = None
+    withoutParams: list[str] | str | None = None
+    startAt: str | None = Field(default=None, description="Start each copy at this node.")
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    # A member that may be left out but not be null: its default (None) is no valid value.
+    schema.pop("default", None)
+
+
+class BatchSelection(BaseModel):
+    """Which instances: an explicit list of ``uuids``, or the instance search's parameters
+    (at least one; never both)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    uuids: list[UUID] | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_no_default)
+    processName: str | None = None
+    state: InstanceState | list[InstanceState] | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_no_default
+    )
+    # Plain strings: the server takes every ISO 8601 form, not only RFC 3339 date-times.
+    createdFrom: str | None = Field(default=None, description="ISO 8601 date-time.")
+    createdTo: str | None = Field(default=None, description="ISO 8601 date-time.")
+    lineageRootUuid: UUID | None = None
+
+
+class CreateBatch(BaseModel):
+    """Read by api/batch_requests.py, which refuses every mistake with a 400."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    operation: BatchOperation
+    filter: BatchSelection
+    processName: str | None = Field(default=None, description="copyDataFrom: start this process.")
+    appId: UUID | None = Field(default=None, description="copyDataFrom: start in this app.")
+    body: dict[str, Any] | None = Field(
+        default=None,
+        description="copyDataFrom: merged on each copy; retry: the data patch; "
+        "terminate: {reason}.",
+    )
+    query: BatchQuery | None = None
+    dryRun: bool = Field(default=False, description="Count the items; apply nothing.")
+
+
 class UiActionAnswer(Schema):
     tokenUuid: UUID
     currentNodeId: str | None
@@ -370,6 +504,7 @@ BODY_MODELS: tuple[type[BaseModel], ...] = (
     TerminateInstance,
     RetryIncident,
     InheritFrom,
+    CreateBatch,
 )
 
 _STATUS_TEXT = {

@@ -17,6 +17,7 @@ from procflow.model.errors import (
     BatchFinished,
     BatchNotFound,
     BatchTooLarge,
+    InvalidParameter,
     ProcflowError,
     WorkspaceNotFound,
 )
@@ -36,6 +37,8 @@ BATCH_JOB = "batch"
 DRY_RUN_SAMPLES = 3
 # The column's width: a longer ``sub`` claim is kept as its first 200 characters.
 MAX_SUBJECT = 200
+# Item numbers are 32-bit integers in both stores.
+MAX_ITEM_SEQ = 2**31 - 1
 
 
 def slice_job(batch_id: UUID, number: int, run_at: datetime) -> NewJob:
@@ -177,6 +180,9 @@ def batch_items(
     state: str | None = None,
 ) -> list[BatchItem]:
     principal.require(workspace_id, Role.READ, WorkspaceNotFound())
+    if not 0 <= after <= MAX_ITEM_SEQ:
+        # Not a cursor this API handed out (and the database driver would overflow on it).
+        raise InvalidParameter("cursor is not a cursor this listing returned.", parameter="cursor")
     with ctx.store.read_transaction() as txn:
         _visible(txn, workspace_id, batch_id)
         return txn.list_batch_items(batch_id, after, limit, state)

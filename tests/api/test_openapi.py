@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from tests.api.conftest import Api
+from tests.api.conftest import DEFINITIONS, Api
 from tests.api.openapi_document import Document, operations, validate_against
 
 EXPECTED_OPERATIONS = {
@@ -199,3 +199,66 @@ def test_answers_match_their_published_schemas(document: Document, api: Api) -> 
         response = api.client.get(path, headers=api.headers())
         assert response.status_code == 200, path
         validate_against(document, schema, response.json())
+
+
+def test_batch_answers_match_their_published_schemas(document: Document, api: Api) -> None:
+    _, _, operation = operations(document)["listBatchItems"]
+    cursor = _parameters(operation, "query")["cursor"]["schema"]["anyOf"][0]
+    assert (cursor["type"], cursor["pattern"]) == ("string", r"^[0-9]{1,19}$")
+    sources = [api.start("straight", {"a": n, "b": 1})["uuid"] for n in range(3)]
+    path = f"/api/runtime/wks/{api.workspace}/batches"
+    body = {"operation": "terminate", "filter": {"uuids": sources}}
+    dry = api.client.post(path, params={"dryRun": "true"}, json=body, headers=api.headers())
+    assert dry.status_code == 200, dry.text
+    validate_against(document, "BatchDryRun", dry.json())
+    created = api.client.post(path, json=body, headers=api.headers())
+    assert created.status_code == 202, created.text
+    validate_against(document, "Batch", created.json())
+    batch = f"{path}/{created.json()['id']}"
+    assert created.headers["location"] == batch
+    validate_against(document, "Batch", api.client.get(batch, headers=api.headers()).json())
+    first = api.client.get(f"{batch}/items", params={"limit": 2}, headers=api.headers()).json()
+    validate_against(document, "BatchItemPage", first)
+    rest = api.client.get(
+        f"{batch}/items", params={"cursor": first["nextCursor"]}, headers=api.headers()
+    ).json()
+    assert [i["sourceUuid"] for i in first["content"] + rest["content"]] == sources
+    cancelled = api.client.post(f"{batch}/cancel", headers=api.headers())
+    assert cancelled.status_code == 200, cancelled.text
+    validate_against(document, "Batch", cancelled.json())
+
+
+def test_admin_read_answers_match_their_published_schemas(document: Document, api: Api) -> None:
+    builds = f"/api/admin/wks/{api.workspace}/app/{api.test_app}/builds"
+    answers = {
+        "WorkspaceList": "/api/admin/workspaces",
+        "AppList": f"/api/admin/wks/{api.workspace}/apps",
+        "BuildList": builds,
+        "BuildInfo": f"{builds}/{api.test_build.id}",
+    }
+    for schema, path in answers.items():
+        response = api.client.get(path, headers=api.headers())
+        assert response.status_code == 200, path
+        validate_against(document, schema, response.json())
+    files = {"straight.yaml": (DEFINITIONS / "straight.yaml").read_text()}
+    new = api.client.post(builds, json={"files": files}, headers=api.headers())
+    assert new.status_code == 201, new.text
+    validate_against(document, "BuildInfo", new.json())
+    again = api.client.post(builds, json={"files": files}, headers=api.headers())
+    assert again.status_code == 200, again.text
+    validate_against(document, "ExistingBuild", again.json())
+    _, _, upload = operations(document)["uploadBuild"]
+    answer = upload["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/ExistingBuild"}
+
+
+def test_a_definition_source_documents_its_media_types(document: Document, api: Api) -> None:
+    _, _, operation = operations(document)["getDefinitionSource"]
+    content = operation["responses"]["200"]["content"]
+    assert set(content) == {"application/yaml", "application/json", "application/xml"}
+    builds = f"/api/admin/wks/{api.workspace}/app/{api.test_app}/builds"
+    source = f"{builds}/{api.test_build.id}/definitions/straight/source"
+    response = api.client.get(source, headers=api.headers())
+    assert response.status_code == 200
+    assert response.headers["content-type"] in content
+    assert "Content-Disposition" in operation["responses"]["200"]["headers"]

@@ -289,6 +289,130 @@ def _operation_cases() -> dict[tuple[str, int], Case]:
     return cases
 
 
+def _inherit(*, missing_source: bool = False) -> Callable[[Api], str]:
+    def path(api: Api) -> str:
+        started = api.status(_instance(api))
+        source = uuid4() if missing_source else started["uuid"]
+        return (
+            f"/api/runtime/wks/{api.workspace}/app/{api.test_app}"
+            f"/rdi/{started['resourceDefinitionId']}/start/inherit-from/{source}"
+        )
+
+    return path
+
+
+def _inherit_cases() -> dict[tuple[str, int], Case]:
+    op, path = "startInheriting", _inherit()
+    some = b'{"paramsToInherit": {"paramsToCopy": ["customer"]}}'
+    return {
+        (op, 400): _post(path, api_headers, lambda _: b'{"paramsToInherit": []}'),
+        (op, 401): _post(path, _none),
+        (op, 403): _post(path, read_only),
+        (op, 404): _post(_inherit(missing_source=True), api_headers),
+        (op, 409): _reused_key(path, b"{}", some),
+        (op, 413): _post(path, api_headers, _too_big),
+    }
+
+
+def _ui_action(api: Api) -> str:
+    uuid, token = _waiting(api)
+    [offered] = api.status(uuid)["tokens"][0]["uiActions"]
+    return (
+        f"/api/runtime/process/{uuid}/token/{token}/ui-action/{offered['uiActionFlowxUuid']}"
+        "/context/main/execute"
+    )
+
+
+def _ui_action_cases() -> dict[tuple[str, int], Case]:
+    op = "executeUiAction"
+    unknown = (
+        f"/api/runtime/process/{uuid4()}/token/{uuid4()}/ui-action/{uuid4()}/context/main/execute"
+    )
+    return {
+        (op, 400): _post(_ui_action, api_headers, lambda _: GARBAGE),
+        (op, 401): _post(_ui_action, _none),
+        (op, 403): _post(_ui_action, read_only),
+        (op, 404): _post(lambda _: unknown, api_headers),
+        (op, 413): _post(_ui_action, api_headers, _too_big),
+    }
+
+
+def _batches(workspace: Callable[[Api], object] = lambda api: api.workspace) -> Callable[[Api], str]:
+    return lambda api: f"/api/runtime/wks/{workspace(api)}/batches"
+
+
+TERMINATE_NONE = b'{"operation": "terminate", "filter": {"processName": "none"}}'
+
+
+def _finished_batch(api: Api) -> str:
+    """A batch over no instance: COMPLETED as soon as it is created."""
+    created = api.client.post(_batches()(api), content=TERMINATE_NONE, headers=api.headers())
+    assert created.status_code == 202, created.text
+    return f"{_batches()(api)}/{created.json()['id']}"
+
+
+def _batch_at(suffix: str, batch: Callable[[Api], str] = _finished_batch) -> Callable[[Api], str]:
+    return lambda api: batch(api) + suffix
+
+
+def _unknown_batch(api: Api) -> str:
+    return f"{_batches()(api)}/{uuid4()}"
+
+
+def _batch_cases() -> dict[tuple[str, int], Case]:
+    create = _batches()
+    cases: dict[tuple[str, int], Case] = {
+        ("createBatch", 400): _post(create, api_headers, lambda _: b'{"operation": "explode"}'),
+        ("createBatch", 401): _post(create, _none, lambda _: TERMINATE_NONE),
+        ("createBatch", 403): _post(create, read_only, lambda _: TERMINATE_NONE),
+        ("createBatch", 404): _post(_batches(lambda _: uuid4()), api_headers,
+                                    lambda _: TERMINATE_NONE),
+        ("createBatch", 413): _post(create, api_headers, _too_big),
+        ("listBatchItems", 400): _get(_batch_at("/items?cursor=x"), api_headers),
+        ("cancelBatch", 400): _post(_batch_at("/cancel", lambda _: f"{create(_)}/nope"),
+                                    api_headers),
+        ("cancelBatch", 403): _post(_batch_at("/cancel"), read_only),
+        ("cancelBatch", 409): _post(_batch_at("/cancel"), api_headers),
+    }  # fmt: skip
+    for op, suffix in (("getBatch", ""), ("listBatchItems", "/items")):
+        cases[(op, 403)] = _get(_batch_at(suffix), start_only)
+        cases[(op, 404)] = _get(_batch_at(suffix, _unknown_batch), api_headers)
+        cases[(op, 401)] = _get(_batch_at(suffix), _none)
+    cases[("getBatch", 400)] = _get(lambda api: f"{create(api)}/nope", api_headers)
+    cases[("cancelBatch", 401)] = _post(_batch_at("/cancel"), _none)
+    cases[("cancelBatch", 404)] = _post(_batch_at("/cancel", _unknown_batch), api_headers)
+    return cases
+
+
+def _admin_read_cases() -> dict[tuple[str, int], Case]:
+    source = "/definitions/straight/source"
+    cases: dict[tuple[str, int], Case] = {
+        ("listWorkspaces", 401): _get(lambda _: "/api/admin/workspaces", _none),
+    }
+    paths: dict[str, Callable[[Api, object], str]] = {
+        "listApps": lambda api, wks: f"/api/admin/wks/{wks}/apps",
+        "listBuilds": lambda api, wks: f"/api/admin/wks/{wks}/app/{api.test_app}/builds",
+        "getBuild": lambda api, wks: (
+            f"/api/admin/wks/{wks}/app/{api.test_app}/builds/{api.test_build.id}"
+        ),
+        "getDefinitionSource": lambda api, wks: (
+            f"/api/admin/wks/{wks}/app/{api.test_app}/builds/{api.test_build.id}{source}"
+        ),
+    }
+    for op, path in paths.items():
+        cases.update(_admin_read(op, path))
+    return cases
+
+
+def _admin_read(op: str, path: Callable[[Api, object], str]) -> dict[tuple[str, int], Case]:
+    return {
+        (op, 400): _get(lambda api: path(api, "not-a-uuid"), api_headers),
+        (op, 401): _get(lambda api: path(api, api.workspace), _none),
+        (op, 403): _get(lambda api: path(api, api.workspace), start_only),
+        (op, 404): _get(lambda api: path(api, uuid4()), api_headers),
+    }
+
+
 CASES: dict[tuple[str, int], Case] = {
     **_start_cases("startProcess", _s1),
     **_start_cases("startPinned", _s2),
@@ -304,6 +428,10 @@ CASES: dict[tuple[str, int], Case] = {
     **_action_cases(),
     **_operation_cases(),
     **_create_workspace_cases(),
+    **_inherit_cases(),
+    **_ui_action_cases(),
+    **_batch_cases(),
+    **_admin_read_cases(),
     **_admin_cases(
         "createApp",
         _admin_path("/apps"),

@@ -137,7 +137,8 @@ async def execute_token_action(
     summary="Execute a user-task action by its stable uiActionFlowxUuid (FlowX 4.6+)",
     operation_id="executeUiAction",
     response_model=schemas.UiActionAnswer,
-    responses=problems(400, 401, 403, 404, 409, 413),
+    # No 409: an action the token's node does not offer (it moved on, it is held) is a 400.
+    responses=problems(400, 401, 403, 404, 413),
     openapi_extra=schemas.body(
         schemas.ProcessData, {"approve": schemas.EXAMPLE_ACTION_BODY}, required=False
     ),

@@ -337,7 +337,9 @@ def _ui_action_cases() -> dict[tuple[str, int], Case]:
     }
 
 
-def _batches(workspace: Callable[[Api], object] = lambda api: api.workspace) -> Callable[[Api], str]:
+def _batches(
+    workspace: Callable[[Api], object] = lambda api: api.workspace,
+) -> Callable[[Api], str]:
     return lambda api: f"/api/runtime/wks/{workspace(api)}/batches"
 
 

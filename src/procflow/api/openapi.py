@@ -25,7 +25,10 @@ TAGS = [
     {"name": "instances", "description": "Read and drive instances."},
     {"name": "admin", "description": "Workspaces, apps and builds (role admin)."},
     {"name": "batches", "description": "One operation over many instances (role operate)."},
-    {"name": "operations", "description": "Health probes."},
+    {
+        "name": "operations",
+        "description": "Operate instances: terminate, hold, unhold, retry (role operate); health.",
+    },
 ]
 # What a start answers leads to (OpenAPI links: generators and schemathesis follow them).
 _INSTANCE = {"uuid": "$response.body#/uuid"}

@@ -57,6 +57,36 @@ class TimerFired:
 
 
 @dataclass(frozen=True)
+class ExternalTaskCompleted:
+    """A worker completed the external task of this wait; ``data`` is merged (RFC 7396)."""
+
+    wait_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+    worker_id: str = ""
+
+
+@dataclass(frozen=True)
+class ExternalTaskFailed:
+    """A worker failed the external task of this wait with no retries left: an incident."""
+
+    wait_id: str
+    error_message: str
+    worker_id: str = ""
+
+
+@dataclass(frozen=True)
+class BpmnErrorThrown:
+    """A worker threw a BPMN error at the external task of this wait: an error boundary
+    event of the task catches it (``data`` merged first), or the instance fails."""
+
+    wait_id: str
+    error_code: str
+    error_message: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    worker_id: str = ""
+
+
+@dataclass(frozen=True)
 class Terminate:
     reason: str = ""
     by: str | None = None
@@ -88,6 +118,9 @@ Event = (
     | JobCompleted
     | JobFailed
     | TimerFired
+    | ExternalTaskCompleted
+    | ExternalTaskFailed
+    | BpmnErrorThrown
     | Terminate
     | Hold
     | Unhold
@@ -134,7 +167,28 @@ class HoldWaits:
     held: bool
 
 
-Effect = AuditEvent | ScheduleWait | CancelWaits | HoldWaits
+@dataclass(frozen=True)
+class OpenExternalTask:
+    """Make the external task of this wait fetchable by workers of ``topic``. Cancelling the
+    wait (``CancelWaits``) deletes it again."""
+
+    wait_id: str
+    topic: str
+    retries: int
+    token_uuid: UUID
+    node_id: str
+
+
+@dataclass(frozen=True)
+class RetryExternalTask:
+    """An incident on this external task was retried: it is fetchable again, with
+    ``retries`` left."""
+
+    wait_id: str
+    retries: int
+
+
+Effect = AuditEvent | ScheduleWait | CancelWaits | HoldWaits | OpenExternalTask | RetryExternalTask
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,10 @@ from typing import assert_never
 
 from procflow.engine.events import (
     ActionExecuted,
+    BpmnErrorThrown,
     Event,
+    ExternalTaskCompleted,
+    ExternalTaskFailed,
     Hold,
     JobCompleted,
     JobFailed,
@@ -18,12 +21,14 @@ from procflow.engine.events import (
     TimerFired,
     Unhold,
 )
+from procflow.engine.external import on_bpmn_error, on_external_completed, on_external_failed
 from procflow.engine.firing import on_timer_fired
 from procflow.engine.handlers import on_action, on_job_completed, on_job_failed, on_start
+from procflow.engine.nodes import advance
 from procflow.engine.operations import on_operation
 from procflow.engine.run import Run
 from procflow.model.definition import ProcessDefinition
-from procflow.model.instance import ProcessInstance
+from procflow.model.instance import ProcessInstance, Token
 
 
 def step(
@@ -47,6 +52,12 @@ def step(
             on_job_failed(run, event)
         case TimerFired():
             on_timer_fired(run, event)
+        case ExternalTaskCompleted():
+            _keep_moving(run, on_external_completed(run, event))
+        case ExternalTaskFailed():
+            on_external_failed(run, event)
+        case BpmnErrorThrown():
+            _keep_moving(run, on_bpmn_error(run, event))
         case Terminate() | Hold() | Unhold() | RetryIncident():
             on_operation(run, event)
         case _:
@@ -54,3 +65,8 @@ def step(
     if not run.changed:
         return StepResult(instance, (), changed=False)
     return StepResult(run.finish(), tuple(run.effects))
+
+
+def _keep_moving(run: Run, token: Token | None) -> None:
+    if token is not None:
+        advance(run, token)

@@ -23,6 +23,7 @@ from procflow.model.definition import (
     StartNode,
     TimerCatchNode,
     UserTaskNode,
+    is_external_task,
     kind_of,
     timer_of,
 )
@@ -233,8 +234,8 @@ def _check_boundaries(
     for node in definition.nodes.values():
         if not isinstance(node, BoundaryEvent):
             continue
-        if node.timer is None and node.id not in reported:
-            report("a boundary event needs a timer", node.id)
+        if node.timer is None and node.error is None and node.id not in reported:
+            report("a boundary event needs a timer or an error", node.id)
         activity = definition.nodes.get(node.attached_to)
         if activity is None:
             report(f"boundary event is attached to unknown activity {node.attached_to!r}", node.id)
@@ -242,6 +243,14 @@ def _check_boundaries(
             report(
                 "a boundary event can only be attached to a task or user task, "
                 f"not to {kind_of(activity)} {activity.id!r}",
+                node.id,
+            )
+        elif node.error is not None and not is_external_task(activity):
+            # Only something that can throw: external tasks now, call activities and
+            # subprocesses when they land (engine.errors finds the catching boundary).
+            report(
+                "an error boundary event can only be attached to an external task, "
+                f"and {activity.id!r} is not one (give it a topic)",
                 node.id,
             )
 

@@ -7,7 +7,7 @@ and ``store.postgres.PostgresStore``, both thin dialect subclasses of ``store.sq
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -93,6 +93,50 @@ class Job:
     payload: dict[str, Any] = field(default_factory=dict)
     key: str | None = None
     locked_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NewExternalTask:
+    """An instance's external-task wait, made fetchable by workers of ``topic``."""
+
+    id: UUID
+    instance_uuid: UUID
+    wait_id: str
+    token_uuid: UUID
+    node_id: str
+    topic: str
+    retries: int
+
+
+@dataclass(frozen=True)
+class ExternalTask:
+    """An external task as stored, with what workers are told of its instance."""
+
+    id: UUID
+    instance_uuid: UUID
+    wait_id: str
+    token_uuid: UUID
+    node_id: str
+    topic: str
+    retries: int
+    available_at: datetime
+    locked_by: str | None
+    locked_until: datetime | None
+    error_message: str | None
+    error_details: str | None
+    workspace_id: UUID
+    definition_name: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskFailure:
+    """A worker's failure of a task that still has ``retries``: fetchable at ``available_at``."""
+
+    retries: int
+    available_at: datetime
+    error_message: str
+    error_details: str | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +250,37 @@ class StoreTxn(Protocol):
         ...
 
 
+    # external tasks (a worker fetches, locks and answers them)
+    def open_external_tasks(self, tasks: Sequence[NewExternalTask], now: datetime) -> None: ...
+    def cancel_external_tasks(self, instance_uuid: UUID, wait_ids: Sequence[str]) -> int: ...
+    def retry_external_task(self, instance_uuid: UUID, wait_id: str, retries: int) -> None:
+        """Unlocked and fetchable again with ``retries`` (an incident was retried)."""
+        ...
+
+    def lock_external_tasks(
+        self,
+        worker_id: str,
+        topic: str,
+        now: datetime,
+        locked_until: datetime,
+        limit: int,
+        workspace_ids: Sequence[UUID] | None,
+    ) -> list[ExternalTask]:
+        """Lock up to ``limit`` fetchable tasks of ``topic`` (unlocked or lock expired, due,
+        retries left, instance STARTED, in ``workspace_ids`` unless None) for ``worker_id``;
+        on PostgreSQL rows locked by a concurrent fetch are skipped, never waited for."""
+        ...
+
+    def get_external_task(self, task_id: UUID, *, for_update: bool = False) -> ExternalTask | None:
+        ...
+
+    def set_external_task_lock(
+        self, task_id: UUID, worker_id: str | None, locked_until: datetime | None
+    ) -> None: ...
+    def record_external_task_failure(self, task_id: UUID, failure: TaskFailure) -> None: ...
+    def list_external_tasks(self, instance_uuid: UUID) -> list[ExternalTask]: ...
+
+
 class Store(Protocol):
     dialect: str
 
@@ -228,4 +303,9 @@ class Store(Protocol):
 
     def wait_for_jobs(self, timeout: float) -> None:
         """Block until jobs may be due (LISTEN/NOTIFY on PostgreSQL) or ``timeout`` passes."""
+        ...
+
+    def on_external_tasks(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from any thread) whenever external tasks may have become
+        fetchable: after a commit of this process, and on PostgreSQL of any replica."""
         ...

@@ -199,3 +199,25 @@ jobs = Table(
     # worker holding an old id cannot complete someone else's job.
     sqlite_autoincrement=True,
 )
+
+external_tasks = Table(
+    "external_tasks",
+    metadata,
+    # Derived from (instance, wait): the public task id workers fetch, lock and complete.
+    Column("id", Uuid, primary_key=True),
+    Column("instance_uuid", Uuid, nullable=False),
+    Column("wait_id", String(100), nullable=False),
+    Column("token_uuid", Uuid, nullable=False),
+    Column("node_id", String(200), nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("retries", Integer, nullable=False),
+    # Not fetchable before this (a failure's retryTimeout).
+    Column("available_at", UtcDateTime, nullable=False),
+    Column("locked_by", String(200), nullable=True),
+    Column("locked_until", UtcDateTime, nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("error_details", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("instance_uuid", "wait_id"),
+    Index(None, "topic", "available_at"),
+)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -37,6 +37,7 @@ from procflow.model.instance import Lineage, ProcessInstance
 from procflow.model.limits import has_long_digit_run
 from procflow.model.states import InstanceState
 from procflow.store import statements as q
+from procflow.store.external_tasks import ExternalTaskQueries
 from procflow.store.port import (
     AuditRecord,
     AuditSummary,
@@ -184,7 +185,7 @@ def _job_values(job: NewJob, created_at: datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
-class SqlTxn:
+class SqlTxn(ExternalTaskQueries):
     """``StoreTxn`` on one connection inside an open transaction."""
 
     def __init__(self, connection: Connection, dialect: q.DialectStatements) -> None:
@@ -378,6 +379,7 @@ class SqlTxn:
         self.connection.execute(q.HOLD_JOBS, {"b_instance_uuid": instance_uuid, "b_held": held})
         if not held:
             self.enqueued_jobs = True  # due ones are claimable now: wake the workers
+            self._external_tasks_fetchable()  # and its external tasks fetchable
 
     def list_jobs(self, instance_uuid: UUID) -> list[Job]:
         rows = self.connection.execute(q.SELECT_INSTANCE_JOBS, {"instance_uuid": instance_uuid})
@@ -454,6 +456,7 @@ class SqlStore:
         self.engine = engine
         self._statements = q.DialectStatements.using(type(self).dialect_insert)
         self._jobs_enqueued = threading.Event()
+        self._external_task_listeners: list[Callable[[], None]] = []
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTxn]:
@@ -462,6 +465,15 @@ class SqlStore:
             yield txn
         if txn.enqueued_jobs:
             self._jobs_enqueued.set()
+        if txn.external_tasks_changed:
+            self._external_tasks_changed()
+
+    def on_external_tasks(self, callback: Callable[[], None]) -> None:
+        self._external_task_listeners.append(callback)
+
+    def _external_tasks_changed(self) -> None:
+        for callback in list(self._external_task_listeners):
+            callback()
 
     @contextmanager
     def read_transaction(self) -> Iterator[SqlTxn]:

@@ -42,7 +42,6 @@ TRIGGERED = [
     ("intermediateCatchEvent", "signalEventDefinition", "signal"),
     ("intermediateCatchEvent", "conditionalEventDefinition", "conditional"),
     ("intermediateCatchEvent", "linkEventDefinition", "link"),
-    ("boundaryEvent", "errorEventDefinition", "error"),
     ("boundaryEvent", "messageEventDefinition", "message"),
     ("boundaryEvent", "escalationEventDefinition", "escalation"),
     ("boundaryEvent", "compensateEventDefinition", "compensate"),
@@ -89,16 +88,6 @@ def test_start_event_with_an_event_definition_is_reported(definition: str, kind:
     data = document(process(body))
     problem = find(problems_of(data), "is not supported yet", "Start", line_of(data, definition))
     assert problem.message.startswith(f"{kind} startEvent ({definition})")
-
-
-def test_terminate_end_event_is_reported() -> None:
-    body = minimal_body().replace(
-        "      <bpmn:incoming>Flow_2</bpmn:incoming>\n",
-        "      <bpmn:incoming>Flow_2</bpmn:incoming>\n"
-        '      <bpmn:terminateEventDefinition id="Terminate_1" />\n',
-    )
-    data = document(process(body))
-    find(problems_of(data), "terminate endEvent", "End", line_of(data, "Terminate_1"))
 
 
 def test_multi_instance_task_is_reported() -> None:

@@ -10,9 +10,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from procflow import __version__
-from procflow.api import routes_admin, routes_instances, routes_operations, routes_start
+from procflow.api import (
+    routes_admin,
+    routes_camunda,
+    routes_external_tasks,
+    routes_instances,
+    routes_operations,
+    routes_start,
+)
 from procflow.api.http_guards import BodyTimeout, HeaderLimits, InternalErrors, SecurityHeaders
 from procflow.api.jwks_refresh import JwksRefresh
+from procflow.api.long_poll import TaskWakeups
 from procflow.api.problems import install_problem_handlers, problem_response
 from procflow.api.render import JsonResponse
 from procflow.api.requests import principal_of
@@ -69,12 +77,16 @@ def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier)
     app.state.ctx = ctx
     app.state.settings = settings
     app.state.token_verifier = CachingVerifier(verifier)
+    app.state.task_wakeups = TaskWakeups(ctx.store)
     install_problem_handlers(app)
     _add_middleware(app, settings, verifier)
-    for router in (routes_start.router, routes_instances.router, routes_operations.router):
+    routers = (routes_start.router, routes_instances.router, routes_operations.router,
+               routes_external_tasks.router)  # fmt: skip
+    for router in routers:
         app.include_router(router)
         app.include_router(router, prefix=RTM_PREFIX, include_in_schema=False)
     app.include_router(routes_admin.router)
+    app.include_router(routes_camunda.router)
     app.include_router(health)
     return app
 

@@ -13,6 +13,7 @@ from lxml import etree
 
 from procflow.model.bpmn.context import ReadContext
 from procflow.model.bpmn.elements import TASK_TAGS
+from procflow.model.bpmn.external import read_external
 from procflow.model.bpmn.namespaces import PROCFLOW_NS, XSI_NS, bpmn, procflow, split_tag
 from procflow.model.bpmn.timers import read_timer
 from procflow.model.definition import (
@@ -20,6 +21,7 @@ from procflow.model.definition import (
     BoundaryEvent,
     BusinessRule,
     EndNode,
+    ErrorCatch,
     EventBasedGateway,
     ExclusiveGateway,
     Flow,
@@ -41,7 +43,8 @@ _ALLOWED_CHILDREN = {
 _ALLOWED_ATTRIBUTES = {
     "startEvent": {"startCondition"},
     "sequenceFlow": {"action"},
-    **{tag: {"async"} for tag in TASK_TAGS},
+    **{tag: {"async", "topic", "retries"} for tag in TASK_TAGS},
+    "boundaryEvent": {"errorVariable"},
 }
 
 _CEL_LANGUAGES = ("cel", "https://github.com/google/cel-spec")
@@ -115,7 +118,12 @@ def _read_task(element: etree._Element, node_id: str, name: str, ctx: ReadContex
         _read_rule(rule, index, node_id, ctx)
         for index, rule in enumerate(extensions(element, "rule"))
     )
-    return TaskNode(node_id, name, rules, _read_async(element, node_id, ctx))
+    is_async = _read_async(element, node_id, ctx)
+    external = read_external(element, node_id, ctx)
+    if external is not None and (rules or is_async):
+        ctx.report("an external task is done by a worker: it takes no rules and no "
+                   "procflow:async", node_id, element)  # fmt: skip
+    return TaskNode(node_id, name, rules, is_async, external)
 
 
 def _read_async(element: etree._Element, node_id: str, ctx: ReadContext) -> bool:
@@ -176,7 +184,42 @@ def _read_parallel(element: etree._Element, node_id: str, name: str, ctx: ReadCo
 
 
 def _read_end(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
-    return EndNode(node_id, name)
+    terminate = next(element.iterchildren(bpmn("terminateEventDefinition")), None) is not None
+    thrown = next(element.iterchildren(bpmn("errorEventDefinition")), None)
+    code = None
+    if thrown is not None:
+        code = _error_code(thrown, node_id, ctx)
+        if code is None:
+            ctx.report("an error end event needs an errorRef to a bpmn:error with an "
+                       "errorCode", node_id, thrown)  # fmt: skip
+    return EndNode(node_id, name, error_code=code, terminate=terminate)
+
+
+def _error_code(definition: etree._Element, node_id: str, ctx: ReadContext) -> str | None:
+    """The errorCode of the ``bpmn:error`` that ``errorRef`` names; None without a ref."""
+    ref = definition.get("errorRef")
+    if not ref:
+        return None
+    root = definition.getroottree().getroot()
+    error = next((e for e in root.iterchildren(bpmn("error")) if e.get("id") == ref), None)
+    if error is None:
+        ctx.report(f"errorRef {ref!r} names no bpmn:error of the file", node_id, definition)
+        return None
+    code = error.get("errorCode", "").strip()
+    if not code:
+        ctx.report(f"bpmn:error {ref!r} needs an errorCode", node_id, error)
+        return None
+    return code
+
+
+def _read_error_catch(element: etree._Element, node_id: str, ctx: ReadContext) -> ErrorCatch | None:
+    definition = next(element.iterchildren(bpmn("errorEventDefinition")), None)
+    if definition is None:
+        return None
+    variable = element.get(procflow("errorVariable"))
+    if variable is not None:
+        ctx.check_path(variable, node_id, element)
+    return ErrorCatch(_error_code(definition, node_id, ctx), variable)
 
 
 def _read_catch(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
@@ -192,6 +235,11 @@ def _read_boundary(element: etree._Element, node_id: str, name: str, ctx: ReadCo
     cancel = element.get("cancelActivity", "true").strip()
     if cancel not in ("true", "false"):
         ctx.report(f"cancelActivity must be 'true' or 'false', not {cancel!r}", node_id, element)
+    error = _read_error_catch(element, node_id, ctx)
+    if error is not None:
+        if cancel == "false":
+            ctx.report("an error boundary event always interrupts its activity", node_id, element)
+        return BoundaryEvent(node_id, name, attached_to, None, True, error)
     timer = read_timer(element, node_id, ctx)
     return BoundaryEvent(node_id, name, attached_to, timer, interrupting=cancel != "false")
 

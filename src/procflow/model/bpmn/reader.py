@@ -18,6 +18,7 @@ from procflow.model.bpmn.elements import (
     GATEWAY_TAGS,
     NODE_ARTIFACTS,
     NODE_TAGS,
+    OTHER_TRIGGERS,
     PROCESS_ARTIFACTS,
     TIMER_EVENT_TAGS,
     TRIGGERED_EVENT_TAGS,
@@ -25,6 +26,7 @@ from procflow.model.bpmn.elements import (
     unsupported_element,
     unsupported_trigger,
 )
+from procflow.model.bpmn.external import HINT, is_marked_external
 from procflow.model.bpmn.namespaces import (
     BPMN_NS,
     BPMNDI_NS,
@@ -205,6 +207,12 @@ class _ProcessGraph:
             self.ctx.report(trigger, element_id, child)
             self._add_placeholder(element_id or "", tag)
             return
+        if tag == "sendTask" and not is_marked_external(child):
+            # Sending means handing the message to a worker: without a topic it would do nothing.
+            message = f"bpmn:sendTask is not supported yet without a topic; {HINT}"
+            self.ctx.report(message, element_id, child)
+            self._add_placeholder(element_id or "", tag)
+            return
         if tag in NODE_TAGS or tag == FLOW_TAG:
             self._check_element(child, tag, element_id)
         if tag == FLOW_TAG:
@@ -227,6 +235,8 @@ class _ProcessGraph:
                 if tag == "scriptTask" and local == "script" and not text_of(child):
                     continue
                 if tag in TIMER_EVENT_TAGS and local == "timerEventDefinition":
+                    continue
+                if local in OTHER_TRIGGERS.get(tag, ()):
                     continue
                 self.ctx.report(unsupported_child(tag, local), element.get("id"), child)
 

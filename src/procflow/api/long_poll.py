@@ -9,6 +9,7 @@ waiting request wakes and tries again. No thread is held while a request waits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -61,7 +62,5 @@ async def long_poll(
         remaining = deadline - loop.time()
         if found or remaining <= 0:
             return found
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(woken.wait(), min(remaining, RECHECK_SECONDS))
-        except TimeoutError:
-            pass

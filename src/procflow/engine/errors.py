@@ -22,9 +22,11 @@ def catching_boundary(
     definition: ProcessDefinition, activity_id: str, code: str
 ) -> BoundaryEvent | None:
     """The activity's error boundary for ``code``: one naming the code wins over a catch-all."""
-    catching = [b for b in definition.boundaries_of(activity_id) if b.error is not None]
-    exact = next((b for b in catching if b.error is not None and b.error.code == code), None)
-    return exact or next((b for b in catching if b.error is not None and b.error.code is None), None)
+    catching = [
+        (b, b.error.code) for b in definition.boundaries_of(activity_id) if b.error is not None
+    ]
+    exact = next((b for b, caught in catching if caught == code), None)
+    return exact or next((b for b, caught in catching if caught is None), None)
 
 
 def enclosing_scope(definition: ProcessDefinition, node_id: str) -> str | None:

@@ -17,7 +17,6 @@ from procflow.model.definition import (
     EndNode,
     EventBasedGateway,
     ExclusiveGateway,
-    ExternalWork,
     ParallelGateway,
     StartNode,
     TaskNode,
@@ -55,16 +54,8 @@ def visit(run: Run, token: Token) -> Token | None:
     match node:
         case StartNode():
             return follow_only(run, token)
-        case TaskNode(external=ExternalWork()):
-            open_external_task(run, token, node)
-            arm_boundaries(run, token, node.id)
-            return None
-        case TaskNode(is_async=True):
-            enqueue_task(run, token, node)
-            arm_boundaries(run, token, node.id)
-            return None
         case TaskNode():
-            return execute_task(run, token, node)
+            return _visit_task(run, token, node)
         case UserTaskNode():
             run.audit("token_arrived", node.id, token)
             arm_boundaries(run, token, node.id)
@@ -83,6 +74,19 @@ def visit(run: Run, token: Token) -> Token | None:
             return follow_only(run, token)
         case _:
             assert_never(node)
+
+
+def _visit_task(run: Run, token: Token, node: TaskNode) -> Token | None:
+    """Rules run here and now; an async task waits for the job worker, an external task
+    for a worker outside (and both arm the task's boundary events meanwhile)."""
+    if node.external is not None:
+        open_external_task(run, token, node)
+    elif node.is_async:
+        enqueue_task(run, token, node)
+    else:
+        return execute_task(run, token, node)
+    arm_boundaries(run, token, node.id)
+    return None
 
 
 def execute_task(run: Run, token: Token, node: TaskNode) -> Token | None:

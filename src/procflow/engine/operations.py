@@ -109,11 +109,10 @@ def on_retry(run: Run, event: RetryIncident) -> None:
 def _retry_external_task(run: Run, token: Token, incident: Incident) -> None:
     """The same task becomes fetchable again with one retry (as Camunda's "set retries"):
     a worker that fails it once more makes a new incident."""
+    waits = [w for w in run.waits.values() if w.token_id == token.id]
     wait = next(
-        (w for w in run.waits.values()
-         if w.token_id == token.id and w.kind is WaitKind.EXTERNAL and w.node_id == incident.node_id),
-        None,
-    )  # fmt: skip
+        (w for w in waits if w.kind is WaitKind.EXTERNAL and w.node_id == incident.node_id), None
+    )
     if wait is None:  # the task is gone (an instance saved before it existed): run it anew
         advance(run, run.put(arrived_at(token, incident.node_id)))
         return

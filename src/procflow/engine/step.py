@@ -52,12 +52,8 @@ def step(
             on_job_failed(run, event)
         case TimerFired():
             on_timer_fired(run, event)
-        case ExternalTaskCompleted():
-            _keep_moving(run, on_external_completed(run, event))
-        case ExternalTaskFailed():
-            on_external_failed(run, event)
-        case BpmnErrorThrown():
-            _keep_moving(run, on_bpmn_error(run, event))
+        case ExternalTaskCompleted() | ExternalTaskFailed() | BpmnErrorThrown():
+            _on_worker_answer(run, event)
         case Terminate() | Hold() | Unhold() | RetryIncident():
             on_operation(run, event)
         case _:
@@ -67,6 +63,18 @@ def step(
     return StepResult(run.finish(), tuple(run.effects))
 
 
-def _keep_moving(run: Run, token: Token | None) -> None:
-    if token is not None:
-        advance(run, token)
+def _on_worker_answer(
+    run: Run, event: ExternalTaskCompleted | ExternalTaskFailed | BpmnErrorThrown
+) -> None:
+    moved: Token | None = None
+    match event:
+        case ExternalTaskCompleted():
+            moved = on_external_completed(run, event)
+        case ExternalTaskFailed():
+            on_external_failed(run, event)
+        case BpmnErrorThrown():
+            moved = on_bpmn_error(run, event)
+        case _:
+            assert_never(event)
+    if moved is not None:
+        advance(run, moved)

@@ -17,12 +17,15 @@ import jsonschema
 import yaml
 
 from procflow.model.definition import (
+    DEFAULT_RETRIES,
     Assignment,
     BoundaryEvent,
     BusinessRule,
     EndNode,
+    ErrorCatch,
     EventBasedGateway,
     ExclusiveGateway,
+    ExternalWork,
     Flow,
     Node,
     ParallelGateway,
@@ -190,25 +193,42 @@ def _build_node(raw: Mapping[str, Any], compile_at: Compile) -> Node:
     if kind == "timer":
         timer = _build_timer(raw["timer"], node_id, compile_at)
         return TimerCatchNode(node_id, name, timer) if timer else TimerCatchNode(node_id, name)
-    if kind == "boundaryTimer":
-        timer = _build_timer(raw["timer"], node_id, compile_at)
-        interrupting = bool(raw.get("interrupting", True))
-        return BoundaryEvent(node_id, name, raw["attachedTo"], timer, interrupting)
+    if kind in ("boundaryTimer", "boundaryError"):
+        return _build_boundary(raw, compile_at)
     if kind == "eventGateway":
         return EventBasedGateway(node_id, name)
     if kind == "task":
-        rules = tuple(
-            _build_rule(rule, node_id, index, compile_at)
-            for index, rule in enumerate(raw.get("rules", ()))
-        )
-        return TaskNode(node_id, name, rules, bool(raw.get("async", False)))
+        return _build_task(raw, compile_at)
     if kind == "userTask":
         return UserTaskNode(node_id, name, tuple(raw["actions"]))
     if kind == "exclusiveGateway":
         return ExclusiveGateway(node_id, name, raw.get("default"))
     if kind == "parallelGateway":
         return ParallelGateway(node_id, name)
+    if kind == "end":
+        return EndNode(node_id, name, raw.get("errorCode"), bool(raw.get("terminate", False)))
     return EndNode(node_id, name)
+
+
+def _build_boundary(raw: Mapping[str, Any], compile_at: Compile) -> BoundaryEvent:
+    node_id, name, attached_to = raw["id"], raw.get("name", ""), raw["attachedTo"]
+    if raw["type"] == "boundaryError":
+        error = ErrorCatch(raw.get("errorCode"), raw.get("errorVariable"))
+        return BoundaryEvent(node_id, name, attached_to, None, True, error)
+    timer = _build_timer(raw["timer"], node_id, compile_at)
+    interrupting = bool(raw.get("interrupting", True))
+    return BoundaryEvent(node_id, name, attached_to, timer, interrupting)
+
+
+def _build_task(raw: Mapping[str, Any], compile_at: Compile) -> TaskNode:
+    node_id = raw["id"]
+    rules = tuple(
+        _build_rule(rule, node_id, index, compile_at)
+        for index, rule in enumerate(raw.get("rules", ()))
+    )
+    topic = raw.get("topic")
+    external = ExternalWork(topic, raw.get("retries", DEFAULT_RETRIES)) if topic else None
+    return TaskNode(node_id, raw.get("name", ""), rules, bool(raw.get("async", False)), external)
 
 
 def _build_timer(

@@ -249,7 +249,6 @@ class StoreTxn(Protocol):
         runs again (``hold_jobs(..., False)``). False when the claim was lost."""
         ...
 
-
     # external tasks (a worker fetches, locks and answers them)
     def open_external_tasks(self, tasks: Sequence[NewExternalTask], now: datetime) -> None: ...
     def cancel_external_tasks(self, instance_uuid: UUID, wait_ids: Sequence[str]) -> int: ...
@@ -271,8 +270,9 @@ class StoreTxn(Protocol):
         on PostgreSQL rows locked by a concurrent fetch are skipped, never waited for."""
         ...
 
-    def get_external_task(self, task_id: UUID, *, for_update: bool = False) -> ExternalTask | None:
-        ...
+    def get_external_task(
+        self, task_id: UUID, *, for_update: bool = False
+    ) -> ExternalTask | None: ...
 
     def set_external_task_lock(
         self, task_id: UUID, worker_id: str | None, locked_until: datetime | None

@@ -142,53 +142,53 @@ async def fetch_and_lock(request: Request) -> Response:
     return JsonResponse([camunda_task_json(task) for task in locked])
 
 
-@router.post("/{id}/complete", summary="Camunda 7: complete an external task")
-async def complete(id: str, request: Request) -> Response:
+@router.post("/{taskId}/complete", summary="Camunda 7: complete an external task")
+async def complete(taskId: str, request: Request) -> Response:
     principal = principal_of(request)
     body = parse_body(CamundaComplete, await read_json_object(request, empty_ok=False))
     data = {**data_of(body.variables), **data_of(body.localVariables, "localVariables")}
     ctx = request.app.state.ctx
-    await run_in_threadpool(service.complete, ctx, principal, task_id_of(id), body.workerId, data)
+    await run_in_threadpool(service.complete, ctx, principal, task_id_of(taskId), body.workerId, data)
     return Response(status_code=204)
 
 
-@router.post("/{id}/failure", summary="Camunda 7: report an external task failed")
-async def failure(id: str, request: Request) -> Response:
+@router.post("/{taskId}/failure", summary="Camunda 7: report an external task failed")
+async def failure(taskId: str, request: Request) -> Response:
     principal = principal_of(request)
     body = parse_body(CamundaFailure, await read_json_object(request, empty_ok=False))
     failed = service.Failure(
         body.errorMessage or "", body.errorDetails, body.retries or 0, body.retryTimeout or 0
     )
     ctx = request.app.state.ctx
-    await run_in_threadpool(service.fail, ctx, principal, task_id_of(id), body.workerId, failed)
+    await run_in_threadpool(service.fail, ctx, principal, task_id_of(taskId), body.workerId, failed)
     return Response(status_code=204)
 
 
-@router.post("/{id}/bpmnError", summary="Camunda 7: throw a BPMN error at an external task")
-async def bpmn_error(id: str, request: Request) -> Response:
+@router.post("/{taskId}/bpmnError", summary="Camunda 7: throw a BPMN error at an external task")
+async def bpmn_error(taskId: str, request: Request) -> Response:
     principal = principal_of(request)
     body = parse_body(CamundaBpmnError, await read_json_object(request, empty_ok=False))
     await run_in_threadpool(
-        service.throw_bpmn_error, request.app.state.ctx, principal, task_id_of(id),
+        service.throw_bpmn_error, request.app.state.ctx, principal, task_id_of(taskId),
         body.workerId, (body.errorCode, body.errorMessage or ""), data_of(body.variables),
     )  # fmt: skip
     return Response(status_code=204)
 
 
-@router.post("/{id}/extendLock", summary="Camunda 7: extend a task's lock")
-async def extend_lock(id: str, request: Request) -> Response:
+@router.post("/{taskId}/extendLock", summary="Camunda 7: extend a task's lock")
+async def extend_lock(taskId: str, request: Request) -> Response:
     principal = principal_of(request)
     body = parse_body(CamundaExtendLock, await read_json_object(request, empty_ok=False))
     await run_in_threadpool(
-        service.extend_lock, request.app.state.ctx, principal, task_id_of(id), body.workerId,
+        service.extend_lock, request.app.state.ctx, principal, task_id_of(taskId), body.workerId,
         body.newDuration,
     )  # fmt: skip
     return Response(status_code=204)
 
 
-@router.post("/{id}/unlock", summary="Camunda 7: unlock an external task")
-async def unlock(id: str, request: Request) -> Response:
+@router.post("/{taskId}/unlock", summary="Camunda 7: unlock an external task")
+async def unlock(taskId: str, request: Request) -> Response:
     principal = principal_of(request)
     await read_json_object(request)
-    await run_in_threadpool(service.unlock, request.app.state.ctx, principal, task_id_of(id))
+    await run_in_threadpool(service.unlock, request.app.state.ctx, principal, task_id_of(taskId))
     return Response(status_code=204)

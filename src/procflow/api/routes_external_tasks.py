@@ -162,50 +162,50 @@ async def _answer(request: Request, model: type[Any]) -> tuple[Principal, Any]:
     return principal, parse_body(model, await read_json_object(request, empty_ok=False))
 
 
-@router.post("/api/runtime/external-tasks/{id}/complete", summary="Complete an external task")
-async def complete(id: str, request: Request) -> Response:
+@router.post("/api/runtime/external-tasks/{taskId}/complete", summary="Complete an external task")
+async def complete(taskId: str, request: Request) -> Response:
     principal, body = await _answer(request, CompleteBody)
     await run_in_threadpool(
-        service.complete, _ctx(request), principal, task_id_of(id), body.workerId, body.data or {}
+        service.complete, _ctx(request), principal, task_id_of(taskId), body.workerId, body.data or {}
     )
     return Response(status_code=204)
 
 
-@router.post("/api/runtime/external-tasks/{id}/failure", summary="Report an external task failed")
-async def failure(id: str, request: Request) -> Response:
+@router.post("/api/runtime/external-tasks/{taskId}/failure", summary="Report an external task failed")
+async def failure(taskId: str, request: Request) -> Response:
     principal, body = await _answer(request, FailureBody)
     failed = service.Failure(body.errorMessage, body.errorDetails, body.retries, body.retryTimeout)
     await run_in_threadpool(
-        service.fail, _ctx(request), principal, task_id_of(id), body.workerId, failed
+        service.fail, _ctx(request), principal, task_id_of(taskId), body.workerId, failed
     )
     return Response(status_code=204)
 
 
 @router.post(
-    "/api/runtime/external-tasks/{id}/bpmnError", summary="Throw a BPMN error at an external task"
+    "/api/runtime/external-tasks/{taskId}/bpmnError", summary="Throw a BPMN error at an external task"
 )
-async def bpmn_error(id: str, request: Request) -> Response:
+async def bpmn_error(taskId: str, request: Request) -> Response:
     principal, body = await _answer(request, BpmnErrorBody)
     await run_in_threadpool(
-        service.throw_bpmn_error, _ctx(request), principal, task_id_of(id), body.workerId,
+        service.throw_bpmn_error, _ctx(request), principal, task_id_of(taskId), body.workerId,
         (body.errorCode, body.errorMessage), body.data or {},
     )  # fmt: skip
     return Response(status_code=204)
 
 
-@router.post("/api/runtime/external-tasks/{id}/extendLock", summary="Extend a task's lock")
-async def extend_lock(id: str, request: Request) -> Response:
+@router.post("/api/runtime/external-tasks/{taskId}/extendLock", summary="Extend a task's lock")
+async def extend_lock(taskId: str, request: Request) -> Response:
     principal, body = await _answer(request, ExtendLockBody)
     await run_in_threadpool(
-        service.extend_lock, _ctx(request), principal, task_id_of(id), body.workerId,
+        service.extend_lock, _ctx(request), principal, task_id_of(taskId), body.workerId,
         body.newDuration,
     )  # fmt: skip
     return Response(status_code=204)
 
 
-@router.post("/api/runtime/external-tasks/{id}/unlock", summary="Unlock an external task")
-async def unlock(id: str, request: Request) -> Response:
+@router.post("/api/runtime/external-tasks/{taskId}/unlock", summary="Unlock an external task")
+async def unlock(taskId: str, request: Request) -> Response:
     principal = principal_of(request)
     await read_json_object(request)
-    await run_in_threadpool(service.unlock, _ctx(request), principal, task_id_of(id))
+    await run_in_threadpool(service.unlock, _ctx(request), principal, task_id_of(taskId))
     return Response(status_code=204)

@@ -20,9 +20,7 @@ TASK = "/api/runtime/external-tasks/{id}/{op}"
 def fetch(api: Api, worker: str = "w1", status: int = 200, **body: Any) -> Any:
     payload = {"workerId": worker, "maxTasks": 10,
                "topics": [{"topicName": "payments", "lockDuration": 60_000}], **body}  # fmt: skip
-    response = api.client.post(
-        FETCH.format(ws=api.workspace), json=payload, headers=api.headers()
-    )
+    response = api.client.post(FETCH.format(ws=api.workspace), json=payload, headers=api.headers())
     assert response.status_code == status, response.text
     return response.json()
 
@@ -251,8 +249,14 @@ def test_the_camunda_shapes(api: Api) -> None:
     assert task["variables"]["ok"]["type"] == "Boolean"
     assert task["variables"]["r"]["type"] == "Double"
     assert task["lockExpirationTime"].endswith("+0000")
-    complete = {"workerId": "cw", "variables": {"paid": {"value": True, "type": "Boolean"},
-                "receipt": {"value": '{"id": 7}', "type": "Json"}, "plain": {"value": 3}}}
+    complete = {
+        "workerId": "cw",
+        "variables": {
+            "paid": {"value": True, "type": "Boolean"},
+            "receipt": {"value": '{"id": 7}', "type": "Json"},
+            "plain": {"value": 3},
+        },
+    }
     done = api.client.post(f"/engine-rest/external-task/{task['id']}/complete", json=complete,
                            headers=api.headers())  # fmt: skip
     assert done.status_code == 204, done.text

@@ -118,7 +118,10 @@ def test_a_bpmn_error_with_a_code_is_caught_by_its_boundary_with_the_error_in_th
     wait_id = external_wait(scenario)
     scenario.send(BpmnErrorThrown(wait_id, "DECLINED", "insufficient funds", {"tried": 1}))
     assert scenario.state() is InstanceState.FINISHED
-    assert scenario.data["failure"] == {"errorCode": "DECLINED", "errorMessage": "insufficient funds"}
+    assert scenario.data["failure"] == {
+        "errorCode": "DECLINED",
+        "errorMessage": "insufficient funds",
+    }
     assert scenario.data["tried"] == 1
     completed_at = {t.node_id for t in scenario.instance.tokens if t.state is TokenState.INACTIVE}
     assert completed_at == {"refused"}

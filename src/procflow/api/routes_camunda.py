@@ -148,7 +148,9 @@ async def complete(taskId: str, request: Request) -> Response:
     body = parse_body(CamundaComplete, await read_json_object(request, empty_ok=False))
     data = {**data_of(body.variables), **data_of(body.localVariables, "localVariables")}
     ctx = request.app.state.ctx
-    await run_in_threadpool(service.complete, ctx, principal, task_id_of(taskId), body.workerId, data)
+    await run_in_threadpool(
+        service.complete, ctx, principal, task_id_of(taskId), body.workerId, data
+    )
     return Response(status_code=204)
 
 

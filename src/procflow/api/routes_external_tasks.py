@@ -166,12 +166,19 @@ async def _answer(request: Request, model: type[Any]) -> tuple[Principal, Any]:
 async def complete(taskId: str, request: Request) -> Response:
     principal, body = await _answer(request, CompleteBody)
     await run_in_threadpool(
-        service.complete, _ctx(request), principal, task_id_of(taskId), body.workerId, body.data or {}
+        service.complete,
+        _ctx(request),
+        principal,
+        task_id_of(taskId),
+        body.workerId,
+        body.data or {},
     )
     return Response(status_code=204)
 
 
-@router.post("/api/runtime/external-tasks/{taskId}/failure", summary="Report an external task failed")
+@router.post(
+    "/api/runtime/external-tasks/{taskId}/failure", summary="Report an external task failed"
+)
 async def failure(taskId: str, request: Request) -> Response:
     principal, body = await _answer(request, FailureBody)
     failed = service.Failure(body.errorMessage, body.errorDetails, body.retries, body.retryTimeout)
@@ -182,7 +189,8 @@ async def failure(taskId: str, request: Request) -> Response:
 
 
 @router.post(
-    "/api/runtime/external-tasks/{taskId}/bpmnError", summary="Throw a BPMN error at an external task"
+    "/api/runtime/external-tasks/{taskId}/bpmnError",
+    summary="Throw a BPMN error at an external task",
 )
 async def bpmn_error(taskId: str, request: Request) -> Response:
     principal, body = await _answer(request, BpmnErrorBody)

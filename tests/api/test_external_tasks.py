@@ -266,11 +266,12 @@ def test_the_camunda_shapes(api: Api) -> None:
 
 def test_camunda_tenant_narrowing_and_bad_variables(api: Api) -> None:
     started(api)
-    body = {"workerId": "cw", "maxTasks": 5, "topics": [{"topicName": "payments",
-            "lockDuration": 10_000, "tenantIdIn": [str(api.other_workspace)]}]}  # fmt: skip
+    topic: dict[str, Any] = {"topicName": "payments", "lockDuration": 10_000,
+                             "tenantIdIn": [str(api.other_workspace)]}  # fmt: skip
+    body = {"workerId": "cw", "maxTasks": 5, "topics": [topic]}
     path = "/engine-rest/external-task/fetchAndLock"
     assert api.client.post(path, json=body, headers=api.headers()).json() == []
-    del body["topics"][0]["tenantIdIn"]  # type: ignore[attr-defined]
+    del topic["tenantIdIn"]
     [task] = api.client.post(path, json=body, headers=api.headers()).json()
     bad = {"workerId": "cw", "variables": {"x": {"value": 1, "type": "Bytes"}}}
     response = api.client.post(f"/engine-rest/external-task/{task['id']}/complete", json=bad,

@@ -15,6 +15,7 @@ from procflow.api import (
     routes_camunda,
     routes_external_tasks,
     routes_instances,
+    routes_messages,
     routes_operations,
     routes_start,
 )
@@ -81,7 +82,7 @@ def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier)
     install_problem_handlers(app)
     _add_middleware(app, settings, verifier)
     routers = (routes_start.router, routes_instances.router, routes_operations.router,
-               routes_external_tasks.router)  # fmt: skip
+               routes_external_tasks.router, routes_messages.router)  # fmt: skip
     for router in routers:
         app.include_router(router)
         app.include_router(router, prefix=RTM_PREFIX, include_in_schema=False)

@@ -87,6 +87,15 @@ class BpmnErrorThrown:
 
 
 @dataclass(frozen=True)
+class MessageCorrelated:
+    """A message was delivered to the subscription of this wait; ``data`` is merged."""
+
+    wait_id: str
+    message_name: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Terminate:
     reason: str = ""
     by: str | None = None
@@ -121,6 +130,7 @@ Event = (
     | ExternalTaskCompleted
     | ExternalTaskFailed
     | BpmnErrorThrown
+    | MessageCorrelated
     | Terminate
     | Hold
     | Unhold
@@ -188,7 +198,28 @@ class RetryExternalTask:
     retries: int
 
 
-Effect = AuditEvent | ScheduleWait | CancelWaits | HoldWaits | OpenExternalTask | RetryExternalTask
+@dataclass(frozen=True)
+class Subscribe:
+    """Open the message subscription of this wait: the oldest one matching a message's
+    name and correlation key (None: a message without a key) receives it. Cancelling the
+    wait deletes it."""
+
+    wait_id: str
+    message_name: str
+    correlation_key: str | None
+    token_uuid: UUID
+    node_id: str
+
+
+Effect = (
+    AuditEvent
+    | ScheduleWait
+    | CancelWaits
+    | HoldWaits
+    | OpenExternalTask
+    | RetryExternalTask
+    | Subscribe
+)
 
 
 @dataclass(frozen=True)

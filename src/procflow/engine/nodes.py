@@ -7,6 +7,7 @@ from typing import assert_never
 from procflow.engine.errors import enclosing_scope, throw_error
 from procflow.engine.external import open_external_task
 from procflow.engine.gateways import EXPRESSION_ERROR, decide, synchronize
+from procflow.engine.messages import wait_at_message_catch
 from procflow.engine.moves import follow_only
 from procflow.engine.rules import RuleFailed, apply_rules
 from procflow.engine.run import VISIT_LIMIT, Run
@@ -17,6 +18,7 @@ from procflow.model.definition import (
     EndNode,
     EventBasedGateway,
     ExclusiveGateway,
+    MessageCatchNode,
     ParallelGateway,
     StartNode,
     TaskNode,
@@ -66,14 +68,25 @@ def visit(run: Run, token: Token) -> Token | None:
             return synchronize(run, token, node)
         case EndNode():
             return end(run, token, node)
-        case TimerCatchNode() | EventBasedGateway():
-            wait_for_timers(run, token, node)
+        case TimerCatchNode() | EventBasedGateway() | MessageCatchNode():
+            _wait_for_event(run, token, node)
             return None
         case BoundaryEvent():
             # Reached only when the boundary fired; the token leaves by its flow.
             return follow_only(run, token)
         case _:
             assert_never(node)
+
+
+def _wait_for_event(
+    run: Run, token: Token, node: TimerCatchNode | EventBasedGateway | MessageCatchNode
+) -> None:
+    if not isinstance(node, MessageCatchNode):
+        wait_for_timers(run, token, node)
+        return
+    wait_at_message_catch(run, token, node)
+    if node.receive_task and not run.stopped:  # a receive task is an activity: boundaries
+        arm_boundaries(run, token, node.id)
 
 
 def _visit_task(run: Run, token: Token, node: TaskNode) -> Token | None:

@@ -14,6 +14,7 @@ from procflow.engine.events import (
     Hold,
     JobCompleted,
     JobFailed,
+    MessageCorrelated,
     RetryIncident,
     Start,
     StepResult,
@@ -24,6 +25,7 @@ from procflow.engine.events import (
 from procflow.engine.external import on_bpmn_error, on_external_completed, on_external_failed
 from procflow.engine.firing import on_timer_fired
 from procflow.engine.handlers import on_action, on_job_completed, on_job_failed, on_start
+from procflow.engine.messages import on_message_correlated
 from procflow.engine.nodes import advance
 from procflow.engine.operations import on_operation
 from procflow.engine.run import Run
@@ -54,6 +56,8 @@ def step(
             on_timer_fired(run, event)
         case ExternalTaskCompleted() | ExternalTaskFailed() | BpmnErrorThrown():
             _on_worker_answer(run, event)
+        case MessageCorrelated():
+            _keep_moving(run, on_message_correlated(run, event))
         case Terminate() | Hold() | Unhold() | RetryIncident():
             on_operation(run, event)
         case _:
@@ -76,5 +80,9 @@ def _on_worker_answer(
             moved = on_bpmn_error(run, event)
         case _:
             assert_never(event)
-    if moved is not None:
-        advance(run, moved)
+    _keep_moving(run, moved)
+
+
+def _keep_moving(run: Run, token: Token | None) -> None:
+    if token is not None:
+        advance(run, token)

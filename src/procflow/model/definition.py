@@ -31,6 +31,15 @@ class BusinessRule:
 
 
 @dataclass(frozen=True)
+class MessageSpec:
+    """The message a node waits for (or starts on): its ``name`` and, optionally, the CEL
+    over ``input`` that computes the correlation key when a token arrives."""
+
+    name: str
+    correlation_key: Expression | None = None
+
+
+@dataclass(frozen=True)
 class StartNode:
     id: str
     name: str = ""
@@ -39,6 +48,8 @@ class StartNode:
     data_schema: Mapping[str, Any] | None = None
     # A timer start event (CYCLE, CRON or DATE): started by the worker, never over HTTP.
     timer: TimerSpec | None = None
+    # A message start event: a correlated message of this name starts an instance.
+    message: MessageSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,20 @@ class TimerCatchNode:
     timer: TimerSpec = _NO_WAIT
 
 
+_NO_MESSAGE = MessageSpec("")
+
+
+@dataclass(frozen=True)
+class MessageCatchNode:
+    """The token waits for a message, then leaves by its one flow: an intermediate message
+    catch event (``WAITING_MESSAGE_EVENT``) or a receive task (``WAITING_MESSAGE``)."""
+
+    id: str
+    name: str = ""
+    message: MessageSpec = _NO_MESSAGE
+    receive_task: bool = False
+
+
 @dataclass(frozen=True)
 class ErrorCatch:
     """What an error boundary event catches: the BPMN error ``code`` (None: any code), and
@@ -132,6 +157,7 @@ class BoundaryEvent:
     timer: TimerSpec | None = None
     interrupting: bool = True
     error: ErrorCatch | None = None
+    message: MessageSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +177,7 @@ Node = (
     | ExclusiveGateway
     | ParallelGateway
     | TimerCatchNode
+    | MessageCatchNode
     | BoundaryEvent
     | EventBasedGateway
 )
@@ -165,6 +192,9 @@ NODE_KINDS: dict[str, type[Node]] = {
     "timer": TimerCatchNode,
     "boundaryTimer": BoundaryEvent,
     "boundaryError": BoundaryEvent,
+    "boundaryMessage": BoundaryEvent,
+    "message": MessageCatchNode,
+    "receiveTask": MessageCatchNode,
     "eventGateway": EventBasedGateway,
 }
 
@@ -182,7 +212,20 @@ def timer_of(node: Node) -> TimerSpec | None:
 def kind_of(node: Node) -> str:
     if isinstance(node, BoundaryEvent) and node.error is not None:
         return "boundaryError"
+    if isinstance(node, BoundaryEvent) and node.message is not None:
+        return "boundaryMessage"
+    if isinstance(node, MessageCatchNode) and node.receive_task:
+        return "receiveTask"
     return next(kind for kind, cls in NODE_KINDS.items() if isinstance(node, cls))
+
+
+def message_of(node: Node) -> MessageSpec | None:
+    """The message of a node that may wait for one (catch, receive task, boundary, start)."""
+    if isinstance(node, MessageCatchNode):
+        return node.message
+    if isinstance(node, StartNode | BoundaryEvent):
+        return node.message
+    return None
 
 
 def is_external_task(node: Node) -> bool:

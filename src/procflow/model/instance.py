@@ -110,6 +110,8 @@ class WaitKind(StrEnum):
     EXPIRY = "expiry"  # the definition's expiryTime, for the whole instance
     # An external task: its fetchable row (store ``external_tasks``) carries the wait id.
     EXTERNAL = "external"
+    # A message subscription (store ``message_subscriptions``, keyed by the wait id).
+    MESSAGE = "message"
 
 
 @dataclass(frozen=True)

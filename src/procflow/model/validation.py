@@ -17,6 +17,7 @@ from procflow.model.definition import (
     EndNode,
     EventBasedGateway,
     ExclusiveGateway,
+    MessageCatchNode,
     Node,
     ParallelGateway,
     ProcessDefinition,
@@ -234,12 +235,13 @@ def _check_boundaries(
     for node in definition.nodes.values():
         if not isinstance(node, BoundaryEvent):
             continue
-        if node.timer is None and node.error is None and node.id not in reported:
-            report("a boundary event needs a timer or an error", node.id)
+        triggers = (node.timer, node.error, node.message)
+        if all(t is None for t in triggers) and node.id not in reported:
+            report("a boundary event needs a timer, an error or a message", node.id)
         activity = definition.nodes.get(node.attached_to)
         if activity is None:
             report(f"boundary event is attached to unknown activity {node.attached_to!r}", node.id)
-        elif not isinstance(activity, ACTIVITY_KINDS):
+        elif not _is_activity(activity):
             report(
                 "a boundary event can only be attached to a task or user task, "
                 f"not to {kind_of(activity)} {activity.id!r}",
@@ -255,6 +257,12 @@ def _check_boundaries(
             )
 
 
+def _is_activity(node: Node) -> bool:
+    return isinstance(node, ACTIVITY_KINDS) or (
+        isinstance(node, MessageCatchNode) and node.receive_task
+    )
+
+
 def _check_event_gateways(definition: ProcessDefinition, report: Report) -> None:
     for node in definition.nodes.values():
         if not isinstance(node, EventBasedGateway):
@@ -266,9 +274,11 @@ def _check_event_gateways(definition: ProcessDefinition, report: Report) -> None
             target = definition.nodes.get(flow.target)
             if target is None:
                 continue
-            if not isinstance(target, TimerCatchNode):
+            is_catch_event = isinstance(target, MessageCatchNode) and not target.receive_task
+            if not (isinstance(target, TimerCatchNode) or is_catch_event):
                 report(
-                    "a flow leaving an event-based gateway must lead to a timer catch event, "
+                    "a flow leaving an event-based gateway must lead to a timer or message "
+                    "catch event, "
                     f"not to {kind_of(target)} {target.id!r}",
                     flow.id,
                 )

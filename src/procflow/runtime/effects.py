@@ -20,8 +20,9 @@ from procflow.engine.events import (
     OpenExternalTask,
     RetryExternalTask,
     ScheduleWait,
+    Subscribe,
 )
-from procflow.store.port import NewAuditEvent, NewExternalTask, NewJob, StoreTxn
+from procflow.store.port import NewAuditEvent, NewExternalTask, NewJob, NewSubscription, StoreTxn
 
 # Fixed forever: external task ids are derived from it (see ``external_task_id``).
 EXTERNAL_TASK_NAMESPACE = UUID("5d0c6f3e-8f4a-4f55-9a43-2f0b8e6c1d7a")
@@ -75,40 +76,65 @@ def carry_out(
     now: datetime,
     reuse: JobReuse | None = None,
 ) -> None:
-    audit: list[NewAuditEvent] = []
-    new_jobs: dict[str, NewJob] = {}
-    new_tasks: dict[str, NewExternalTask] = {}
-    retried: list[RetryExternalTask] = []
-    cancelled: list[str] = []
-    held: bool | None = None
+    pending = _Pending(instance_uuid)
     for effect in effects:
+        pending.add(effect)
+    txn.append_audit(instance_uuid, pending.audit, now)
+    txn.cancel_jobs(instance_uuid, pending.cancelled)
+    txn.cancel_external_tasks(instance_uuid, pending.cancelled)
+    txn.cancel_subscriptions(instance_uuid, pending.cancelled)
+    _enqueue(txn, list(pending.jobs.values()), reuse)
+    txn.open_external_tasks(list(pending.tasks.values()), now)
+    txn.open_subscriptions(list(pending.subscriptions.values()), now)
+    for retry in pending.retried:
+        txn.retry_external_task(instance_uuid, retry.wait_id, retry.retries)
+    if pending.held is not None:
+        txn.hold_jobs(instance_uuid, pending.held)
+
+
+class _Pending:
+    """A step's effects as store writes, collected so that each kind is one statement, and
+    a wait opened and cancelled within the step never reaches the store."""
+
+    def __init__(self, instance_uuid: UUID) -> None:
+        self.instance_uuid = instance_uuid
+        self.audit: list[NewAuditEvent] = []
+        self.jobs: dict[str, NewJob] = {}
+        self.tasks: dict[str, NewExternalTask] = {}
+        self.subscriptions: dict[str, NewSubscription] = {}
+        self.retried: list[RetryExternalTask] = []
+        self.cancelled: list[str] = []
+        self.held: bool | None = None
+
+    def add(self, effect: Effect) -> None:
         match effect:
             case AuditEvent(type_, node_id, token_uuid, details):
-                audit.append(NewAuditEvent(type_, node_id, token_uuid, details))
+                self.audit.append(NewAuditEvent(type_, node_id, token_uuid, details))
             case ScheduleWait():
-                new_jobs[effect.wait_id] = job_for_wait(instance_uuid, effect)
+                self.jobs[effect.wait_id] = job_for_wait(self.instance_uuid, effect)
             case OpenExternalTask():
-                new_tasks[effect.wait_id] = external_task_for_wait(instance_uuid, effect)
-            case RetryExternalTask():
-                retried.append(effect)
-            case CancelWaits(wait_ids):
-                # A wait opened and cancelled within the step never reaches the store.
-                cancelled.extend(
-                    w for w in wait_ids if not (new_jobs.pop(w, None) or new_tasks.pop(w, None))
+                self.tasks[effect.wait_id] = external_task_for_wait(self.instance_uuid, effect)
+            case Subscribe():
+                self.subscriptions[effect.wait_id] = subscription_for_wait(
+                    self.instance_uuid, effect
                 )
+            case RetryExternalTask():
+                self.retried.append(effect)
+            case CancelWaits(wait_ids):
+                self.cancelled.extend(w for w in wait_ids if not self._unopened(w))
             case HoldWaits():
-                held = effect.held
+                self.held = effect.held
             case _:
                 assert_never(effect)
-    txn.append_audit(instance_uuid, audit, now)
-    txn.cancel_jobs(instance_uuid, cancelled)
-    txn.cancel_external_tasks(instance_uuid, cancelled)
-    _enqueue(txn, list(new_jobs.values()), reuse)
-    txn.open_external_tasks(list(new_tasks.values()), now)
-    for retry in retried:
-        txn.retry_external_task(instance_uuid, retry.wait_id, retry.retries)
-    if held is not None:
-        txn.hold_jobs(instance_uuid, held)
+
+    def _unopened(self, wait_id: str) -> bool:
+        opened = (self.jobs, self.tasks, self.subscriptions)
+        return any([pending.pop(wait_id, None) is not None for pending in opened])
+
+
+def subscription_for_wait(instance_uuid: UUID, effect: Subscribe) -> NewSubscription:
+    return NewSubscription(instance_uuid, effect.wait_id, effect.token_uuid, effect.node_id,
+                           effect.message_name, effect.correlation_key)  # fmt: skip
 
 
 def _enqueue(txn: StoreTxn, jobs: list[NewJob], reuse: JobReuse | None) -> None:

@@ -140,6 +140,40 @@ class TaskFailure:
 
 
 @dataclass(frozen=True)
+class NewSubscription:
+    instance_uuid: UUID
+    wait_id: str
+    token_uuid: UUID
+    node_id: str
+    message_name: str
+    correlation_key: str | None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: int
+    instance_uuid: UUID
+    wait_id: str
+    token_uuid: UUID
+    node_id: str
+    message_name: str
+    correlation_key: str | None
+
+
+@dataclass(frozen=True)
+class BufferedMessage:
+    """A message nobody waited for, kept until ``expires_at`` for the first subscription
+    that matches it."""
+
+    workspace_id: UUID
+    message_name: str
+    correlation_key: str | None
+    data: dict[str, Any]
+    message_id: str | None
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class InstanceQuery:
     """Search filters; all optional. ``after`` is the cursor (the last seen numeric id)."""
 
@@ -279,6 +313,52 @@ class StoreTxn(Protocol):
     ) -> None: ...
     def record_external_task_failure(self, task_id: UUID, failure: TaskFailure) -> None: ...
     def list_external_tasks(self, instance_uuid: UUID) -> list[ExternalTask]: ...
+
+    # messages
+    def open_subscriptions(
+        self, subscriptions: Sequence[NewSubscription], now: datetime
+    ) -> None: ...
+
+    def cancel_subscriptions(self, instance_uuid: UUID, wait_ids: Sequence[str]) -> int: ...
+    def matching_subscriptions(
+        self,
+        workspace_id: UUID,
+        message_name: str,
+        correlation_key: str | None,
+        limit: int | None,
+        *,
+        for_update: bool = False,
+    ) -> list[Subscription]:
+        """Subscriptions of STARTED instances of the workspace for this name and key
+        (None matches only subscriptions without a key), oldest first."""
+        ...
+
+    def get_subscription(
+        self, instance_uuid: UUID, wait_id: str, *, for_update: bool = False
+    ) -> Subscription | None: ...
+    def buffer_message(self, message: BufferedMessage, now: datetime) -> None: ...
+    def take_buffered_message(
+        self, workspace_id: UUID, message_name: str, correlation_key: str | None, now: datetime
+    ) -> BufferedMessage | None:
+        """The oldest unexpired buffered message for this name and key, deleted (skipping
+        one a concurrent transaction is taking)."""
+        ...
+
+    def get_message_result(
+        self, workspace_id: UUID, message_id: str, now: datetime
+    ) -> dict[str, Any] | None: ...
+    def put_message_result(
+        self,
+        workspace_id: UUID,
+        message_id: str,
+        result: dict[str, Any],
+        now: datetime,
+        expires_at: datetime,
+    ) -> bool:
+        """False when a concurrent request recorded this messageId first."""
+        ...
+
+    def workspace_active_builds(self, workspace_id: UUID) -> list[UUID]: ...
 
 
 class Store(Protocol):

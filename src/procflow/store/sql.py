@@ -38,6 +38,7 @@ from procflow.model.limits import has_long_digit_run
 from procflow.model.states import InstanceState
 from procflow.store import statements as q
 from procflow.store.external_tasks import ExternalTaskQueries
+from procflow.store.messages import MessageQueries
 from procflow.store.port import (
     AuditRecord,
     AuditSummary,
@@ -185,12 +186,13 @@ def _job_values(job: NewJob, created_at: datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
-class SqlTxn(ExternalTaskQueries):
+class SqlTxn(ExternalTaskQueries, MessageQueries):
     """``StoreTxn`` on one connection inside an open transaction."""
 
     def __init__(self, connection: Connection, dialect: q.DialectStatements) -> None:
         self.connection = connection
         self._dialect = dialect
+        self._message_result_insert = dialect.insert_message_result
         self.enqueued_jobs = False
 
     def _one(self, statement: AnySelect, **params: Any) -> AnyRow | None:

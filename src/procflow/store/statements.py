@@ -33,6 +33,7 @@ from procflow.store.schema import (
     audit_events,
     builds,
     idempotency_keys,
+    message_results,
     process_definitions,
     process_instances,
     workspaces,
@@ -251,6 +252,7 @@ class DialectStatements:
     upsert_active_build: Insert
     insert_idempotency_key: Insert
     insert_jobs: Insert
+    insert_message_result: Insert
 
     @classmethod
     def using(cls, dialect_insert: InsertConstruct) -> DialectStatements:
@@ -268,4 +270,8 @@ class DialectStatements:
         # A job whose key is queued already is the same job scheduled twice: skip it.
         insert_jobs: Any = dialect_insert(jobs_table)
         insert_jobs = insert_jobs.on_conflict_do_nothing(index_elements=[jobs_table.c.key])
-        return cls(upsert, insert_key, insert_jobs)
+        # A messageId answered by a concurrent request first: that answer stands.
+        insert_result: Any = dialect_insert(message_results)
+        insert_result = insert_result.on_conflict_do_nothing()
+        insert_result = insert_result.execution_options(preserve_rowcount=True)
+        return cls(upsert, insert_key, insert_jobs, insert_result)

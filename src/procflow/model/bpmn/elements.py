@@ -20,12 +20,15 @@ NODE_TAGS = TASK_TAGS | {
     "intermediateCatchEvent",
     "boundaryEvent",
     "eventBasedGateway",
+    "receiveTask",
 }
 # Events that may carry a bpmn:timerEventDefinition; any other trigger is not supported yet.
 TIMER_EVENT_TAGS = frozenset({"startEvent", "intermediateCatchEvent", "boundaryEvent"})
 # Event definitions each event accepts besides a timer.
 OTHER_TRIGGERS = {
-    "boundaryEvent": frozenset({"errorEventDefinition"}),
+    "boundaryEvent": frozenset({"errorEventDefinition", "messageEventDefinition"}),
+    "intermediateCatchEvent": frozenset({"messageEventDefinition"}),
+    "startEvent": frozenset({"messageEventDefinition"}),
     "endEvent": frozenset({"errorEventDefinition", "terminateEventDefinition"}),
 }
 # Events that only exist for their trigger: without a timer there is nothing to run.
@@ -108,7 +111,7 @@ def unsupported_trigger(element: etree._Element, tag: str) -> str | None:
     if other:
         return unsupported_child(tag, other[0])
     if not definitions:
-        what = "a timer or error" if tag in OTHER_TRIGGERS else "a timerEventDefinition"
+        what = "a timer, error or message" if tag in OTHER_TRIGGERS else "a timerEventDefinition"
         return f"bpmn:{tag} without {what} is not supported yet"
     return None
 

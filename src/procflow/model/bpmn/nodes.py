@@ -14,6 +14,7 @@ from lxml import etree
 from procflow.model.bpmn.context import ReadContext
 from procflow.model.bpmn.elements import TASK_TAGS
 from procflow.model.bpmn.external import read_external
+from procflow.model.bpmn.messages import read_message
 from procflow.model.bpmn.namespaces import PROCFLOW_NS, XSI_NS, bpmn, procflow, split_tag
 from procflow.model.bpmn.timers import read_timer
 from procflow.model.definition import (
@@ -25,6 +26,8 @@ from procflow.model.definition import (
     EventBasedGateway,
     ExclusiveGateway,
     Flow,
+    MessageCatchNode,
+    MessageSpec,
     Node,
     ParallelGateway,
     StartNode,
@@ -41,10 +44,12 @@ _ALLOWED_CHILDREN = {
     **{tag: {"rule"} for tag in TASK_TAGS},
 }
 _ALLOWED_ATTRIBUTES = {
-    "startEvent": {"startCondition"},
+    "startEvent": {"startCondition", "correlationKey"},
     "sequenceFlow": {"action"},
     **{tag: {"async", "topic", "retries"} for tag in TASK_TAGS},
-    "boundaryEvent": {"errorVariable"},
+    "boundaryEvent": {"errorVariable", "correlationKey"},
+    "intermediateCatchEvent": {"correlationKey"},
+    "receiveTask": {"correlationKey"},
 }
 
 _CEL_LANGUAGES = ("cel", "https://github.com/google/cel-spec")
@@ -93,7 +98,15 @@ def _read_start(element: etree._Element, node_id: str, name: str, ctx: ReadConte
         params.append(path)
     schema = _read_schema(element, ctx)
     timer = read_timer(element, node_id, ctx)
-    return StartNode(node_id, name, condition or None, tuple(params), schema, timer)
+    message = _message_definition(element, node_id, ctx)
+    return StartNode(node_id, name, condition or None, tuple(params), schema, timer, message)
+
+
+def _message_definition(
+    element: etree._Element, node_id: str, ctx: ReadContext
+) -> MessageSpec | None:
+    definition = next(element.iterchildren(bpmn("messageEventDefinition")), None)
+    return read_message(element, definition, node_id, ctx) if definition is not None else None
 
 
 def _read_schema(element: etree._Element, ctx: ReadContext) -> dict[str, object] | None:
@@ -223,6 +236,9 @@ def _read_error_catch(element: etree._Element, node_id: str, ctx: ReadContext) -
 
 
 def _read_catch(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
+    if next(element.iterchildren(bpmn("messageEventDefinition")), None) is not None:
+        message = _message_definition(element, node_id, ctx)
+        return MessageCatchNode(node_id, name, message) if message else MessageCatchNode(node_id)
     timer = read_timer(element, node_id, ctx)
     # Without a timer the file is refused (reported by the reader); the node keeps the graph.
     return TimerCatchNode(node_id, name, timer) if timer else TimerCatchNode(node_id, name)
@@ -235,6 +251,9 @@ def _read_boundary(element: etree._Element, node_id: str, name: str, ctx: ReadCo
     cancel = element.get("cancelActivity", "true").strip()
     if cancel not in ("true", "false"):
         ctx.report(f"cancelActivity must be 'true' or 'false', not {cancel!r}", node_id, element)
+    message = _message_definition(element, node_id, ctx)
+    if message is not None:
+        return BoundaryEvent(node_id, name, attached_to, None, cancel != "false", message=message)
     error = _read_error_catch(element, node_id, ctx)
     if error is not None:
         if cancel == "false":
@@ -242,6 +261,12 @@ def _read_boundary(element: etree._Element, node_id: str, name: str, ctx: ReadCo
         return BoundaryEvent(node_id, name, attached_to, None, True, error)
     timer = read_timer(element, node_id, ctx)
     return BoundaryEvent(node_id, name, attached_to, timer, interrupting=cancel != "false")
+
+
+def _read_receive_task(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
+    message = read_message(element, element, node_id, ctx)
+    node = MessageCatchNode(node_id, name, receive_task=True)
+    return MessageCatchNode(node_id, name, message, receive_task=True) if message else node
 
 
 def _read_event_gateway(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
@@ -263,6 +288,7 @@ _NODE_READERS: dict[str, Callable[[etree._Element, str, str, ReadContext], Node]
     "intermediateCatchEvent": _read_catch,
     "boundaryEvent": _read_boundary,
     "eventBasedGateway": _read_event_gateway,
+    "receiveTask": _read_receive_task,
 }
 
 

@@ -25,6 +25,8 @@ from procflow.model.definition import (
     EventBasedGateway,
     ExclusiveGateway,
     Flow,
+    MessageCatchNode,
+    MessageSpec,
     Node,
     ParallelGateway,
     ProcessDefinition,
@@ -32,6 +34,7 @@ from procflow.model.definition import (
     TaskNode,
     TimerCatchNode,
     UserTaskNode,
+    message_of,
     timer_of,
 )
 
@@ -98,7 +101,11 @@ def _write_process(process: etree._Element, definition: ProcessDefinition, proce
 def _write_error_and_terminate(
     process: etree._Element, element: etree._Element, node: Node
 ) -> None:
-    if isinstance(node, BoundaryEvent) and node.error is not None:
+    message = message_of(node)
+    if message is not None and not (isinstance(node, MessageCatchNode) and node.receive_task):
+        definition = etree.SubElement(element, bpmn("messageEventDefinition"))
+        definition.set("messageRef", _message_id(process, message))
+    elif isinstance(node, BoundaryEvent) and node.error is not None:
         if node.error.variable:
             element.set(procflow("errorVariable"), node.error.variable)
         definition = etree.SubElement(element, bpmn("errorEventDefinition"))
@@ -109,6 +116,26 @@ def _write_error_and_terminate(
         definition.set("errorRef", _error_id(process, node.error_code))
     elif isinstance(node, EndNode) and node.terminate:
         etree.SubElement(element, bpmn("terminateEventDefinition"))
+
+
+def _message_id(process: etree._Element, message: MessageSpec) -> str:
+    """The id of the file's ``bpmn:message`` for this name and key, declared once."""
+    root = process.getparent()
+    assert root is not None
+    key = message.correlation_key.source if message.correlation_key else None
+    for declared in root.iterchildren(bpmn("message")):
+        if declared.get("name") == message.name and declared.get(procflow("correlationKey")) == key:
+            return str(declared.get("id"))
+    message_id = (
+        f"Message_{_NOT_ID_CHARS.sub('_', message.name)}_{len(root.findall(bpmn('message'))) + 1}"
+    )
+    declared = etree.Element(bpmn("message"))
+    declared.set("id", message_id)
+    declared.set("name", message.name)
+    if key is not None:
+        declared.set(procflow("correlationKey"), key)
+    process.addprevious(declared)
+    return message_id
 
 
 def _error_id(process: etree._Element, code: str) -> str:
@@ -167,14 +194,26 @@ def _write_node(process: etree._Element, node: Node) -> etree._Element:
             if node.default_flow:
                 element.set("default", node.default_flow)
             return element
-        case BoundaryEvent():
-            element = _new(process, "boundaryEvent", node.id, node.name)
-            element.set("attachedToRef", node.attached_to)
-            if not node.interrupting:
-                element.set("cancelActivity", "false")
-            return element
+        case BoundaryEvent() | MessageCatchNode():
+            return _write_catching(process, node)
         case ParallelGateway() | EndNode() | TimerCatchNode() | EventBasedGateway():
             return _new(process, _PLAIN_TAGS[type(node)], node.id, node.name)
+
+
+def _write_catching(
+    process: etree._Element, node: BoundaryEvent | MessageCatchNode
+) -> etree._Element:
+    if isinstance(node, BoundaryEvent):
+        element = _new(process, "boundaryEvent", node.id, node.name)
+        element.set("attachedToRef", node.attached_to)
+        if not node.interrupting:
+            element.set("cancelActivity", "false")
+        return element
+    if not node.receive_task:
+        return _new(process, "intermediateCatchEvent", node.id, node.name)
+    element = _new(process, "receiveTask", node.id, node.name)
+    element.set("messageRef", _message_id(process, node.message))
+    return element
 
 
 def _write_start(process: etree._Element, node: StartNode) -> etree._Element:

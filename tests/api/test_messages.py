@@ -75,7 +75,8 @@ def test_the_same_message_id_answers_the_first_result_and_delivers_nothing_twice
     api: Api,
 ) -> None:
     first, second = waiting(api, 3), waiting(api, 3)
-    body = {"messageName": "payment-received", "correlationKey": "3", "messageId": "m-1"}
+    body: dict[str, Any] = {"messageName": "payment-received", "correlationKey": "3",
+                            "messageId": "m-1"}  # fmt: skip
     answer = send(api, **body)
     assert answer["messageId"] == "m-1"
     assert send(api, **body) == answer

@@ -7,7 +7,16 @@ import pytest
 
 from procflow.model.bpmn import parse_bpmn
 from procflow.model.bpmn.writer import export_bpmn
-from procflow.model.definition import BoundaryEvent, EndNode, ErrorCatch, ExternalWork, TaskNode
+from procflow.model.definition import (
+    BoundaryEvent,
+    EndNode,
+    ErrorCatch,
+    ExternalWork,
+    MessageCatchNode,
+    MessageSpec,
+    StartNode,
+    TaskNode,
+)
 from tests.bpmn.checks import find, problems_of
 from tests.bpmn.documents import document, line_of, minimal_body, process
 
@@ -140,3 +149,64 @@ def test_export_keeps_external_tasks_errors_and_terminate_end_events() -> None:
     [parsed] = parse_bpmn(document(error, process(body)), "test.bpmn")
     [again] = parse_bpmn(export_bpmn(parsed.definition), "again.bpmn")
     assert again.definition.nodes == parsed.definition.nodes
+
+
+MESSAGES = """\
+    <bpmn:startEvent id="Start">
+      <bpmn:messageEventDefinition messageRef="M_order" />
+    </bpmn:startEvent>
+    <bpmn:intermediateCatchEvent id="Paid" procflow:correlationKey="input.order.id">
+      <bpmn:messageEventDefinition messageRef="M_paid" />
+    </bpmn:intermediateCatchEvent>
+    <bpmn:receiveTask id="Confirm" messageRef="M_confirm" />
+    <bpmn:boundaryEvent id="Cancelled" attachedToRef="Confirm" cancelActivity="false">
+      <bpmn:messageEventDefinition messageRef="M_cancel" />
+    </bpmn:boundaryEvent>
+    <bpmn:intermediateThrowEvent id="Notify" camunda:type="external" camunda:topic="mail">
+      <bpmn:messageEventDefinition />
+    </bpmn:intermediateThrowEvent>
+    <bpmn:endEvent id="End" />
+    <bpmn:endEvent id="End_2" />
+    <bpmn:sequenceFlow id="f1" sourceRef="Start" targetRef="Paid" />
+    <bpmn:sequenceFlow id="f2" sourceRef="Paid" targetRef="Confirm" />
+    <bpmn:sequenceFlow id="f3" sourceRef="Confirm" targetRef="Notify" />
+    <bpmn:sequenceFlow id="f4" sourceRef="Notify" targetRef="End" />
+    <bpmn:sequenceFlow id="f5" sourceRef="Cancelled" targetRef="End_2" />
+"""
+DECLARED = f"""\
+  <bpmn:message id="M_order" name="order-placed" />
+  <bpmn:message id="M_paid" name="paid" />
+  <bpmn:message id="M_confirm" name="confirmed">
+    <bpmn:extensionElements>
+      <zeebe:subscription {ZEEBE} correlationKey="=order.id" />
+    </bpmn:extensionElements>
+  </bpmn:message>
+  <bpmn:message id="M_cancel" name="cancel" />
+"""
+
+
+def test_message_events_receive_tasks_and_message_throws_are_read() -> None:
+    [parsed] = parse_bpmn(document(DECLARED, process(MESSAGES)), "test.bpmn")
+    nodes = parsed.definition.nodes
+    start, paid, confirm = nodes["Start"], nodes["Paid"], nodes["Confirm"]
+    cancelled, notify = nodes["Cancelled"], nodes["Notify"]
+    assert isinstance(start, StartNode) and start.message == MessageSpec("order-placed")
+    assert isinstance(paid, MessageCatchNode) and not paid.receive_task
+    assert paid.message.correlation_key is not None
+    assert paid.message.correlation_key.source == "input.order.id"
+    assert isinstance(confirm, MessageCatchNode) and confirm.receive_task
+    assert confirm.message.correlation_key is not None
+    assert confirm.message.correlation_key.source == "input.order.id"  # from zeebe:subscription
+    assert isinstance(cancelled, BoundaryEvent) and not cancelled.interrupting
+    assert cancelled.message == MessageSpec("cancel")
+    assert isinstance(notify, TaskNode) and notify.external == ExternalWork("mail", 3)
+    [again] = parse_bpmn(export_bpmn(parsed.definition), "again.bpmn")
+    assert again.definition.nodes.keys() == nodes.keys()
+    assert again.definition.nodes["Confirm"] == confirm
+
+
+def test_a_message_ref_to_nothing_is_refused() -> None:
+    data = document(process(MESSAGES))
+    problem = find(problems_of(data), "messageRef 'M_paid' names no bpmn:message", "Paid",
+                   line_of(data, 'messageRef="M_paid"'))  # fmt: skip
+    assert problem.line is not None

@@ -178,6 +178,12 @@ def _description(element: etree._Element) -> str:
     return text_of(documentation) if documentation is not None else ""
 
 
+def _throws_message_to_worker(element: etree._Element) -> bool:
+    definitions = [split_tag(c.tag)[1] for c in element if split_tag(c.tag)[1].endswith(
+        "EventDefinition")]  # fmt: skip
+    return definitions == ["messageEventDefinition"] and is_marked_external(element)
+
+
 class _ProcessGraph:
     """Nodes and flows read so far, with stand-ins for unsupported elements.
 
@@ -206,6 +212,11 @@ class _ProcessGraph:
             # Run as something else it would not be the drawn process: reported, stood in for.
             self.ctx.report(trigger, element_id, child)
             self._add_placeholder(element_id or "", tag)
+            return
+        if tag == "intermediateThrowEvent" and _throws_message_to_worker(child):
+            # "Send" means a worker hands the message on: read as the external task it is.
+            self.ctx.check_id(element_id or "", "id", element_id or "", child)
+            self.nodes.append(read_node(child, "sendTask", self.ctx))
             return
         if tag == "sendTask" and not is_marked_external(child):
             # Sending means handing the message to a worker: without a topic it would do nothing.

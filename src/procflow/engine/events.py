@@ -167,6 +167,9 @@ class CancelWaits:
     jobs. A job already claimed finds its wait gone and is ignored."""
 
     wait_ids: tuple[str, ...]
+    # The kind of each wait (``WaitKind`` values, in order), so that the runtime deletes each
+    # from its own table only; empty: look in every table. Not part of equality.
+    kinds: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)

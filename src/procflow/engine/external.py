@@ -67,7 +67,7 @@ def _taken(run: Run, wait_id: str) -> tuple[Wait, Token]:
     """The wait, answered: no longer recorded, and its row deleted in this transaction."""
     wait, token = _executing(run, wait_id)
     run.take_wait(wait.id)
-    run.effects.append(CancelWaits((wait.id,)))
+    run.effects.append(CancelWaits((wait.id,), (wait.kind.value,)))
     return wait, token
 
 

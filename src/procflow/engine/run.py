@@ -138,7 +138,8 @@ class Run:
         for wait in waits:
             del self.waits[wait.id]
         if waits:
-            self.effects.append(CancelWaits(tuple(wait.id for wait in waits)))
+            ids, kinds = tuple(w.id for w in waits), tuple(w.kind.value for w in waits)
+            self.effects.append(CancelWaits(ids, kinds))
 
     def cancel_token_waits(self, token: Token) -> None:
         """The token leaves its node: whatever it waited for there is moot."""

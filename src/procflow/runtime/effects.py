@@ -22,6 +22,7 @@ from procflow.engine.events import (
     ScheduleWait,
     Subscribe,
 )
+from procflow.model.instance import WaitKind
 from procflow.store.port import NewAuditEvent, NewExternalTask, NewJob, NewSubscription, StoreTxn
 
 # Fixed forever: external task ids are derived from it (see ``external_task_id``).
@@ -80,9 +81,9 @@ def carry_out(
     for effect in effects:
         pending.add(effect)
     txn.append_audit(instance_uuid, pending.audit, now)
-    txn.cancel_jobs(instance_uuid, pending.cancelled)
-    txn.cancel_external_tasks(instance_uuid, pending.cancelled)
-    txn.cancel_subscriptions(instance_uuid, pending.cancelled)
+    txn.cancel_jobs(instance_uuid, pending.cancelled_in("job"))
+    txn.cancel_external_tasks(instance_uuid, pending.cancelled_in(WaitKind.EXTERNAL.value))
+    txn.cancel_subscriptions(instance_uuid, pending.cancelled_in(WaitKind.MESSAGE.value))
     _enqueue(txn, list(pending.jobs.values()), reuse)
     txn.open_external_tasks(list(pending.tasks.values()), now)
     txn.open_subscriptions(list(pending.subscriptions.values()), now)
@@ -103,7 +104,8 @@ class _Pending:
         self.tasks: dict[str, NewExternalTask] = {}
         self.subscriptions: dict[str, NewSubscription] = {}
         self.retried: list[RetryExternalTask] = []
-        self.cancelled: list[str] = []
+        # Cancelled wait ids with their kind ("" when unknown: every table is looked in).
+        self.cancelled: list[tuple[str, str]] = []
         self.held: bool | None = None
 
     def add(self, effect: Effect) -> None:
@@ -120,12 +122,24 @@ class _Pending:
                 )
             case RetryExternalTask():
                 self.retried.append(effect)
-            case CancelWaits(wait_ids):
-                self.cancelled.extend(w for w in wait_ids if not self._unopened(w))
+            case CancelWaits(wait_ids, kinds):
+                kinds = kinds or ("",) * len(wait_ids)
+                self.cancelled.extend(
+                    (w, k) for w, k in zip(wait_ids, kinds, strict=True) if not self._unopened(w)
+                )
             case HoldWaits():
                 self.held = effect.held
             case _:
                 assert_never(effect)
+
+    def cancelled_in(self, table: str) -> list[str]:
+        """The cancelled waits whose rows live in ``table`` (jobs: every other kind)."""
+        own = {WaitKind.EXTERNAL.value, WaitKind.MESSAGE.value}
+        return [
+            wait_id
+            for wait_id, kind in self.cancelled
+            if kind in ("", table) or (table == "job" and kind not in own)
+        ]
 
     def _unopened(self, wait_id: str) -> bool:
         opened = (self.jobs, self.tasks, self.subscriptions)

@@ -186,10 +186,12 @@ def _answerable(
     txn: StoreTxn, principal: Principal, task_id: UUID, worker_id: str
 ) -> tuple[ExternalTask, ProcessInstance]:
     """The task held by ``worker_id`` and its instance, both locked (the instance first)."""
-    seen = _visible(txn, principal, task_id)
-    instance = txn.get_instance(seen.instance_uuid, for_update=True)
+    instance = txn.lock_instance_of_external_task(task_id)
+    if instance is None:
+        raise ExternalTaskNotFound(taskId=str(task_id))
+    principal.require(instance.workspace_id, Role.WORKER, ExternalTaskNotFound(taskId=str(task_id)))
     task = txn.get_external_task(task_id, for_update=True)
-    if task is None or instance is None:
+    if task is None:
         raise ExternalTaskNotFound(taskId=str(task_id))
     _require_holder(task, worker_id)
     return task, instance

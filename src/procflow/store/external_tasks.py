@@ -28,34 +28,39 @@ _ROW_COLUMNS = (
 _JOINED = external_tasks.join(process_instances, _pi.uuid == _t.instance_uuid)
 
 
+def _lock_fetchable(by_workspace: bool) -> Any:
+    """Lock the fetchable tasks for the worker in one statement; returns their ids."""
+    return (
+        update(external_tasks)
+        .where(_t.id.in_(_fetchable(by_workspace).scalar_subquery()))
+        .values(locked_by=bindparam("worker_id"), locked_until=bindparam("locked_until"))
+        .returning(_t.id)
+    )
+
+
 def _fetchable(by_workspace: bool) -> Any:
     statement = (
         select(_t.id)
         .select_from(_JOINED)
         .where(
-            _t.topic == bindparam("topic"),
+            _t.topic == bindparam("b_topic"),
             _t.retries > 0,
-            _t.available_at <= bindparam("now"),
-            or_(_t.locked_until.is_(None), _t.locked_until <= bindparam("now")),
+            _t.available_at <= bindparam("b_now"),
+            or_(_t.locked_until.is_(None), _t.locked_until <= bindparam("b_now")),
             _pi.state == InstanceState.STARTED.value,
         )
     )
     if by_workspace:
-        statement = statement.where(_pi.workspace_id.in_(bindparam("workspaces", expanding=True)))
+        statement = statement.where(_pi.workspace_id.in_(bindparam("b_workspaces", expanding=True)))
     return (
         statement.order_by(_t.available_at, _t.created_at)
-        .limit(bindparam("limit"))
+        .limit(bindparam("b_limit"))
         .with_for_update(of=external_tasks, skip_locked=True)
     )
 
 
-FETCHABLE_ANYWHERE = _fetchable(by_workspace=False)
-FETCHABLE_IN_WORKSPACES = _fetchable(by_workspace=True)
-LOCK = (
-    update(external_tasks)
-    .where(_t.id.in_(bindparam("ids", expanding=True)))
-    .values(locked_by=bindparam("worker_id"), locked_until=bindparam("locked_until"))
-)
+LOCK_ANYWHERE = _lock_fetchable(by_workspace=False)
+LOCK_IN_WORKSPACES = _lock_fetchable(by_workspace=True)
 SELECT_BY_IDS = (
     select(*_ROW_COLUMNS)
     .select_from(_JOINED)
@@ -154,17 +159,16 @@ class ExternalTaskQueries:
         limit: int,
         workspace_ids: Sequence[UUID] | None,
     ) -> list[ExternalTask]:
-        params: dict[str, Any] = {"topic": topic, "now": now, "limit": limit}
+        params: dict[str, Any] = {"b_topic": topic, "b_now": now, "b_limit": limit,
+                                  "worker_id": worker_id, "locked_until": locked_until}  # fmt: skip
         if workspace_ids is None:
-            found = self.connection.execute(FETCHABLE_ANYWHERE, params)
+            found = self.connection.execute(LOCK_ANYWHERE, params)
         else:
-            params["workspaces"] = list(workspace_ids)
-            found = self.connection.execute(FETCHABLE_IN_WORKSPACES, params)
+            params["b_workspaces"] = list(workspace_ids)
+            found = self.connection.execute(LOCK_IN_WORKSPACES, params)
         ids = [row.id for row in found]
         if not ids:
             return []
-        lock = {"ids": ids, "worker_id": worker_id, "locked_until": locked_until}
-        self.connection.execute(LOCK, lock)
         return [_task_from_row(r) for r in self.connection.execute(SELECT_BY_IDS, {"ids": ids})]
 
     def get_external_task(self, task_id: UUID, *, for_update: bool = False) -> ExternalTask | None:

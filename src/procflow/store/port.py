@@ -218,6 +218,10 @@ class StoreTxn(Protocol):
     def get_instance(
         self, instance_uuid: UUID, *, for_update: bool = False
     ) -> ProcessInstance | None: ...
+    def lock_instance_of_external_task(self, task_id: UUID) -> ProcessInstance | None:
+        """The instance the task belongs to, locked for update (None: no such task)."""
+        ...
+
     def search_instances(self, query: InstanceQuery) -> list[ProcessInstance]: ...
     def lineage_members(self, lineage_root_uuid: UUID) -> list[ProcessInstance]:
         """Every instance whose lineage root is ``lineage_root_uuid``, plus the root itself."""

@@ -10,13 +10,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from uuid import UUID
 
 import psycopg
 from sqlalchemy import Connection, create_engine, make_url, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
-from procflow.store.port import NewJob
+from procflow.store.port import ExternalTask, NewJob
 from procflow.store.sql import SqlStore, SqlTxn, json_loads, jsonb_dumps_bytes
 
 JOBS_CHANNEL = "procflow_jobs"
@@ -26,6 +27,7 @@ MIGRATION_LOCK_KEY = 0x70726F63666C6F77  # "procflow"
 
 _NOTIFY_JOBS = text(f"SELECT pg_notify('{JOBS_CHANNEL}', '')")
 _NOTIFY_EXTERNAL_TASKS = text(f"SELECT pg_notify('{EXTERNAL_TASKS_CHANNEL}', '')")
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 # How long the external-task listener waits for a notification before checking it should stop.
 _LISTEN_SLICE_SECONDS = 1.0
 
@@ -41,6 +43,24 @@ class PostgresTxn(SqlTxn):
         super().hold_jobs(instance_uuid, held)
         if not held:
             self.connection.execute(_NOTIFY_JOBS)
+
+    def lock_external_tasks(
+        self,
+        worker_id: str,
+        topic: str,
+        now: datetime,
+        locked_until: datetime,
+        limit: int,
+        workspace_ids: Sequence[UUID] | None,
+    ) -> list[ExternalTask]:
+        locked = super().lock_external_tasks(
+            worker_id, topic, now, locked_until, limit, workspace_ids
+        )
+        if locked:
+            # A lock is a lease: one lost in a crash only makes the task fetchable again (the
+            # worker's late answer is then a 409), so its commit need not wait for the disk.
+            self.connection.execute(_ASYNC_COMMIT)
+        return locked
 
     def _external_tasks_fetchable(self) -> None:
         # Once per transaction; every replica's long-polling fetches hear it at commit.

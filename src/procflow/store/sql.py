@@ -299,6 +299,10 @@ class SqlTxn(ExternalTaskQueries, MessageQueries):
         row = self._one(statement, uuid=instance_uuid)
         return _instance_from_row(row) if row else None
 
+    def lock_instance_of_external_task(self, task_id: UUID) -> ProcessInstance | None:
+        row = self._one(q.SELECT_INSTANCE_OF_TASK_FOR_UPDATE, task_id=task_id)
+        return _instance_from_row(row) if row else None
+
     def search_instances(self, query: InstanceQuery) -> list[ProcessInstance]:
         statement = q.search_instances(query)
         return [_instance_from_row(row) for row in self.connection.execute(statement)]

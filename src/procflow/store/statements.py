@@ -32,6 +32,7 @@ from procflow.store.schema import (
     apps,
     audit_events,
     builds,
+    external_tasks,
     idempotency_keys,
     message_results,
     process_definitions,
@@ -62,6 +63,17 @@ INSTANCE_COLUMNS = (
 )
 SELECT_INSTANCE = select(*INSTANCE_COLUMNS).where(_pi.uuid == bindparam("uuid"))
 SELECT_INSTANCE_FOR_UPDATE = SELECT_INSTANCE.with_for_update()
+# The instance an external task belongs to, locked: one round trip before the task's row.
+SELECT_INSTANCE_OF_TASK_FOR_UPDATE = (
+    select(*INSTANCE_COLUMNS)
+    .where(
+        _pi.uuid
+        == select(external_tasks.c.instance_uuid)
+        .where(external_tasks.c.id == bindparam("task_id"))
+        .scalar_subquery()
+    )
+    .with_for_update()
+)
 INSERT_INSTANCE = process_instances.insert().returning(_pi.id)
 UPDATE_INSTANCE = (
     update(process_instances)

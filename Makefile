@@ -15,7 +15,19 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/procflow serve
 
-test: $(STAMP)
+# openapi-python-client cannot share .venv (it pins an older typer): its own venv, for the
+# generated-client test (tests/api/test_generated_clients.py).
+CODEGEN := $(VENV)/codegen
+CODEGEN_STAMP := $(CODEGEN)/.installed
+CODEGEN_REQUIREMENTS := tests/api/clients/python-requirements.txt
+
+$(CODEGEN_STAMP): $(STAMP) $(CODEGEN_REQUIREMENTS)
+	$(PYTHON) -m venv $(CODEGEN)
+	$(CODEGEN)/bin/pip install --quiet --upgrade pip
+	$(CODEGEN)/bin/pip install --quiet -r $(CODEGEN_REQUIREMENTS)
+	touch $(CODEGEN_STAMP)
+
+test: $(STAMP) $(CODEGEN_STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
 check: $(STAMP)
@@ -44,6 +56,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.s6_workers
 	$(BIN)/python -m bench.profiles
+	$(BIN)/python -m bench.batch_replay
 
 clean:
 	rm -rf $(VENV) .procflow .pytest_cache .mypy_cache .ruff_cache

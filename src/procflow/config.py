@@ -52,6 +52,15 @@ class Settings:
     metrics_token: str | None = None
     # NORMAL: an OS crash or power loss can lose the last commits; FULL: fsync every commit.
     sqlite_synchronous: str = "NORMAL"
+    # The longest a fetch-and-lock long-polls, whatever its asyncResponseTimeout asks.
+    max_long_poll_seconds: float = 1800.0
+    # One info line per HTTP request (method, route, status, duration, workspace, subject).
+    access_log: bool = True
+    # How stale the live-instances gauge of /metrics may get before it is re-read.
+    metrics_resync_seconds: float = 30.0
+    # Batches: items per transaction and the worker's pace (0: as fast as it can).
+    batch_slice_size: int = 50
+    batch_items_per_second: float = 500.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -87,6 +96,11 @@ class Settings:
             sqlite_synchronous=_sqlite_synchronous(
                 env.get("PROCFLOW_SQLITE_SYNCHRONOUS", "NORMAL")
             ),
+            access_log=env.get("PROCFLOW_ACCESS_LOG", "1") not in ("0", "false", "no"),
+            max_long_poll_seconds=float(env.get("PROCFLOW_MAX_LONG_POLL_SECONDS", "1800")),
+            metrics_resync_seconds=float(env.get("PROCFLOW_METRICS_RESYNC_SECONDS", "30")),
+            batch_slice_size=int(env.get("PROCFLOW_BATCH_SLICE_SIZE", "50")),
+            batch_items_per_second=float(env.get("PROCFLOW_BATCH_ITEMS_PER_SECOND", "500")),
         )
 
 

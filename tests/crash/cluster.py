@@ -141,9 +141,10 @@ class Cluster:
         self.servers.append(server)
         return server
 
-    def add_worker(self, *args: str) -> Service:
+    def add_worker(self, *args: str, **extra_env: str) -> Service:
         name = f"worker-{len(self.workers)}"
-        worker = Service(name, ["worker", *args], self.env(), self.log_dir / f"{name}.log")
+        env = self.env(**extra_env)
+        worker = Service(name, ["worker", *args], env, self.log_dir / f"{name}.log")
         self.workers.append(worker)
         return worker
 

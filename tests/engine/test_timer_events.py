@@ -15,6 +15,7 @@ from procflow.engine.step import step
 from procflow.model.errors import InstanceNotRunning, WaitNotFound
 from procflow.model.instance import Wait, WaitKind
 from procflow.model.states import InstanceState, NodeStatus, TokenState
+from tests.bpmn.test_timers import parsed, waits
 from tests.engine.conftest import NOW, Scenario, audit_types, live_at, parse, scheduled
 
 
@@ -264,3 +265,18 @@ def test_a_timer_does_not_fire_while_the_instance_is_on_hold() -> None:
     scenario.send(Unhold())
     scenario.send(TimerFired(wait.id))
     assert live_at(scenario.instance, "until").status is NodeStatus.WAITING_TIMER_EVENT
+
+
+def test_a_bpmn_model_with_every_timer_form_runs() -> None:
+    """The BPMN document of tests/bpmn/test_timers.py (as bpmn.io writes timers), run."""
+    scenario = Scenario(parsed(waits()), {"wait": "PT5M"})
+    scenario.start("Start")
+    assert {w.node_id for w in timers(scenario)} == {"Remind", "Deadline"}
+    assert {w.kind for w in scenario.instance.waits} == {WaitKind.TIMER, WaitKind.EXPIRY}
+    fire(scenario, "Remind")  # non-interrupting: a token goes to Nudge and ends
+    scenario.act("Review", "done")
+    assert live_at(scenario.instance, "Race").status is NodeStatus.WAITING_TIMER_EVENT
+    assert {w.node_id for w in timers(scenario)} == {"Computed", "Fixed"}
+    fire(scenario, "Fixed")  # PT15S beats the computed PT5M
+    assert scenario.state() is InstanceState.FINISHED
+    assert scenario.instance.waits == ()

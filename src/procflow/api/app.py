@@ -11,22 +11,27 @@ from starlette.responses import Response
 
 from procflow import __version__
 from procflow.api import (
+    docs,
     routes_admin,
+    routes_batches,
     routes_camunda,
     routes_external_tasks,
     routes_instances,
     routes_messages,
     routes_operations,
     routes_start,
+    schemas,
 )
 from procflow.api.http_guards import BodyTimeout, HeaderLimits, InternalErrors, SecurityHeaders
 from procflow.api.jwks_refresh import JwksRefresh
 from procflow.api.long_poll import TaskWakeups
+from procflow.api.observe import RequestObserver
+from procflow.api.openapi import install_openapi
 from procflow.api.problems import install_problem_handlers, problem_response
 from procflow.api.render import JsonResponse
 from procflow.api.requests import principal_of
-from procflow.api.timing import RequestTiming
 from procflow.config import Settings
+from procflow.runtime import metrics
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.jwks import RemoteJwks
 from procflow.runtime.tokens import CachingVerifier, JwksVerifier, TokenVerifier
@@ -36,12 +41,23 @@ RTM_PREFIX = "/rtm"
 health = APIRouter(tags=["operations"])
 
 
-@health.get("/health/live", summary="The process is up")
+@health.get(
+    "/health/live",
+    summary="The process is up",
+    operation_id="getLiveness",
+    response_model=schemas.Health,
+)
 async def live() -> Response:
     return JsonResponse({"status": "UP"})
 
 
-@health.get("/health/ready", summary="The database answers")
+@health.get(
+    "/health/ready",
+    summary="The database answers",
+    operation_id="getReadiness",
+    response_model=schemas.Health,
+    responses=schemas.problems(503),
+)
 async def ready(request: Request) -> Response:
     ctx: RuntimeContext = request.app.state.ctx
     if await run_in_threadpool(ctx.store.ping):
@@ -57,7 +73,8 @@ async def prometheus_metrics(request: Request) -> Response:
     # PROCFLOW_METRICS_PORT serves them unauthenticated on a port of their own.
     if not _is_metrics_scraper(request):
         principal_of(request).require_global_admin()
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    # The store-backed gauges query the database: off the event loop.
+    return Response(await run_in_threadpool(generate_latest), media_type=CONTENT_TYPE_LATEST)
 
 
 def _is_metrics_scraper(request: Request) -> bool:
@@ -74,6 +91,9 @@ def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier)
         version=__version__,
         description="A durable process runtime, compatible with the FlowX.AI runtime API.",
         default_response_class=JsonResponse,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ctx = ctx
     app.state.settings = settings
@@ -81,20 +101,24 @@ def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier)
     app.state.task_wakeups = TaskWakeups(ctx.store)
     install_problem_handlers(app)
     _add_middleware(app, settings, verifier)
+    metrics.bind_store(ctx.store, ctx.clock, settings.metrics_resync_seconds)
     routers = (routes_start.router, routes_instances.router, routes_operations.router,
-               routes_external_tasks.router, routes_messages.router)  # fmt: skip
+               routes_batches.router, routes_external_tasks.router,
+               routes_messages.router)  # fmt: skip
     for router in routers:
         app.include_router(router)
         app.include_router(router, prefix=RTM_PREFIX, include_in_schema=False)
     app.include_router(routes_admin.router)
     app.include_router(routes_camunda.router)
     app.include_router(health)
+    app.include_router(docs.router)
+    install_openapi(app)
     return app
 
 
 def _add_middleware(app: FastAPI, settings: Settings, verifier: TokenVerifier) -> None:
     """Innermost first: each ``add_middleware`` wraps the ones before it."""
-    app.add_middleware(RequestTiming)
+    app.add_middleware(RequestObserver, log_requests=settings.access_log)
     if isinstance(verifier, JwksVerifier) and isinstance(verifier.keys, RemoteJwks):
         app.add_middleware(JwksRefresh, jwks=verifier.keys)
     app.add_middleware(BodyTimeout, seconds=settings.body_timeout_seconds)

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from procflow.logs import note_problem
 from procflow.model.errors import (
     ConflictError,
     Forbidden,
@@ -66,6 +67,7 @@ def problem_response(
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    note_problem(code)
     return Response(
         problem_body(status, code, message, error_key, extra),
         status_code=status,

@@ -6,10 +6,11 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
-from procflow.model.build import Build
+from procflow.model.build import Build, resource_definition_id
 from procflow.model.instance import Incident, ProcessInstance, Token, Wait
+from procflow.runtime.flowx_variants import ui_actions
 from procflow.runtime.queries import LineageView
 from procflow.runtime.starting import PreparedStart
 from procflow.runtime.views import InstanceView
@@ -18,8 +19,8 @@ from procflow.store.port import AuditRecord, AuditSummary
 Json = dict[str, Any]
 
 
-class JsonResponse(Response):
-    media_type = "application/json"
+class JsonResponse(JSONResponse):
+    """orjson instead of json; a JSONResponse, so that OpenAPI shows the response_model."""
 
     def render(self, content: Any) -> bytes:
         # The trailing newline keeps curl output readable in a terminal; JSON parsers ignore it.
@@ -52,6 +53,9 @@ def start_response_json(instance: ProcessInstance, build: Build) -> Json:
         "buildStatusAtStart": build.status,
         "applicationId": str(instance.app_id),
         "workspaceId": str(instance.workspace_id),
+        "resourceDefinitionId": str(
+            resource_definition_id(instance.app_id, instance.definition_name)
+        ),
         "parentApplicationId": None,
         "rootApplicationId": None,
         "tokens": [token_json(t) for t in instance.tokens],
@@ -93,6 +97,11 @@ def audit_json(record: AuditRecord) -> Json:
 
 def status_json(view: InstanceView) -> Json:
     body = start_response_json(view.instance, view.build)
+    if view.definition is not None:
+        for token, shown in zip(view.instance.tokens, body["tokens"], strict=True):
+            offered = ui_actions(view.definition, view.instance, token)
+            if offered:
+                shown["uiActions"] = offered
     body["createdAt"] = view.instance.created_at.isoformat()
     body["updatedAt"] = view.instance.updated_at.isoformat()
     body["version"] = view.instance.version
@@ -166,6 +175,7 @@ def dry_run_json(prepared: PreparedStart) -> Json:
         "applicationId": str(resolved.build.app_id),
         "workspaceId": str(prepared.workspace_id),
         "startNodeId": prepared.start_node_id,
+        "startAt": prepared.start_node_id if prepared.downstream else None,
         "data": prepared.data,
         "instanceMetadata": {
             "copiedFromUuid": _text(prepared.lineage.copied_from_uuid),

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import orjson
 from fastapi import Request
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 
+from procflow.logs import note_subject
 from procflow.model.data import JsonObject, split_path
 from procflow.model.errors import (
     DataInvalid,
@@ -25,6 +28,8 @@ from procflow.model.limits import (
 from procflow.runtime.access import Principal
 from procflow.runtime.tokens import TokenVerifier
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
 
 def principal_of(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
@@ -32,7 +37,9 @@ def principal_of(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("A bearer token is required (Authorization: Bearer <JWT>).")
     verifier: TokenVerifier = request.app.state.token_verifier
-    return verifier.verify(token.strip())
+    principal = verifier.verify(token.strip())
+    note_subject(principal.subject)
+    return principal
 
 
 async def read_body_bytes(request: Request) -> bytes:
@@ -107,3 +114,23 @@ def path_list(value: str | None, name: str) -> tuple[str, ...] | None:
         except ValueError as error:
             raise InvalidParameter(f"{name}: {error}.", parameter=name) from error
     return paths
+
+
+def read_model_bytes(raw: bytes, model: type[ModelT]) -> ModelT:
+    """A typed body, validated by pydantic straight from the bytes; 400 on any mismatch."""
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except PydanticValidationError as error:
+        raise InvalidRequestBody(_describe(error)) from error
+
+
+async def read_model(request: Request, model: type[ModelT]) -> ModelT:
+    return read_model_bytes(await read_body_bytes(request), model)
+
+
+def _describe(error: PydanticValidationError) -> str:
+    parts = []
+    for item in error.errors(include_url=False)[:5]:
+        where = ".".join(str(p) for p in item["loc"]) or "body"
+        parts.append(f"{where}: {item['msg']}")
+    return "The request body is invalid: " + "; ".join(parts) + "."

@@ -10,11 +10,10 @@ no use for (``usePriority``, ``sorting``, ``processVariables``, ...) are ignored
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -22,63 +21,22 @@ from procflow.api.bodies import parse_body
 from procflow.api.camunda_variables import data_of, typed_variables
 from procflow.api.render import JsonResponse
 from procflow.api.requests import principal_of, read_json_object
-from procflow.api.routes_external_tasks import (
-    MAX_ASYNC_RESPONSE_MS,
-    Duration,
-    WorkerId,
-    fetch_with_long_poll,
-    task_id_of,
+from procflow.api.routes_external_tasks import fetch_with_long_poll, task_id_of
+from procflow.api.schemas import body, problems
+from procflow.api.worker_schemas import (
+    CamundaBpmnError,
+    CamundaComplete,
+    CamundaExtendLock,
+    CamundaFailure,
+    CamundaFetch,
+    CamundaTaskOut,
 )
 from procflow.model.data import split_path
 from procflow.model.errors import InvalidRequestBody
 from procflow.runtime import external_tasks as service
-from procflow.runtime.external_tasks import MAX_TASKS, LockedTask, worker_workspaces
+from procflow.runtime.external_tasks import LockedTask, worker_workspaces
 
 router = APIRouter(prefix="/engine-rest/external-task", tags=["camunda 7"])
-
-
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class CamundaTopic(_Lenient):
-    topicName: Annotated[str, Field(min_length=1, max_length=200)]
-    lockDuration: Duration
-    variables: list[str] | None = None
-    tenantIdIn: list[UUID] | None = None
-
-
-class CamundaFetch(_Lenient):
-    workerId: WorkerId
-    maxTasks: Annotated[int, Field(ge=1, le=MAX_TASKS)]
-    topics: Annotated[list[CamundaTopic], Field(min_length=1, max_length=100)]
-    asyncResponseTimeout: Annotated[int, Field(ge=0, le=MAX_ASYNC_RESPONSE_MS)] | None = None
-
-
-class CamundaComplete(_Lenient):
-    workerId: WorkerId
-    variables: dict[str, Any] | None = None
-    localVariables: dict[str, Any] | None = None
-
-
-class CamundaFailure(_Lenient):
-    workerId: WorkerId
-    errorMessage: Annotated[str, Field(max_length=10_000)] | None = None
-    errorDetails: Annotated[str, Field(max_length=100_000)] | None = None
-    retries: Annotated[int, Field(ge=0)] | None = None
-    retryTimeout: Annotated[int, Field(ge=0)] | None = None
-
-
-class CamundaBpmnError(_Lenient):
-    workerId: WorkerId
-    errorCode: Annotated[str, Field(min_length=1, max_length=200)]
-    errorMessage: Annotated[str, Field(max_length=10_000)] | None = None
-    variables: dict[str, Any] | None = None
-
-
-class CamundaExtendLock(_Lenient):
-    workerId: WorkerId
-    newDuration: Duration
 
 
 def camunda_time(locked: LockedTask) -> str:
@@ -131,7 +89,23 @@ def _fetch_request(body: CamundaFetch) -> service.FetchRequest:
     return service.FetchRequest(body.workerId, body.maxTasks, tuple(topics))
 
 
-@router.post("/fetchAndLock", summary="Camunda 7: fetch and lock external tasks")
+@router.post(
+    "/fetchAndLock",
+    summary="Camunda 7: fetch and lock external tasks",
+    operation_id="camundaFetchAndLock",
+    response_model=list[CamundaTaskOut],
+    responses=problems(400, 401, 403, 413),
+    openapi_extra=body(
+        CamundaFetch,
+        {
+            "charge": {
+                "workerId": "w1",
+                "maxTasks": 10,
+                "topics": [{"topicName": "payments", "lockDuration": 60000}],
+            }
+        },
+    ),
+)
 async def fetch_and_lock(request: Request) -> Response:
     principal = principal_of(request)
     body = parse_body(CamundaFetch, await read_json_object(request, empty_ok=False))
@@ -142,7 +116,18 @@ async def fetch_and_lock(request: Request) -> Response:
     return JsonResponse([camunda_task_json(task) for task in locked])
 
 
-@router.post("/{taskId}/complete", summary="Camunda 7: complete an external task")
+@router.post(
+    "/{taskId}/complete",
+    summary="Camunda 7: complete an external task",
+    operation_id="camundaComplete",
+    status_code=204,
+    response_class=Response,
+    responses={**{204: {"description": "Done."}}, **problems(400, 401, 403, 404, 409, 413)},
+    openapi_extra=body(
+        CamundaComplete,
+        {"paid": {"workerId": "w1", "variables": {"receipt": {"value": "R-1", "type": "String"}}}},
+    ),
+)
 async def complete(taskId: str, request: Request) -> Response:
     principal = principal_of(request)
     body = parse_body(CamundaComplete, await read_json_object(request, empty_ok=False))
@@ -154,7 +139,18 @@ async def complete(taskId: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{taskId}/failure", summary="Camunda 7: report an external task failed")
+@router.post(
+    "/{taskId}/failure",
+    summary="Camunda 7: report an external task failed",
+    operation_id="camundaFailure",
+    status_code=204,
+    response_class=Response,
+    responses={**{204: {"description": "Done."}}, **problems(400, 401, 403, 404, 409, 413)},
+    openapi_extra=body(
+        CamundaFailure,
+        {"down": {"workerId": "w1", "errorMessage": "down", "retries": 2, "retryTimeout": 5000}},
+    ),
+)
 async def failure(taskId: str, request: Request) -> Response:
     principal = principal_of(request)
     body = parse_body(CamundaFailure, await read_json_object(request, empty_ok=False))
@@ -166,7 +162,15 @@ async def failure(taskId: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{taskId}/bpmnError", summary="Camunda 7: throw a BPMN error at an external task")
+@router.post(
+    "/{taskId}/bpmnError",
+    summary="Camunda 7: throw a BPMN error at an external task",
+    operation_id="camundaBpmnError",
+    status_code=204,
+    response_class=Response,
+    responses={**{204: {"description": "Done."}}, **problems(400, 401, 403, 404, 409, 413)},
+    openapi_extra=body(CamundaBpmnError, {"declined": {"workerId": "w1", "errorCode": "DECLINED"}}),
+)
 async def bpmn_error(taskId: str, request: Request) -> Response:
     principal = principal_of(request)
     body = parse_body(CamundaBpmnError, await read_json_object(request, empty_ok=False))
@@ -177,7 +181,15 @@ async def bpmn_error(taskId: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{taskId}/extendLock", summary="Camunda 7: extend a task's lock")
+@router.post(
+    "/{taskId}/extendLock",
+    summary="Camunda 7: extend the lock of a task this worker holds",
+    operation_id="camundaExtendLock",
+    status_code=204,
+    response_class=Response,
+    responses={**{204: {"description": "Done."}}, **problems(400, 401, 403, 404, 409, 413)},
+    openapi_extra=body(CamundaExtendLock, {"more": {"workerId": "w1", "newDuration": 60000}}),
+)
 async def extend_lock(taskId: str, request: Request) -> Response:
     principal = principal_of(request)
     body = parse_body(CamundaExtendLock, await read_json_object(request, empty_ok=False))
@@ -188,7 +200,14 @@ async def extend_lock(taskId: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{taskId}/unlock", summary="Camunda 7: unlock an external task")
+@router.post(
+    "/{taskId}/unlock",
+    summary="Camunda 7: unlock an external task",
+    operation_id="camundaUnlock",
+    status_code=204,
+    response_class=Response,
+    responses={**{204: {"description": "Done."}}, **problems(400, 401, 403, 404, 413)},
+)
 async def unlock(taskId: str, request: Request) -> Response:
     principal = principal_of(request)
     await read_json_object(request)

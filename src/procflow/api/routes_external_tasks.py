@@ -3,11 +3,10 @@ complete, failure, bpmnError, extendLock, unlock. Times are in milliseconds, as 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -15,69 +14,25 @@ from procflow.api.bodies import parse_body
 from procflow.api.long_poll import TaskWakeups, long_poll
 from procflow.api.render import JsonResponse
 from procflow.api.requests import principal_of, read_json_object
-from procflow.model.data import split_path
+from procflow.api.schemas import body, problems
+from procflow.api.worker_schemas import (
+    BpmnErrorBody,
+    CompleteBody,
+    ExtendLockBody,
+    ExternalTaskOut,
+    FailureBody,
+    FetchBody,
+)
 from procflow.model.errors import ExternalTaskNotFound, WorkspaceNotFound
 from procflow.runtime import external_tasks as service
 from procflow.runtime.access import Principal, Role
 from procflow.runtime.context import RuntimeContext
-from procflow.runtime.external_tasks import MAX_LOCK_MS, MAX_TASKS, LockedTask
+from procflow.runtime.external_tasks import LockedTask
 
 router = APIRouter(tags=["external tasks"])
 
 # Camunda's upper bound for asyncResponseTimeout: 30 minutes.
 MAX_ASYNC_RESPONSE_MS = 30 * 60 * 1000
-
-WorkerId = Annotated[str, Field(min_length=1, max_length=200)]
-Duration = Annotated[int, Field(gt=0, le=MAX_LOCK_MS)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class TopicBody(_Strict):
-    topicName: Annotated[str, Field(min_length=1, max_length=200)]
-    lockDuration: Duration
-    variables: list[str] | None = None
-
-    @field_validator("variables")
-    @classmethod
-    def _paths(cls, paths: list[str] | None) -> list[str] | None:
-        for path in paths or []:
-            split_path(path)  # a ValueError names the bad path
-        return paths
-
-
-class FetchBody(_Strict):
-    workerId: WorkerId
-    maxTasks: Annotated[int, Field(ge=1, le=MAX_TASKS)]
-    topics: Annotated[list[TopicBody], Field(min_length=1, max_length=100)]
-    asyncResponseTimeout: Annotated[int, Field(ge=0, le=MAX_ASYNC_RESPONSE_MS)] = 0
-
-
-class CompleteBody(_Strict):
-    workerId: WorkerId
-    data: dict[str, Any] | None = None
-
-
-class FailureBody(_Strict):
-    workerId: WorkerId
-    errorMessage: Annotated[str, Field(max_length=10_000)] = ""
-    errorDetails: Annotated[str, Field(max_length=100_000)] | None = None
-    retries: Annotated[int, Field(ge=0)]
-    retryTimeout: Annotated[int, Field(ge=0, le=MAX_LOCK_MS)] = 0
-
-
-class BpmnErrorBody(_Strict):
-    workerId: WorkerId
-    errorCode: Annotated[str, Field(min_length=1, max_length=200)]
-    errorMessage: Annotated[str, Field(max_length=10_000)] = ""
-    data: dict[str, Any] | None = None
-
-
-class ExtendLockBody(_Strict):
-    workerId: WorkerId
-    newDuration: Duration
 
 
 def _ctx(request: Request) -> RuntimeContext:
@@ -119,7 +74,8 @@ async def fetch_with_long_poll(
     async def attempt() -> list[LockedTask]:
         return await run_in_threadpool(service.fetch_and_lock, ctx, fetch, workspaces)
 
-    return await long_poll(task_wakeups(request), attempt, timeout_ms / 1000)
+    cap: float = request.app.state.settings.max_long_poll_seconds
+    return await long_poll(task_wakeups(request), attempt, min(timeout_ms / 1000, cap))
 
 
 def millis(moment: Any) -> str:
@@ -146,6 +102,20 @@ def native_task_json(locked: LockedTask) -> dict[str, Any]:
 @router.post(
     "/api/runtime/wks/{workspaceId}/external-tasks/fetch-and-lock",
     summary="Fetch and lock external tasks of the workspace (long polling)",
+    operation_id="fetchExternalTasks",
+    response_model=list[ExternalTaskOut],
+    responses=problems(400, 401, 403, 404, 413),
+    openapi_extra=body(
+        FetchBody,
+        {
+            "charge": {
+                "workerId": "w1",
+                "maxTasks": 10,
+                "topics": [{"topicName": "payments", "lockDuration": 60000}],
+                "asyncResponseTimeout": 20000,
+            }
+        },
+    ),
 )
 async def fetch_and_lock(workspaceId: UUID, request: Request) -> Response:
     principal = principal_of(request)
@@ -162,7 +132,15 @@ async def _answer(request: Request, model: type[Any]) -> tuple[Principal, Any]:
     return principal, parse_body(model, await read_json_object(request, empty_ok=False))
 
 
-@router.post("/api/runtime/external-tasks/{taskId}/complete", summary="Complete an external task")
+@router.post(
+    "/api/runtime/external-tasks/{taskId}/complete",
+    summary="Complete an external task: its data is merged, the token moves on",
+    operation_id="completeExternalTask",
+    status_code=204,
+    response_class=Response,
+    responses={**{204: {"description": "Done."}}, **problems(400, 401, 403, 404, 409, 413)},
+    openapi_extra=body(CompleteBody, {"paid": {"workerId": "w1", "data": {"receipt": "R-1"}}}),
+)
 async def complete(taskId: str, request: Request) -> Response:
     principal, body = await _answer(request, CompleteBody)
     await run_in_threadpool(
@@ -177,7 +155,23 @@ async def complete(taskId: str, request: Request) -> Response:
 
 
 @router.post(
-    "/api/runtime/external-tasks/{taskId}/failure", summary="Report an external task failed"
+    "/api/runtime/external-tasks/{taskId}/failure",
+    summary="Report an external task failed: retried later, or an incident",
+    operation_id="failExternalTask",
+    status_code=204,
+    response_class=Response,
+    responses={**{204: {"description": "Done."}}, **problems(400, 401, 403, 404, 409, 413)},
+    openapi_extra=body(
+        FailureBody,
+        {
+            "down": {
+                "workerId": "w1",
+                "errorMessage": "card service down",
+                "retries": 2,
+                "retryTimeout": 5000,
+            }
+        },
+    ),
 )
 async def failure(taskId: str, request: Request) -> Response:
     principal, body = await _answer(request, FailureBody)
@@ -191,6 +185,14 @@ async def failure(taskId: str, request: Request) -> Response:
 @router.post(
     "/api/runtime/external-tasks/{taskId}/bpmnError",
     summary="Throw a BPMN error at an external task",
+    operation_id="throwBpmnError",
+    status_code=204,
+    response_class=Response,
+    responses={**{204: {"description": "Done."}}, **problems(400, 401, 403, 404, 409, 413)},
+    openapi_extra=body(
+        BpmnErrorBody,
+        {"declined": {"workerId": "w1", "errorCode": "DECLINED", "errorMessage": "over the limit"}},
+    ),
 )
 async def bpmn_error(taskId: str, request: Request) -> Response:
     principal, body = await _answer(request, BpmnErrorBody)
@@ -201,7 +203,15 @@ async def bpmn_error(taskId: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/api/runtime/external-tasks/{taskId}/extendLock", summary="Extend a task's lock")
+@router.post(
+    "/api/runtime/external-tasks/{taskId}/extendLock",
+    summary="Extend the lock of a task this worker holds",
+    operation_id="extendTaskLock",
+    status_code=204,
+    response_class=Response,
+    responses={**{204: {"description": "Done."}}, **problems(400, 401, 403, 404, 409, 413)},
+    openapi_extra=body(ExtendLockBody, {"more": {"workerId": "w1", "newDuration": 60000}}),
+)
 async def extend_lock(taskId: str, request: Request) -> Response:
     principal, body = await _answer(request, ExtendLockBody)
     await run_in_threadpool(
@@ -211,7 +221,14 @@ async def extend_lock(taskId: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/api/runtime/external-tasks/{taskId}/unlock", summary="Unlock an external task")
+@router.post(
+    "/api/runtime/external-tasks/{taskId}/unlock",
+    summary="Unlock an external task: fetchable again at once",
+    operation_id="unlockExternalTask",
+    status_code=204,
+    response_class=Response,
+    responses={**{204: {"description": "Done."}}, **problems(400, 401, 403, 404, 413)},
+)
 async def unlock(taskId: str, request: Request) -> Response:
     principal = principal_of(request)
     await read_json_object(request)

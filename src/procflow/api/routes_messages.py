@@ -3,40 +3,40 @@ role; ``start`` too when it starts an instance)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from procflow.api.bodies import parse_body
 from procflow.api.render import JsonResponse
 from procflow.api.requests import principal_of, read_json_object
+from procflow.api.schemas import body, problems
+from procflow.api.worker_schemas import MessageBody, MessageResult
 from procflow.runtime import messages
 from procflow.runtime.context import RuntimeContext
 
 router = APIRouter(tags=["messages"])
 
-# A buffered message lives at most 30 days.
-MAX_TTL_MS = 30 * 24 * 60 * 60 * 1000
-
-
-class MessageBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    messageName: Annotated[str, Field(min_length=1, max_length=200)]
-    correlationKey: Annotated[str, Field(max_length=400)] | int | None = None
-    data: dict[str, Any] | None = None
-    timeToLive: Annotated[int, Field(ge=0, le=MAX_TTL_MS)] = 0
-    messageId: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    all: bool = False
-
 
 @router.post(
     "/api/runtime/wks/{workspaceId}/messages",
     summary="Correlate a message: deliver, start, or buffer it",
+    operation_id="correlateMessage",
+    response_model=MessageResult,
+    responses=problems(400, 401, 403, 404, 413),
+    openapi_extra=body(
+        MessageBody,
+        {
+            "paid": {
+                "messageName": "payment-received",
+                "correlationKey": "order-42",
+                "data": {"paid": True},
+                "messageId": "pay-42",
+            }
+        },
+    ),
 )
 async def correlate_message(workspaceId: UUID, request: Request) -> Response:
     principal = principal_of(request)

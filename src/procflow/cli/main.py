@@ -14,7 +14,11 @@ import typer
 from procflow.api.app import create_app
 from procflow.api.server import run_server
 from procflow.cli.banner import print_banner
+from procflow.cli.batches import batch_app
+from procflow.cli.http import TokenOption
+from procflow.cli.instances import instances_app
 from procflow.cli.remote import instance_app
+from procflow.cli.remote_deploy import deploy_over_http
 from procflow.config import Settings
 from procflow.logs import configure_logging
 from procflow.model.errors import ProcflowError
@@ -22,6 +26,7 @@ from procflow.model.export import export_file
 from procflow.model.limits import DataLimits
 from procflow.runtime import deploy
 from procflow.runtime.access import ANY_WORKSPACE, SYSTEM, Role
+from procflow.runtime.batch_spec import BatchSettings
 from procflow.runtime.context import RuntimeContext, utc_now
 from procflow.runtime.demo import DEFINITION_SUFFIXES, seed_demo
 from procflow.runtime.jwks import RemoteJwks
@@ -41,6 +46,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(instance_app, name="instance")
+app.add_typer(instances_app, name="instances")
+app.add_typer(batch_app, name="batch")
 
 
 def _store(settings: Settings) -> Store:
@@ -50,6 +57,12 @@ def _store(settings: Settings) -> Store:
     )
     store.migrate()
     return store
+
+
+def _context(settings: Settings, store: Store) -> RuntimeContext:
+    batches = BatchSettings(settings.batch_slice_size, settings.batch_items_per_second)
+    limits = DataLimits(max_bytes=settings.max_data_bytes)
+    return RuntimeContext(store, data_limits=limits, batches=batches)
 
 
 def _issuer(settings: Settings) -> TokenIssuer:
@@ -85,7 +98,7 @@ def serve(
     issuer = _issuer(settings)
     if settings.seed_demo:
         seed_demo(store, utc_now())
-    ctx = RuntimeContext(store, data_limits=DataLimits(max_bytes=settings.max_data_bytes))
+    ctx = _context(settings, store)
     if _wants_embedded_worker(settings, store):
         start_embedded_worker(ctx, WorkerSettings(lease_seconds=settings.job_lease_seconds))
     bind_host, bind_port = host or settings.host, port or settings.port
@@ -123,7 +136,7 @@ def worker(
     store = _store(settings)
     if metrics_port is not None:
         prometheus_client.start_http_server(metrics_port, addr=metrics_host)
-    ctx = RuntimeContext(store, data_limits=DataLimits(max_bytes=settings.max_data_bytes))
+    ctx = _context(settings, store)
     lease_seconds = lease if lease is not None else settings.job_lease_seconds
     runner = Worker(ctx, WorkerSettings(lease_seconds=lease_seconds, batch_size=batch))
     signal.signal(signal.SIGTERM, lambda *_: runner.stop())
@@ -142,11 +155,19 @@ def deploy_command(
     app_id: Annotated[UUID, typer.Option("--app", help="app id")],
     activate: Annotated[bool, typer.Option(help="make it the app's active build")] = False,
     create: Annotated[bool, typer.Option(help="create the workspace/app if missing")] = True,
+    url: Annotated[
+        str | None, typer.Option("--url", help="deploy to this running server over HTTP")
+    ] = None,
+    token: TokenOption = "",
 ) -> None:
-    """Deploy definition files as a new build of an app."""
+    """Deploy definition files as a new build of an app (into the local store, or to a
+    running server with --url)."""
+    files = _read_files(path)
+    if url is not None:
+        deploy_over_http(url, token, workspace, app_id, files, activate=activate, create=create)
+        return
     settings = Settings.from_env()
     store = _store(settings)
-    files = _read_files(path)
     try:
         if create:
             _ensure_workspace_and_app(store, workspace, app_id)
@@ -198,6 +219,9 @@ def export_command(
     """
     try:
         xml = export_file(path.read_bytes(), path.name, process)
+    except OSError as error:
+        typer.echo(f"error: cannot read {path}: {error.strerror}", err=True)
+        raise typer.Exit(code=1) from error
     except ProcflowError as error:
         typer.echo(f"error: {error.message}", err=True)
         raise typer.Exit(code=1) from error

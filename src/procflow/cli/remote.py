@@ -1,8 +1,7 @@
 """Commands that act on a running server over its HTTP API (``--url`` and ``--token``, or
 ``PROCFLOW_URL`` and ``PROCFLOW_TOKEN``).
 
-Exit codes scripts can rely on: 0 done, 1 the server refused (its problem is printed), 2
-bad usage, 3 the server could not be reached.
+Exit codes: see ``cli/http.py`` (0 done, 1 refused, 2 bad usage, 3 unreachable).
 """
 
 from __future__ import annotations
@@ -13,16 +12,18 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-DEFAULT_URL = "http://127.0.0.1:8080"
-REFUSED, UNREACHABLE = 1, 3
+from procflow.cli.http import (
+    DEFAULT_URL,
+    REFUSED,
+    UNREACHABLE,
+    JsonOption,
+    TokenOption,
+    UrlOption,
+    json_of,
+    post,
+)
 
-UrlOption = Annotated[
-    str, typer.Option("--url", envvar="PROCFLOW_URL", help="the server's base URL")
-]
-TokenOption = Annotated[
-    str, typer.Option("--token", envvar="PROCFLOW_TOKEN", help="a bearer token (operate role)")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="print the server's JSON answer")]
+__all__ = ["DEFAULT_URL", "REFUSED", "UNREACHABLE", "instance_app", "post"]
 
 instance_app = typer.Typer(
     help="Operate instances on a running server: terminate, hold, unhold, retry.",
@@ -30,35 +31,7 @@ instance_app = typer.Typer(
 )
 
 
-def post(url: str, token: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    """POST ``body`` to ``path``; the JSON answer, or exit with the problem printed."""
-    try:
-        response = httpx.post(
-            url.rstrip("/") + path,
-            json=body,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        )
-    except httpx.HTTPError as error:
-        typer.echo(f"error: cannot reach {url}: {error}", err=True)
-        raise typer.Exit(UNREACHABLE) from error
-    answer: dict[str, Any] = _json_of(response)
-    if response.is_error:
-        message = answer.get("message") or answer.get("title") or response.text
-        typer.echo(f"error: {response.status_code} {message}", err=True)
-        raise typer.Exit(REFUSED)
-    return answer
-
-
-def _json_of(response: httpx.Response) -> dict[str, Any]:
-    try:
-        value = response.json()
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _report(answer: dict[str, Any], as_json: bool) -> None:
+def report(answer: dict[str, Any], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(answer, indent=2))
         return
@@ -69,7 +42,7 @@ def _report(answer: dict[str, Any], as_json: bool) -> None:
     typer.echo(line)
 
 
-def _patch_of(assignments: list[str]) -> dict[str, Any]:
+def patch_of(assignments: list[str]) -> dict[str, Any]:
     """``--set a.b=1 --set c='"x"'``: each value is JSON (a bare word is taken as a string);
     dotted paths build nested objects, as a merge patch."""
     patch: dict[str, Any] = {}
@@ -98,21 +71,21 @@ def terminate(
     as_json: JsonOption = False,
 ) -> None:
     """Terminate an instance: its tokens end, its timers and tasks are cancelled."""
-    _report(post(url, token, f"/api/runtime/process/{uuid}/terminate", {"reason": reason}), as_json)
+    report(post(url, token, f"/api/runtime/process/{uuid}/terminate", {"reason": reason}), as_json)
 
 
 @instance_app.command()
 def hold(uuid: str, url: UrlOption = DEFAULT_URL, token: TokenOption = "",
          as_json: JsonOption = False) -> None:  # fmt: skip
     """Put an instance on hold: nothing moves it until it is unheld."""
-    _report(post(url, token, f"/api/runtime/process/{uuid}/hold", {}), as_json)
+    report(post(url, token, f"/api/runtime/process/{uuid}/hold", {}), as_json)
 
 
 @instance_app.command()
 def unhold(uuid: str, url: UrlOption = DEFAULT_URL, token: TokenOption = "",
            as_json: JsonOption = False) -> None:  # fmt: skip
     """Let an instance on hold run again (timers that came due meanwhile fire now)."""
-    _report(post(url, token, f"/api/runtime/process/{uuid}/unhold", {}), as_json)
+    report(post(url, token, f"/api/runtime/process/{uuid}/unhold", {}), as_json)
 
 
 @instance_app.command()
@@ -127,10 +100,10 @@ def retry(
     as_json: JsonOption = False,
 ) -> None:
     """Retry a failed instance: merge the --set values, re-run the failed step."""
-    patch = _patch_of(set_ or [])
+    patch = patch_of(set_ or [])
     incident_id = incident or _open_incident(url, token, uuid)
     path = f"/api/runtime/process/{uuid}/incidents/{incident_id}/retry"
-    _report(post(url, token, path, {"data": patch}), as_json)
+    report(post(url, token, path, {"data": patch}), as_json)
 
 
 def _open_incident(url: str, token: str, uuid: str) -> int:
@@ -143,7 +116,7 @@ def _open_incident(url: str, token: str, uuid: str) -> int:
     except httpx.HTTPError as error:
         typer.echo(f"error: cannot reach {url}: {error}", err=True)
         raise typer.Exit(UNREACHABLE) from error
-    status = _json_of(response)
+    status = json_of(response)
     if response.is_error:
         typer.echo(f"error: {response.status_code} {status.get('message', '')}", err=True)
         raise typer.Exit(REFUSED)

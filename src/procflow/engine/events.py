@@ -19,9 +19,12 @@ from procflow.model.instance import ProcessInstance
 
 @dataclass(frozen=True)
 class Start:
-    """Start the instance at this start node (chosen with ``engine.start.choose_start_node``)."""
+    """Start the instance at this start node (chosen with ``engine.start.choose_start_node``),
+    or, with ``downstream``, with one token at any node of the process (copyDataFrom's
+    ``startAt``: resume downstream after an interruption)."""
 
     start_node_id: str
+    downstream: bool = False
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from procflow.engine.run import Run
 from procflow.engine.timers import schedule_expiry
 from procflow.engine.tokens import is_waiting
 from procflow.model.data import merge_patch
-from procflow.model.definition import Flow, StartNode, TaskNode, UserTaskNode
+from procflow.model.definition import BoundaryEvent, Flow, StartNode, TaskNode, UserTaskNode
 from procflow.model.errors import (
     ActionNotAllowed,
     InstanceNotRunning,
@@ -33,13 +33,20 @@ def on_start(run: Run, event: Start) -> None:
     if run.state is not InstanceState.CREATED:
         raise InstanceNotRunning(state=run.state.value)
     node = run.definition.nodes.get(event.start_node_id)
-    if not isinstance(node, StartNode):
+    if not (is_resume_node(node) if event.downstream else isinstance(node, StartNode)):
         raise StartNodeNotFound(startNodeId=event.start_node_id)
     run.become(InstanceState.STARTED)
-    token = run.create_token(node.id)
-    run.audit("instance_started", node.id, token)
+    token = run.create_token(event.start_node_id)
+    details = {"startAt": event.start_node_id} if event.downstream else {}
+    run.audit("instance_started", event.start_node_id, token, details)
     schedule_expiry(run)
     advance(run, token)
+
+
+def is_resume_node(node: object) -> bool:
+    """Where a downstream start may put its token: any node a token can stand on by itself.
+    A boundary event only exists attached to a running activity, so it is not one."""
+    return node is not None and not isinstance(node, BoundaryEvent)
 
 
 def on_action(run: Run, event: ActionExecuted) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
+from uuid import UUID, uuid5
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,18 @@ def build_checksum(files: dict[str, str]) -> str:
             digest.update(len(encoded).to_bytes(8, "big"))
             digest.update(encoded)
     return "sha256:" + digest.hexdigest()
+
+
+# Stable ids FlowX clients keep across builds: derived, never stored, so every build of an
+# app (past and future) gives a process, or a user-task action, the same id.
+_STABLE_IDS = UUID("5f0c2d1e-7a4b-4c8e-9b1a-2d3e4f5a6b7c")
+
+
+def resource_definition_id(app_id: UUID, process_name: str) -> UUID:
+    """FlowX ``resourceDefinitionId``: the process's id across the app's builds."""
+    return uuid5(_STABLE_IDS, f"{app_id}/{process_name}")
+
+
+def ui_action_id(app_id: UUID, process_name: str, node_id: str, action: str) -> UUID:
+    """FlowX ``uiActionFlowxUuid``: a user-task action's id across the app's builds."""
+    return uuid5(_STABLE_IDS, f"{app_id}/{process_name}/{node_id}/{action}")

@@ -298,3 +298,21 @@ class DataTooLarge(PayloadTooLarge):
     code = "data_too_large"
     error_key = "error.validation.data.too_large"
     default_message = "Instance data would exceed the limit."
+
+
+class BatchNotFound(NotFoundError):
+    code = "batch_not_found"
+    error_key = "error.batch.not_found"
+    default_message = "Batch not found."
+
+
+class BatchTooLarge(ValidationError):
+    code = "batch_too_large"
+    error_key = "error.validation.batch.too_large"
+    default_message = "The batch matches more items than allowed."
+
+
+class BatchFinished(ConflictError):
+    code = "batch_finished"
+    error_key = "error.batch.finished"
+    default_message = "The batch is finished already."

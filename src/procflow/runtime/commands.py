@@ -76,11 +76,24 @@ def apply_event(
     make_event: Callable[[ProcessInstance], Event],
 ) -> InstanceView:
     def attempt(txn: StoreTxn, now: datetime) -> InstanceView:
-        instance = load_visible(txn, principal, role, instance_uuid, for_update=True)
-        applied = apply_step(ctx, txn, instance, make_event(instance), now)
-        return InstanceView(applied.instance, applied.build)
+        return apply_event_in(ctx, txn, now, principal, role, instance_uuid, make_event)
 
-    return run_command(ctx, attempt)
+    return run_command(ctx, attempt, command="action" if role is Role.ACTION else "operation")
+
+
+def apply_event_in(
+    ctx: RuntimeContext,
+    txn: StoreTxn,
+    now: datetime,
+    principal: Principal,
+    role: Role,
+    instance_uuid: UUID,
+    make_event: Callable[[ProcessInstance], Event],
+) -> InstanceView:
+    """``apply_event`` inside the caller's transaction (a batch applies many in one)."""
+    instance = load_visible(txn, principal, role, instance_uuid, for_update=True)
+    applied = apply_step(ctx, txn, instance, make_event(instance), now)
+    return InstanceView(applied.instance, applied.build)
 
 
 def load_visible(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from procflow.model.limits import DEFAULT_LIMITS, DataLimits
+from procflow.runtime.batch_spec import BatchSettings
 from procflow.runtime.catalog import Catalog
 from procflow.store.port import Store
 
@@ -24,3 +25,5 @@ class RuntimeContext:
     max_conflict_retries: int = 5
     # What every saved instance document must satisfy (PROCFLOW_MAX_DATA_BYTES, nesting).
     data_limits: DataLimits = DEFAULT_LIMITS
+    # How fast this process's worker applies batches (PROCFLOW_BATCH_*).
+    batches: BatchSettings = field(default_factory=BatchSettings)

@@ -23,13 +23,19 @@ class CopySpec:
     # None copies everything; otherwise only these dotted paths.
     params_to_copy: tuple[str, ...] | None = None
     without_params: tuple[str, ...] = ()
+    # Resume downstream: the copy starts with one token at this node, not at a start node.
+    start_at: str | None = None
 
     def as_request_part(self) -> dict[str, Any]:
-        return {
+        part: dict[str, Any] = {
             "source": str(self.source_uuid),
             "paramsToCopy": list(self.params_to_copy) if self.params_to_copy is not None else None,
             "withoutParams": list(self.without_params),
         }
+        if self.start_at is not None:
+            # Only when given, so that keys stored before startAt existed still match.
+            part["startAt"] = self.start_at
+        return part
 
 
 def read_source(

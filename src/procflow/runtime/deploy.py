@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -115,10 +116,42 @@ def deploy_build(
     now: datetime,
     build_id: UUID | None = None,
 ) -> Build:
+    return deploy_or_reuse(
+        store, principal, workspace_id, app_id, files, activate=activate, now=now,
+        build_id=build_id,
+    ).build  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Deployed:
+    build: Build
+    # True when an identical build (same checksum) of the app existed and was answered.
+    existing: bool = False
+
+
+def deploy_or_reuse(
+    store: Store,
+    principal: Principal,
+    workspace_id: UUID,
+    app_id: UUID,
+    files: Mapping[str, bytes],
+    *,
+    activate: bool,
+    now: datetime,
+    build_id: UUID | None = None,
+) -> Deployed:
+    """Deploy ``files``; the same files deployed again answer the app's existing build
+    (activated if asked) instead of a duplicate, unless a new ``build_id`` is named."""
     principal.require(workspace_id, Role.ADMIN, WorkspaceNotFound())
     build = new_build(workspace_id, app_id, files, now, build_id)
     with store.transaction() as txn:
         check_app_in_workspace(txn, workspace_id, app_id)
+        same = txn.find_build_by_checksum(app_id, build.checksum) if build_id is None else None
+        if same is not None:
+            existing_build = _require_build_of_app(txn, app_id, same)
+            if activate:
+                timer_starts.activate(txn, existing_build, now)
+            return Deployed(existing_build, existing=True)
         existing = txn.get_build(build.id)
         if existing is not None:
             _raise_taken(
@@ -127,7 +160,7 @@ def deploy_build(
         txn.insert_build(build)
         if activate:
             timer_starts.activate(txn, build, now)
-    return build
+    return Deployed(build)
 
 
 def activate_build(

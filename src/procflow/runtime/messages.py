@@ -151,8 +151,8 @@ def _start(
                 details = {"buildId": str(build.id), "messageStart": {"nodeId": start.id,
                            "messageName": request.name}}  # fmt: skip
                 created = AuditEvent("instance_created", details=details)
-                apply_step(ctx, txn, instance, Start(start.id), now, build=build, is_new=True,
-                           prelude=(created,))  # fmt: skip
-                metrics.observe_start(definition.name)
+                applied = apply_step(ctx, txn, instance, Start(start.id), now, build=build,
+                                     is_new=True, prelude=(created,))  # fmt: skip
+                metrics.observe_start(applied.instance)
                 started.append({"processInstanceUuid": str(instance.uuid)})
     return started

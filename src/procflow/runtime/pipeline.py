@@ -40,15 +40,18 @@ def run_command(
     ctx: RuntimeContext,
     attempt: Callable[[StoreTxn, datetime], T],
     exhausted: Callable[[], Exception] = ConcurrentModification,
+    *,
+    command: str = "command",
 ) -> T:
-    """Run ``attempt`` in a write transaction, again (bounded) when it lost a race."""
+    """Run ``attempt`` in a write transaction, again (bounded) when it lost a race.
+    ``command`` labels the conflict-retry metric (start, action, operation, job)."""
     for _ in range(ctx.max_conflict_retries):
         now = ctx.clock()
         try:
             with ctx.store.transaction() as txn:
                 return attempt(txn, now)
         except (ConcurrentModification, RetryableConflict):
-            metrics.CONFLICT_RETRIES.inc()
+            metrics.observe_conflict_retry(command)
             continue
     raise exhausted()
 
@@ -90,7 +93,10 @@ def apply_step(
     check_instance_data(result.instance.data, ctx.data_limits)
     saved = txn.insert_instance(result.instance) if is_new else txn.update_instance(result.instance)
     carry_out(txn, saved.uuid, (*prelude, *result.effects), now, reuse)
-    metrics.observe_transition(instance.state, saved.state)
+    if is_new:
+        metrics.observe_start(saved)
+    else:
+        metrics.observe_transition(instance, saved)
     log.info(
         "instance moved",
         extra={"instance": str(saved.uuid), "state": saved.state.value,

@@ -37,7 +37,8 @@ def instance_view(
         instance = load_visible(txn, principal, Role.READ, instance_uuid)
         build = ctx.catalog.build(txn, instance.build_id)
         summary = txn.summarize_audit(instance_uuid) if with_audit_summary else None
-    return InstanceView(instance, build, summary)
+    definition = ctx.catalog.definition_in(build, instance.definition_id)
+    return InstanceView(instance, build, summary, definition)
 
 
 def audit_log(ctx: RuntimeContext, principal: Principal, instance_uuid: UUID) -> list[AuditRecord]:

@@ -18,18 +18,19 @@ from uuid import UUID, uuid4
 import orjson
 
 from procflow.engine.events import AuditEvent, Start
+from procflow.engine.handlers import is_resume_node
 from procflow.engine.start import check_start_data, choose_start_node
 from procflow.model.build import Build
 from procflow.model.data import JsonObject
 from procflow.model.errors import (
     BuildNotFound,
     IdempotencyKeyReused,
+    InvalidParameter,
     ProcessInstanceNotFound,
     WorkspaceNotFound,
 )
 from procflow.model.instance import Lineage, ProcessInstance
 from procflow.model.limits import check_instance_data
-from procflow.runtime import metrics
 from procflow.runtime.access import Principal, Role
 from procflow.runtime.catalog import ResolvedDefinition
 from procflow.runtime.context import RuntimeContext
@@ -84,6 +85,8 @@ class PreparedStart:
     data: JsonObject
     start_node_id: str
     lineage: Lineage
+    # True when ``start_node_id`` is a copy's ``startAt`` (any node), not a start node.
+    downstream: bool = False
 
 
 log = logging.getLogger("procflow.runtime")
@@ -95,12 +98,12 @@ class _LostIdempotencyRace(RetryableConflict):
 
 def start_process(ctx: RuntimeContext, principal: Principal, request: StartRequest) -> StartOutcome:
     def attempt(txn: StoreTxn, now: datetime) -> StartOutcome:
-        return _start_in(ctx, txn, now, principal, request)
+        return start_in(ctx, txn, now, principal, request)
 
     def exhausted() -> Exception:
         return IdempotencyKeyReused("Concurrent requests with this Idempotency-Key; retry.")
 
-    return run_command(ctx, attempt, exhausted)
+    return run_command(ctx, attempt, exhausted, command="start")
 
 
 def dry_run(ctx: RuntimeContext, principal: Principal, request: StartRequest) -> PreparedStart:
@@ -112,7 +115,7 @@ def dry_run(ctx: RuntimeContext, principal: Principal, request: StartRequest) ->
     return prepared
 
 
-def _start_in(
+def start_in(
     ctx: RuntimeContext, txn: StoreTxn, now: datetime, principal: Principal, request: StartRequest
 ) -> StartOutcome:
     key = request.idempotency_key
@@ -129,7 +132,6 @@ def _start_in(
         record = IdempotencyRecord(prepared.workspace_id, key, fingerprint, saved.uuid)
         if not txn.insert_idempotency(record):
             raise _LostIdempotencyRace()
-    metrics.observe_start(saved.definition_name)
     log.info(
         "instance started",
         extra={
@@ -150,9 +152,24 @@ def prepare_start(
     if request.copy is not None:
         source = read_source(txn, principal, workspace_id, request.copy)
         data, lineage = copied_data(source, request.copy, request.body), lineage_of_copy(source)
+    start_at = request.copy.start_at if request.copy is not None else None
+    if start_at is not None:
+        # Resuming downstream: the start node's mandatory params are not checked.
+        _check_resume_node(resolved, start_at)
+        return PreparedStart(resolved, workspace_id, data, start_at, lineage, downstream=True)
     start = choose_start_node(resolved.definition, data)
     check_start_data(start, data)
     return PreparedStart(resolved, workspace_id, data, start.id, lineage)
+
+
+def _check_resume_node(resolved: ResolvedDefinition, node_id: str) -> None:
+    if not is_resume_node(resolved.definition.nodes.get(node_id)):
+        raise InvalidParameter(
+            f"startAt: the process {resolved.definition.name!r} has no node {node_id!r} "
+            "a token can start at.",
+            parameter="startAt",
+            startAt=node_id,
+        )
 
 
 def _resolve(
@@ -225,7 +242,7 @@ def _insert_new_instance(
         ctx,
         txn,
         instance,
-        Start(prepared.start_node_id),
+        Start(prepared.start_node_id, downstream=prepared.downstream),
         now,
         build=resolved.build,
         is_new=True,
@@ -238,6 +255,8 @@ def _creation_details(prepared: PreparedStart, request: StartRequest) -> dict[st
     details: dict[str, Any] = {"buildId": str(prepared.resolved.build.id)}
     if prepared.lineage.copied_from_uuid is not None:
         details["copiedFromUuid"] = str(prepared.lineage.copied_from_uuid)
+    if prepared.downstream:
+        details["startAt"] = prepared.start_node_id
     if request.idempotency_key is not None:
         details["idempotencyKey"] = request.idempotency_key
     if request.platform is not None:

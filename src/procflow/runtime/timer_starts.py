@@ -22,7 +22,6 @@ from procflow.model.build import Build
 from procflow.model.definition import ProcessDefinition, StartNode
 from procflow.model.instance import ProcessInstance
 from procflow.model.timers import InvalidTimer, TimerKind, first_due, next_due
-from procflow.runtime import metrics
 from procflow.runtime.catalog import parse_source
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.pipeline import apply_step
@@ -114,7 +113,6 @@ def fire(ctx: RuntimeContext, txn: StoreTxn, job: Job, now: datetime) -> Process
     created = AuditEvent("instance_created", details=details)
     applied = apply_step(ctx, txn, instance, Start(payload["nodeId"]), now, build=build,
                          is_new=True, prelude=(created,))  # fmt: skip
-    metrics.observe_start(resolved.definition.name)
     _queue_next(txn, payload, job.run_at, now)
     return applied.instance
 

@@ -36,7 +36,7 @@ from procflow.model.errors import (
 )
 from procflow.model.instance import ProcessInstance, WaitKind
 from procflow.model.states import RUNNING_INSTANCE_STATES
-from procflow.runtime import metrics, timer_starts
+from procflow.runtime import batch_runner, batches, metrics, timer_starts
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.pipeline import apply_step, run_command
 from procflow.store.port import Job, NewJob, StoreTxn
@@ -70,6 +70,7 @@ JOB_KINDS: dict[str, InstanceJob | OwnJob] = {
     WaitKind.TIMER.value: InstanceJob(lambda job: TimerFired(_wait_id(job))),
     WaitKind.EXPIRY.value: InstanceJob(lambda job: TimerFired(_wait_id(job))),
     timer_starts.TIMER_START: OwnJob(timer_starts.fire, timer_starts.skip),
+    batches.BATCH_JOB: OwnJob(batch_runner.run_slice, batch_runner.give_up_slice),
 }
 
 
@@ -211,7 +212,7 @@ class Worker:
             self._complete(txn, job)
 
         try:
-            run_command(self.ctx, attempt)
+            run_command(self.ctx, attempt, command="job")
         except _ClaimLost:
             log.warning("job claim lost", extra={"job": job.id})
         except Exception as error:
@@ -229,11 +230,13 @@ class Worker:
         kind = JOB_KINDS.get(job.kind)
         try:
             if isinstance(kind, OwnJob):
-                run_command(self.ctx, lambda txn, now: self._skip(txn, job, now, kind))
+                run_command(
+                    self.ctx, lambda txn, now: self._skip(txn, job, now, kind), command="job"
+                )
             elif job.wait_id is not None:
                 self._apply_retrying(job, JobFailed(job.wait_id, message), None)
             else:
-                run_command(self.ctx, lambda txn, _now: self._complete(txn, job))
+                run_command(self.ctx, lambda txn, _now: self._complete(txn, job), command="job")
         except Exception as second:
             self._release(job, second)
 
@@ -254,7 +257,7 @@ class Worker:
                 raise
 
         try:
-            return run_command(self.ctx, attempt)
+            return run_command(self.ctx, attempt, command="job")
         except _ClaimLost:
             log.warning("job claim lost", extra={"job": job.id})
             return _DONE

@@ -188,6 +188,61 @@ class InstanceQuery:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class LiveInstanceCount:
+    process: str
+    state: str
+    count: int
+
+
+@dataclass(frozen=True)
+class JobQueueStat:
+    kind: str
+    queued: int
+    oldest_due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A batch: one operation applied to many instances by the worker, slice by slice."""
+
+    id: UUID
+    workspace_id: UUID
+    operation: str
+    state: str
+    spec: dict[str, Any]
+    total: int
+    done: int
+    failed: int
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    batch_id: UUID
+    seq: int
+    source_uuid: UUID
+    state: str
+    result_uuid: UUID | None = None
+    error: dict[str, Any] | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    """A build without its definition texts: what a list of builds shows."""
+
+    id: UUID
+    workspace_id: UUID
+    app_id: UUID
+    checksum: str
+    status: str
+    created_at: datetime
+
+
 class StoreTxn(Protocol):
     # workspaces and apps
     def insert_workspace(self, workspace: Workspace) -> None: ...
@@ -201,6 +256,13 @@ class StoreTxn(Protocol):
     def set_active_build(self, workspace_id: UUID, app_id: UUID, build_id: UUID) -> None: ...
     def get_active_build_id(self, workspace_id: UUID, app_id: UUID) -> UUID | None: ...
     def get_definition_source(self, definition_id: UUID) -> DefinitionSource | None: ...
+    def list_workspaces(self) -> list[Workspace]: ...
+    def list_apps(self, workspace_id: UUID) -> list[App]: ...
+    def list_builds(self, app_id: UUID) -> list[BuildSummary]:
+        """The app's builds, newest first."""
+        ...
+
+    def find_build_by_checksum(self, app_id: UUID, checksum: str) -> UUID | None: ...
 
     # instances
     def insert_instance(self, instance: ProcessInstance) -> ProcessInstance:
@@ -223,6 +285,15 @@ class StoreTxn(Protocol):
         ...
 
     def search_instances(self, query: InstanceQuery) -> list[ProcessInstance]: ...
+    def search_instance_uuids(self, query: InstanceQuery) -> list[tuple[int, UUID]]:
+        """(id, uuid) of the instances ``query`` matches: a batch's items, without loading
+        every document."""
+        ...
+
+    def count_instances(self, query: InstanceQuery) -> int:
+        """How many instances ``query`` matches, ignoring its cursor and limit."""
+        ...
+
     def lineage_members(self, lineage_root_uuid: UUID) -> list[ProcessInstance]:
         """Every instance whose lineage root is ``lineage_root_uuid``, plus the root itself."""
         ...
@@ -363,6 +434,32 @@ class StoreTxn(Protocol):
         ...
 
     def workspace_active_builds(self, workspace_id: UUID) -> list[UUID]: ...
+
+    # --- gauges (read-only aggregates for /metrics)
+    def count_live_instances(self) -> list[LiveInstanceCount]: ...
+    def job_queue_stats(self, now: datetime) -> list[JobQueueStat]: ...
+
+    # savepoints: one part of a transaction that can fail alone
+    def savepoint(self) -> AbstractContextManager[None]:
+        """Roll back only what ran inside when it raises (the exception propagates)."""
+        ...
+
+    # batches
+    def insert_batch(self, batch: BatchRecord, sources: Sequence[UUID]) -> None:
+        """The batch and one PENDING item per source, numbered from 1 in order."""
+        ...
+
+    def get_batch(self, batch_id: UUID, *, for_update: bool = False) -> BatchRecord | None: ...
+    def list_batch_items(
+        self, batch_id: UUID, after: int, limit: int, state: str | None = None
+    ) -> list[BatchItem]: ...
+    def finish_batch_item(self, item: BatchItem) -> bool:
+        """Record a PENDING item's outcome; False when it was not pending any more."""
+        ...
+
+    def save_batch_progress(self, batch: BatchRecord) -> None:
+        """Write the batch's state, counters and times."""
+        ...
 
 
 class Store(Protocol):

@@ -263,3 +263,40 @@ message_results = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("workspace_id", "message_id"),
 )
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("workspace_id", Uuid, ForeignKey("workspaces.id"), nullable=False),
+    # copyDataFrom, retry or terminate, applied to every item.
+    Column("operation", String(30), nullable=False),
+    # RUNNING, COMPLETED or CANCELLED.
+    Column("state", String(20), nullable=False),
+    # What each item does (body, query, processName, appId) and the filter that chose them.
+    Column("spec", JsonDocument, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("done", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Index(None, "workspace_id", "created_at"),
+)
+
+batch_items = Table(
+    "batch_items",
+    metadata,
+    Column("batch_id", Uuid, ForeignKey("batches.id"), nullable=False),
+    # The item's position in the batch: its cursor, and part of its idempotency key.
+    Column("seq", Integer, nullable=False),
+    Column("source_uuid", Uuid, nullable=False),
+    # PENDING until the one transaction that applies it marks it DONE or FAILED.
+    Column("state", String(20), nullable=False),
+    Column("result_uuid", Uuid, nullable=True),
+    Column("error", JsonDocument, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    PrimaryKeyConstraint("batch_id", "seq"),
+    Index(None, "batch_id", "state", "seq"),
+)

@@ -36,6 +36,7 @@ from procflow.model.errors import ConcurrentModification
 from procflow.model.instance import Lineage, ProcessInstance
 from procflow.model.limits import has_long_digit_run
 from procflow.model.states import InstanceState
+from procflow.store import gauge_statements as gauges
 from procflow.store import statements as q
 from procflow.store.external_tasks import ExternalTaskQueries
 from procflow.store.messages import MessageQueries
@@ -45,6 +46,8 @@ from procflow.store.port import (
     IdempotencyRecord,
     InstanceQuery,
     Job,
+    JobQueueStat,
+    LiveInstanceCount,
     NewAuditEvent,
     NewJob,
 )
@@ -55,6 +58,8 @@ from procflow.store.schema import (
     process_definitions,
     workspaces,
 )
+from procflow.store.sql_batches import BatchStatements
+from procflow.store.sql_catalog import CatalogReads
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -186,7 +191,7 @@ def _job_values(job: NewJob, created_at: datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
-class SqlTxn(ExternalTaskQueries, MessageQueries):
+class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries):
     """``StoreTxn`` on one connection inside an open transaction."""
 
     def __init__(self, connection: Connection, dialect: q.DialectStatements) -> None:
@@ -306,6 +311,13 @@ class SqlTxn(ExternalTaskQueries, MessageQueries):
     def search_instances(self, query: InstanceQuery) -> list[ProcessInstance]:
         statement = q.search_instances(query)
         return [_instance_from_row(row) for row in self.connection.execute(statement)]
+
+    def search_instance_uuids(self, query: InstanceQuery) -> list[tuple[int, UUID]]:
+        rows = self.connection.execute(q.search_instance_uuids(query))
+        return [(row.id, row.uuid) for row in rows]
+
+    def count_instances(self, query: InstanceQuery) -> int:
+        return int(self.connection.execute(q.count_instances(query)).scalar_one())
 
     def lineage_members(self, lineage_root_uuid: UUID) -> list[ProcessInstance]:
         rows = self.connection.execute(q.SELECT_LINEAGE, {"root": lineage_root_uuid})
@@ -449,6 +461,14 @@ class SqlTxn(ExternalTaskQueries, MessageQueries):
     def park_job(self, job_id: int, worker_id: str) -> bool:
         result = self.connection.execute(q.PARK_JOB, {"b_id": job_id, "b_w": worker_id})
         return bool(result.rowcount == 1)
+
+    def count_live_instances(self) -> list[LiveInstanceCount]:
+        rows = self.connection.execute(gauges.COUNT_LIVE_INSTANCES)
+        return [LiveInstanceCount(name, state, count) for name, state, count in rows]
+
+    def job_queue_stats(self, now: datetime) -> list[JobQueueStat]:
+        rows = self.connection.execute(gauges.JOB_QUEUE_STATS, {"now": now})
+        return [JobQueueStat(kind, queued, oldest) for kind, queued, oldest in rows]
 
 
 class SqlStore:

@@ -231,9 +231,30 @@ PARK_JOB = (
 
 def search_instances(query: InstanceQuery) -> Select[*tuple[Any, ...]]:
     """The one statement built per call: which filters apply varies with the query."""
+    statement = _filtered(select(*INSTANCE_COLUMNS), query)
+    if query.after is not None:
+        statement = statement.where(_pi.id > query.after)
+    return statement.order_by(_pi.id).limit(query.limit)
+
+
+def search_instance_uuids(query: InstanceQuery) -> Select[*tuple[Any, ...]]:
+    statement = _filtered(select(_pi.id, _pi.uuid), query)
+    if query.after is not None:
+        statement = statement.where(_pi.id > query.after)
+    return statement.order_by(_pi.id).limit(query.limit)
+
+
+def count_instances(query: InstanceQuery) -> Select[*tuple[Any, ...]]:
+    return _filtered(select(func.count()).select_from(process_instances), query)
+
+
+AnySelect = Select[*tuple[Any, ...]]
+
+
+def _filtered(statement: AnySelect, query: InstanceQuery) -> AnySelect:
     if query.extra:
         raise ValueError(f"unsupported search filters: {sorted(query.extra)}")
-    statement = select(*INSTANCE_COLUMNS).where(_pi.workspace_id == query.workspace_id)
+    statement = statement.where(_pi.workspace_id == query.workspace_id)
     if query.definition_name is not None:
         statement = statement.where(_pi.definition_name == query.definition_name)
     if query.states:
@@ -245,9 +266,7 @@ def search_instances(query: InstanceQuery) -> Select[*tuple[Any, ...]]:
     if query.lineage_root_uuid is not None:
         root = query.lineage_root_uuid
         statement = statement.where(or_(_pi.uuid == root, _pi.lineage_root_uuid == root))
-    if query.after is not None:
-        statement = statement.where(_pi.id > query.after)
-    return statement.order_by(_pi.id).limit(query.limit)
+    return statement
 
 
 def _as_utc(moment: datetime) -> datetime:

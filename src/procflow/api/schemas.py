@@ -1,0 +1,421 @@
+"""The published shapes of the HTTP API: request bodies, answers and problems, as pydantic.
+
+How to add an endpoint (follow this, so that every operation is born with its schema):
+
+1. Describe the answer with a model here (or reuse one) and give the route
+   ``response_model=ThatModel``. Handlers keep building the body with ``render.py`` and return
+   a ``JsonResponse``: the model documents the answer, the schemathesis test
+   (tests/api/test_schemathesis.py) proves that the dict matches it.
+2. Describe a body with a model here and declare it with ``openapi_extra=body(Model, ...)``.
+   Read it with ``read_model(request, Model)`` (api/requests.py: bounded, orjson, 400 on bad
+   input). Free-form process data keeps ``read_json_object`` and ``body(ProcessData, ...)``.
+3. List the problems the operation can answer with ``responses=problems(400, 401, ...)``:
+   only statuses it really produces, each proven by tests/api/test_problem_statuses.py.
+4. Give it a short, stable ``operation_id`` in lowerCamelCase (``startProcess``): generated
+   clients name their functions after it, so never rename one.
+5. Headers go in the signature (``Header(alias=...)``); answer headers in ``responses``
+   (see ``START_HEADERS``). Every operation needs the bearer token unless it is listed in
+   ``PUBLIC_PATHS`` (api/openapi.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from procflow.api.worker_schemas import WORKER_BODY_MODELS
+from procflow.model.states import InstanceState, NodeStatus, TokenState
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_REF = "#/components/schemas/Problem"
+
+# The README story, so that /docs and generated clients show the same example.
+EXAMPLE_WORKSPACE = "00000000-0000-0000-0000-000000000001"
+EXAMPLE_APP = "00000000-0000-0000-0000-0000000000a1"
+EXAMPLE_INSTANCE = "71b2de1b-5f0e-4c3e-9a57-7d1c2b0e9f10"
+EXAMPLE_COPY = "09b60633-2a4d-4b8e-8f8c-3c6f6e0d5a21"
+EXAMPLE_TOKEN = "04678b55-8d3c-4a7e-b1f2-9e6a3c5d7b80"
+EXAMPLE_BUILD = "5b0a9c6e-1f2d-4e3b-8a7c-6d5e4f3a2b1c"
+EXAMPLE_DEFINITION = "c7d8e9f0-1a2b-4c3d-9e8f-7a6b5c4d3e2f"
+EXAMPLE_START_BODY: dict[str, Any] = {
+    "applicant": {"name": "Ada", "income": 5000},
+    "loan": {"amount": 12000},
+}
+EXAMPLE_ACTION_BODY: dict[str, Any] = {"decision": {"by": "sam"}}
+EXAMPLE_COPY_BODY: dict[str, Any] = {"retryReason": "manual-rerun"}
+
+EXAMPLE_START_RESPONSE: dict[str, Any] = {
+    "uuid": EXAMPLE_INSTANCE,
+    "state": "STARTED",
+    "processDefinitionName": "loan_application",
+    "processDefinitionFlowxUuid": EXAMPLE_DEFINITION,
+    "resourceDefinitionId": "3f2c1b0a-9e8d-5c7b-a695-847362514039",
+    "buildId": EXAMPLE_BUILD,
+    "buildStatusAtStart": "COMMITTED",
+    "applicationId": EXAMPLE_APP,
+    "workspaceId": EXAMPLE_WORKSPACE,
+    "parentApplicationId": None,
+    "rootApplicationId": None,
+    "tokens": [
+        {
+            "id": 1,
+            "uuid": EXAMPLE_TOKEN,
+            "state": "ACTIVE",
+            "statusCurrentNode": "ARRIVED",
+            "currentNodeId": "review",
+            "parentTokenId": None,
+        }
+    ],
+    "instanceMetadata": {
+        "processInstanceId": 1,
+        "processInstanceUuid": EXAMPLE_INSTANCE,
+        "copiedFromUuid": None,
+        "lineageRootUuid": None,
+    },
+}
+
+
+class Schema(BaseModel):
+    """Answers are documented, not produced, by these models. No ``additionalProperties``
+    is declared: JSON Schema then allows members added later (generated clients keep them),
+    while TypeScript types stay exact."""
+
+
+class ProcessData(RootModel[dict[str, Any]]):
+    """Process data: any JSON object."""
+
+
+class UiAction(Schema):
+    name: str
+    uiActionFlowxUuid: UUID
+
+
+class Token(Schema):
+    id: int
+    uuid: UUID
+    state: TokenState
+    statusCurrentNode: NodeStatus
+    currentNodeId: str
+    parentTokenId: int | None
+    uiActions: list[UiAction] | None = Field(
+        default=None, description="On a token waiting at a user task: its actions (FlowX 4.6+)."
+    )
+
+
+class InstanceMetadata(Schema):
+    processInstanceId: int
+    processInstanceUuid: UUID
+    copiedFromUuid: UUID | None
+    lineageRootUuid: UUID | None
+
+
+class StartResponse(Schema):
+    """The FlowX start response; also the answer of an action."""
+
+    uuid: UUID
+    state: InstanceState
+    processDefinitionName: str
+    processDefinitionFlowxUuid: UUID
+    resourceDefinitionId: UUID = Field(
+        description="The definition's id stable across the app's builds (inherit-from)."
+    )
+    buildId: UUID
+    buildStatusAtStart: str
+    applicationId: UUID
+    workspaceId: UUID
+    parentApplicationId: UUID | None
+    rootApplicationId: UUID | None
+    tokens: list[Token]
+    instanceMetadata: InstanceMetadata
+
+
+class DryRunMetadata(Schema):
+    copiedFromUuid: UUID | None
+    lineageRootUuid: UUID | None
+
+
+class DryRunResponse(Schema):
+    """What a copyDataFrom start would do (``dryRun=true``): nothing is written."""
+
+    dryRun: bool
+    processDefinitionName: str
+    processDefinitionFlowxUuid: UUID
+    buildId: UUID
+    buildStatusAtStart: str
+    applicationId: UUID
+    workspaceId: UUID
+    startNodeId: str
+    data: dict[str, Any]
+    instanceMetadata: DryRunMetadata
+
+
+class Incident(Schema):
+    id: int = Field(description="Unique within the instance; retry it by this id.")
+    type: str
+    message: str
+    nodeId: str | None
+    tokenUuid: UUID | None
+    at: datetime
+    resolvedAt: datetime | None
+    resolvedBy: str | None
+
+
+class Wait(Schema):
+    """Something the instance waits for outside the engine (a timer, a queued task)."""
+
+    id: str
+    kind: str = Field(description="task, timer or expiry")
+    nodeId: str | None
+    tokenUuid: UUID | None
+    dueAt: datetime | None
+    fired: int
+
+
+class AuditSummary(Schema):
+    events: int
+    byType: dict[str, int]
+    lastEventAt: datetime | None
+
+
+class InstanceStatus(StartResponse):
+    """The start response plus timestamps, incidents and an audit summary."""
+
+    createdAt: datetime
+    updatedAt: datetime
+    version: int
+    incidents: list[Incident]
+    waits: list[Wait]
+    auditSummary: AuditSummary | None = None
+
+
+class AuditEvent(Schema):
+    seq: int
+    type: str
+    nodeId: str | None
+    tokenUuid: UUID | None
+    details: dict[str, Any]
+    at: datetime
+
+
+class AuditLog(Schema):
+    uuid: UUID
+    events: list[AuditEvent]
+
+
+class InstanceSummary(Schema):
+    """One instance in a list: search results and lineage members."""
+
+    uuid: UUID
+    processInstanceId: int
+    processDefinitionName: str
+    state: InstanceState
+    buildId: UUID
+    applicationId: UUID
+    copiedFromUuid: UUID | None
+    lineageRootUuid: UUID | None
+    createdAt: datetime
+    updatedAt: datetime
+
+
+class Lineage(Schema):
+    uuid: UUID
+    copiedFromUuid: UUID | None
+    lineageRootUuid: UUID
+    ancestors: list[InstanceSummary]
+    descendants: list[InstanceSummary]
+
+
+class SearchPage(Schema):
+    content: list[InstanceSummary]
+    nextCursor: str | None = Field(
+        description="Pass it back as ``cursor`` for the next page; null on the last page."
+    )
+
+
+class ProcessDefinitionRef(Schema):
+    name: str
+    flowxUuid: UUID
+    file: str
+
+
+class BuildInfo(Schema):
+    buildId: UUID
+    applicationId: UUID
+    workspaceId: UUID
+    status: str
+    checksum: str
+    createdAt: datetime
+    processDefinitions: list[ProcessDefinitionRef]
+    active: bool | None = None
+
+
+class Workspace(Schema):
+    id: UUID
+    name: str
+
+
+class App(Schema):
+    id: UUID
+    workspaceId: UUID
+    name: str
+
+
+class ActiveBuild(Schema):
+    workspaceId: UUID
+    applicationId: UUID
+    buildId: UUID
+    active: bool
+
+
+class Health(Schema):
+    status: str
+
+
+class Problem(Schema):
+    """RFC 9457 problem details, with FlowX's ``message`` and ``errorKey`` and a stable
+    ``code``; further members (``params``, ``invalidParams``, ...) carry the details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    message: str
+    errorKey: str
+    code: str
+
+
+# Request bodies: validated by read_model, strictly (a number is not a name).
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+
+class CreateWorkspace(Body):
+    name: str = Field(min_length=1)
+    id: UUID | None = None
+
+
+class CreateApp(Body):
+    name: str = Field(min_length=1)
+    id: UUID | None = None
+
+
+class UploadBuild(Body):
+    files: dict[str, str] = Field(description="File name -> its text (YAML or BPMN XML).")
+    activate: bool = False
+    buildId: UUID | None = None
+
+
+class SetActiveBuild(Body):
+    buildId: UUID
+
+
+class ParamsToInherit(BaseModel):
+    paramsToCopy: list[str] = Field(default_factory=list)
+    withoutParams: list[str] = Field(default_factory=list)
+
+
+class InheritFrom(BaseModel):
+    """FlowX inherit-from: neither list (or both empty) copies all the data."""
+
+    paramsToInherit: ParamsToInherit | None = None
+
+
+class UiActionAnswer(Schema):
+    tokenUuid: UUID
+    currentNodeId: str | None
+    templatesSequence: None
+    backAction: bool
+    resetToken: bool
+
+
+class TerminateInstance(Body):
+    reason: str = Field(default="", description="Why; kept in the audit log.")
+
+
+class RetryIncident(BaseModel):
+    """Read with the data model's checks (api/requests.py ``read_json_object``)."""
+
+    data: dict[str, Any] | None = Field(
+        default=None, description="A JSON Merge Patch (RFC 7396) applied to the data first."
+    )
+
+
+EXAMPLE_PROBLEM: dict[str, Any] = {
+    "type": "https://procflow.dev/problems/process_instance_not_found",
+    "title": "Not Found",
+    "status": 404,
+    "detail": "Process instance not found.",
+    "message": "Process instance not found.",
+    "errorKey": "error.process_instance.not_found",
+    "code": "process_instance_not_found",
+}
+# Set on the published schemas by api/openapi.py, after FastAPI's encoding (which drops the
+# nulls an example needs).
+SCHEMA_EXAMPLES: dict[str, dict[str, Any]] = {
+    "StartResponse": EXAMPLE_START_RESPONSE,
+    "Problem": EXAMPLE_PROBLEM,
+    "ProcessData": EXAMPLE_START_BODY,
+}
+
+BODY_MODELS: tuple[type[BaseModel], ...] = (
+    ProcessData,
+    CreateWorkspace,
+    CreateApp,
+    UploadBuild,
+    SetActiveBuild,
+    TerminateInstance,
+    RetryIncident,
+    InheritFrom,
+    *WORKER_BODY_MODELS,
+)
+
+_STATUS_TEXT = {
+    400: "Bad input: invalid JSON, a wrong parameter, missing mandatory params.",
+    401: "No bearer token, or one that does not verify.",
+    403: "The token lacks the role for this workspace and action.",
+    404: "Not found, or not visible to this token.",
+    409: "A conflict: an Idempotency-Key reused with a different request, or an operation "
+    "that does not fit the instance's state (answered with it).",
+    413: "The body is over the limit.",
+    503: "The database does not answer.",
+}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` entries of the problems an operation can answer."""
+    return {
+        status: {
+            "description": _STATUS_TEXT[status],
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_REF}}},
+        }
+        for status in statuses
+    }
+
+
+def body(
+    model: type[BaseModel], examples: dict[str, Any] | None = None, *, required: bool = True
+) -> dict[str, Any]:
+    """``openapi_extra`` declaring a JSON body that the handler reads itself."""
+    media: dict[str, Any] = {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+    if examples:
+        media["examples"] = {name: {"value": value} for name, value in examples.items()}
+    return {"requestBody": {"required": required, "content": {"application/json": media}}}
+
+
+LOCATION_HEADER = {
+    "Location": {
+        "description": "Where the new instance's status is read.",
+        "schema": {"type": "string", "example": f"/api/runtime/process/{EXAMPLE_INSTANCE}"},
+    }
+}
+START_HEADERS = LOCATION_HEADER | {
+    "Idempotent-Replayed": {
+        "description": "``true`` when an Idempotency-Key matched an earlier start.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}

@@ -1,0 +1,260 @@
+"""Batches over HTTP on both stores: create (and dry run), progress, items, cancel, errors.
+
+The batch is applied by a real ``Worker`` on the same store, as ``procflow worker`` would.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+from fastapi.testclient import TestClient
+
+from procflow.api.app import create_app
+from procflow.runtime.access import Role
+from procflow.runtime.batch_spec import BatchSettings
+from procflow.runtime.context import RuntimeContext
+from procflow.runtime.worker import Worker
+from tests.api.conftest import Api, _settings
+from tests.api.test_errors import assert_problem
+
+
+def _batches(api: Api, workspace: Any = None) -> str:
+    return f"/api/runtime/wks/{workspace or api.workspace}/batches"
+
+
+def _create(api: Api, body: dict[str, Any], query: str = "", token: str | None = None) -> Any:
+    path = _batches(api) + (f"?{query}" if query else "")
+    return api.client.post(path, json=body, headers=api.headers(token))
+
+
+def _drain(api: Api, slice_size: int = 2) -> None:
+    """Run the worker until nothing is due (no pause between slices)."""
+    ctx = RuntimeContext(api.store, batches=BatchSettings(slice_size, items_per_second=0))
+    worker = Worker(ctx)
+    while worker.run_once():
+        pass
+
+
+def _get(api: Api, batch_id: str) -> dict[str, Any]:
+    response = api.client.get(f"{_batches(api)}/{batch_id}", headers=api.headers())
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _items(api: Api, batch_id: str, query: str = "") -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = "0"
+    while cursor is not None:
+        response = api.client.get(
+            f"{_batches(api)}/{batch_id}/items?cursor={cursor}&limit=2&{query}",
+            headers=api.headers(),
+        )
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert len(page["content"]) <= 2
+        items.extend(page["content"])
+        cursor = page["nextCursor"]
+    return items
+
+
+def _failed_runs(api: Api, count: int) -> list[str]:
+    runs = [api.start("failing", {"a": 10 * (n + 1), "zero": 0}) for n in range(count)]
+    assert all(run["state"] == "FAILED" for run in runs)
+    return [run["uuid"] for run in runs]
+
+
+COPY_FAILED = {
+    "operation": "copyDataFrom",
+    "filter": {"processName": "failing", "state": ["FAILED"]},
+    "body": {"zero": 5},
+}
+
+
+def test_copy_batch_dry_run_then_for_real(api: Api) -> None:
+    sources = _failed_runs(api, 5)
+    before = api.stored_counts()
+    dry = _create(api, COPY_FAILED, "dryRun=true")
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["total"] == 5
+    samples = dry.json()["samples"]
+    assert [s["sourceUuid"] for s in samples] == sources[:3]
+    assert samples[0]["data"] == {"a": 10, "zero": 5}
+    assert api.stored_counts() == before  # a dry run applies nothing
+
+    created = _create(api, COPY_FAILED)
+    assert created.status_code == 202, created.text
+    batch = created.json()
+    assert (batch["state"], batch["total"], batch["done"], batch["failed"]) == ("RUNNING", 5, 0, 0)
+    assert created.headers["location"].endswith(batch["id"])
+    _drain(api)
+    progress = _get(api, batch["id"])
+    assert (progress["state"], progress["done"], progress["failed"]) == ("COMPLETED", 5, 0)
+    items = _items(api, batch["id"])
+    assert [i["seq"] for i in items] == [1, 2, 3, 4, 5]
+    assert [i["sourceUuid"] for i in items] == sources
+    for item in items:
+        copy = api.status(item["resultUuid"])
+        assert copy["state"] == "FINISHED"
+        assert copy["instanceMetadata"]["copiedFromUuid"] == item["sourceUuid"]
+    assert api.data(items[1]["resultUuid"]) == {"a": 20, "zero": 5, "ratio": 4}
+
+
+def test_explicit_uuids_record_failing_items_and_go_on(api: Api) -> None:
+    [good] = _failed_runs(api, 1)
+    foreign = api.client.post(
+        api.start_path("failing", app=api.other_app, workspace=api.other_workspace),
+        json={"a": 1, "zero": 0},
+        headers=api.headers(api.mint({"*": frozenset(Role)})),
+    ).json()["uuid"]
+    missing = str(uuid4())
+    body = {**COPY_FAILED, "filter": {"uuids": [missing, good, foreign, good]}}
+    batch = _create(api, body).json()
+    assert batch["total"] == 3  # the duplicate counts once
+    _drain(api)
+    assert (_get(api, batch["id"])["done"], _get(api, batch["id"])["failed"]) == (1, 2)
+    items = {i["sourceUuid"]: i for i in _items(api, batch["id"])}
+    for uuid in (missing, foreign):
+        assert items[uuid]["state"] == "FAILED" and items[uuid]["resultUuid"] is None
+        assert items[uuid]["error"]["code"] == "process_instance_not_found"
+    assert items[good]["state"] == "DONE"
+    assert [i["sourceUuid"] for i in _items(api, batch["id"], "state=FAILED")] == [missing, foreign]
+
+
+def test_retry_batch_resolves_incidents_with_the_patch(api: Api) -> None:
+    failed = _failed_runs(api, 3)
+    finished = api.start("straight", {"a": 1, "b": 1})["uuid"]
+    body = {"operation": "retry", "filter": {"uuids": [*failed, finished]}, "body": {"zero": 2}}
+    batch = _create(api, body).json()
+    _drain(api, slice_size=3)
+    assert _get(api, batch["id"])["done"] == 3
+    for uuid in failed:
+        assert api.status(uuid)["state"] == "FINISHED"
+    last = _items(api, batch["id"])[-1]
+    assert last["error"]["code"] == "instance_state_conflict"
+    assert api.status(finished)["state"] == "FINISHED"
+
+
+def test_terminate_batch_over_a_search(api: Api) -> None:
+    customer = {"customer": {"id": 1, "email": "a@example.com"}}
+    waiting = [api.start("onboarding", customer)["uuid"] for _ in range(3)]
+    body = {"operation": "terminate", "filter": {"processName": "onboarding", "state": "STARTED"},
+            "body": {"reason": "outage"}}  # fmt: skip
+    batch = _create(api, body).json()
+    assert batch["total"] == 3
+    _drain(api)
+    for uuid in waiting:
+        assert api.status(uuid)["state"] == "TERMINATED"
+    audit = api.client.get(f"/api/runtime/process/{waiting[0]}/audit", headers=api.headers())
+    assert any(e["type"] == "instance_terminated" for e in audit.json()["events"]), audit.text
+
+
+def test_copy_batch_with_start_at(api: Api) -> None:
+    sources = [api.start("straight", {"a": n, "b": 1})["uuid"] for n in range(2)]
+    body = {"operation": "copyDataFrom", "filter": {"uuids": sources}, "processName": "onboarding",
+            "query": {"startAt": "again", "withoutParams": ["total"]}}  # fmt: skip
+    batch = _create(api, body).json()
+    _drain(api)
+    items = _items(api, batch["id"])
+    assert [i["state"] for i in items] == ["DONE", "DONE"]
+    copy = api.status(items[0]["resultUuid"])
+    assert copy["processDefinitionName"] == "onboarding"
+    assert copy["tokens"][0]["currentNodeId"] == "again"
+    assert api.data(items[0]["resultUuid"]) == {"a": 0, "b": 1}
+
+
+def test_a_filter_matching_nothing_is_202_with_total_0(api: Api) -> None:
+    response = _create(api, {**COPY_FAILED, "filter": {"processName": "nothing-like-this"}})
+    assert response.status_code == 202, response.text
+    batch = response.json()
+    assert (batch["total"], batch["state"]) == (0, "COMPLETED")
+    assert _items(api, batch["id"]) == []
+
+
+def test_over_the_item_limit_is_400_with_the_count(api: Api, tmp_path: Path) -> None:
+    _failed_runs(api, 4)
+    ctx = RuntimeContext(api.store, batches=BatchSettings(max_items=3))
+    with TestClient(create_app(ctx, _settings(tmp_path), api.issuer)) as client:
+        before = api.stored_counts()
+        response = client.post(_batches(api), json=COPY_FAILED, headers=api.headers())
+        body = assert_problem(response, 400)
+        assert (body["code"], body["count"], body["limit"]) == ("batch_too_large", 4, 3)
+        assert "4 items" in body["message"]
+        uuids = {"operation": "terminate", "filter": {"uuids": [str(uuid4()) for _ in range(4)]}}
+        assert client.post(_batches(api), json=uuids, headers=api.headers()).json()["count"] == 4
+        assert api.stored_counts() == before
+
+
+def test_cancel_stops_the_batch_and_a_finished_one_is_409(api: Api) -> None:
+    _failed_runs(api, 4)
+    batch = _create(api, COPY_FAILED).json()
+    ctx = RuntimeContext(api.store, batches=BatchSettings(2, items_per_second=0))
+    Worker(ctx).run_once()  # one slice of two items
+    cancel = api.client.post(f"{_batches(api)}/{batch['id']}/cancel", headers=api.headers())
+    assert cancel.status_code == 200, cancel.text
+    assert (cancel.json()["state"], cancel.json()["done"]) == ("CANCELLED", 2)
+    _drain(api)
+    after = _get(api, batch["id"])
+    assert (after["state"], after["done"]) == ("CANCELLED", 2)
+    assert [i["state"] for i in _items(api, batch["id"])] == ["DONE", "DONE", "PENDING", "PENDING"]
+    again = api.client.post(f"{_batches(api)}/{batch['id']}/cancel", headers=api.headers())
+    assert assert_problem(again, 409)["code"] == "batch_finished"
+    empty = _create(api, {**COPY_FAILED, "filter": {"processName": "none"}}).json()
+    done = api.client.post(f"{_batches(api)}/{empty['id']}/cancel", headers=api.headers())
+    assert assert_problem(done, 409)["state"] == "COMPLETED"
+
+
+BAD_BODIES: list[tuple[Any, str]] = [
+    ({"operation": "explode", "filter": {"uuids": []}}, "operation"),
+    ({"operation": "retry"}, "filter"),
+    ({"operation": "retry", "filter": {}}, "at least one"),
+    ({"operation": "retry", "filter": {"uuids": ["nope"]}}, "UUID"),
+    ({"operation": "retry", "filter": {"uuids": "x"}}, "list"),
+    ({"operation": "retry", "filter": {"uuids": [], "state": "FAILED"}}, "combined"),
+    ({"operation": "retry", "filter": {"state": ["MELTED"]}}, "states"),
+    ({"operation": "retry", "filter": {"colour": "red"}}, "colour"),
+    ({"operation": "retry", "filter": {"createdFrom": "yesterday"}}, "ISO 8601"),
+    ({"operation": "retry", "filter": {"state": "FAILED"}, "body": [1]}, "body"),
+    ({"operation": "retry", "filter": {"state": "FAILED"}, "surprise": 1}, "surprise"),
+    ({"operation": "copyDataFrom", "filter": {"state": "FAILED"}, "query": {"x": 1}}, "x"),
+    ({"operation": "retry", "filter": {"state": "FAILED"}, "dryRun": "yes"}, "dryRun"),
+]
+
+
+def test_bad_bodies_are_400_and_create_nothing(api: Api) -> None:
+    _failed_runs(api, 1)
+    before = api.stored_counts()
+    for body, mentioned in BAD_BODIES:
+        response = _create(api, body)
+        problem = assert_problem(response, 400)
+        assert mentioned in problem["message"], (body, problem["message"])
+    empty = api.client.post(_batches(api), headers=api.headers())
+    assert assert_problem(empty, 400)["code"] == "invalid_body"
+    _drain(api)  # had anything been queued, the worker would now apply it
+    assert api.stored_counts() == before
+
+
+def test_unknown_and_foreign_batches_are_404(api: Api) -> None:
+    batch = _create(api, {**COPY_FAILED, "filter": {"processName": "none"}}).json()
+    other = api.mint({str(api.other_workspace): frozenset(Role)})
+    for path, token in (
+        (f"{_batches(api)}/{uuid4()}", None),
+        (f"{_batches(api, api.other_workspace)}/{batch['id']}", other),
+        (f"{_batches(api, api.other_workspace)}/{batch['id']}/items", other),
+    ):
+        response = api.client.get(path, headers=api.headers(token))
+        assert assert_problem(response, 404)["code"] == "batch_not_found"
+    blind = api.client.get(f"{_batches(api)}/{batch['id']}", headers=api.headers(other))
+    assert assert_problem(blind, 404)["code"] == "workspace_not_found"
+
+
+def test_roles(api: Api) -> None:
+    reader = api.mint({str(api.workspace): frozenset({Role.READ, Role.START})})
+    assert assert_problem(_create(api, COPY_FAILED, token=reader), 403)["role"] == "operate"
+    operator = api.mint({str(api.workspace): frozenset({Role.OPERATE})})
+    assert assert_problem(_create(api, COPY_FAILED, token=operator), 403)["role"] == "start"
+    terminate = {"operation": "terminate", "filter": {"processName": "none"}}
+    assert _create(api, terminate, token=operator).status_code == 202
+    assert _create(api, COPY_FAILED, token="garbage").status_code == 401

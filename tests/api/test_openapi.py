@@ -1,0 +1,213 @@
+"""/openapi.json tells the truth: a valid document, typed bodies and answers, problems,
+security, headers and short stable operationIds; FastAPI's 422 nowhere."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+
+from tests.api.conftest import Api
+from tests.api.openapi_document import Document, operations, validate_against
+
+EXPECTED_OPERATIONS = {
+    "startProcess",
+    "startPinned",
+    "startWithCopiedData",
+    "getStatus",
+    "getInstance",
+    "getData",
+    "getAuditLog",
+    "executeAction",
+    "terminateInstance",
+    "holdInstance",
+    "unholdInstance",
+    "retryIncident",
+    "getLineage",
+    "getInstanceBuild",
+    "getActiveBuild",
+    "searchInstances",
+    "createWorkspace",
+    "createApp",
+    "uploadBuild",
+    "setActiveBuild",
+    "getLiveness",
+    "getReadiness",
+    "fetchExternalTasks",
+    "completeExternalTask",
+    "failExternalTask",
+    "throwBpmnError",
+    "extendTaskLock",
+    "unlockExternalTask",
+    "camundaFetchAndLock",
+    "camundaComplete",
+    "camundaFailure",
+    "camundaBpmnError",
+    "camundaExtendLock",
+    "camundaUnlock",
+    "correlateMessage",
+}
+BODY_OPERATIONS = {
+    "startProcess": "ProcessData",
+    "startPinned": "ProcessData",
+    "startWithCopiedData": "ProcessData",
+    "executeAction": "ProcessData",
+    "terminateInstance": "TerminateInstance",
+    "retryIncident": "RetryIncident",
+    "createWorkspace": "CreateWorkspace",
+    "createApp": "CreateApp",
+    "uploadBuild": "UploadBuild",
+    "setActiveBuild": "SetActiveBuild",
+    "fetchExternalTasks": "FetchBody",
+    "completeExternalTask": "CompleteBody",
+    "failExternalTask": "FailureBody",
+    "throwBpmnError": "BpmnErrorBody",
+    "extendTaskLock": "ExtendLockBody",
+    "camundaFetchAndLock": "CamundaFetch",
+    "camundaComplete": "CamundaComplete",
+    "camundaFailure": "CamundaFailure",
+    "camundaBpmnError": "CamundaBpmnError",
+    "camundaExtendLock": "CamundaExtendLock",
+    "correlateMessage": "MessageBody",
+}
+START_OPERATIONS = ("startProcess", "startPinned", "startWithCopiedData")
+
+
+@pytest.fixture
+def document(api: Api) -> Document:
+    response = api.client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    spec: Document = response.json()
+    return spec
+
+
+def test_the_document_is_valid_openapi(document: Document) -> None:
+    validate(document)
+    assert document["openapi"].startswith("3.1")
+
+
+def test_operation_ids_are_the_short_stable_names(document: Document) -> None:
+    ids = [op["operationId"] for methods in document["paths"].values() for op in methods.values()]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == EXPECTED_OPERATIONS
+    assert all(re.fullmatch(r"[a-z][A-Za-z]{2,24}", i) for i in ids)
+    assert not any(path.startswith("/rtm") for path in document["paths"])
+
+
+def test_no_422_anywhere(document: Document) -> None:
+    assert "422" not in str(
+        [op["responses"] for methods in document["paths"].values() for op in methods.values()]
+    )
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def test_every_operation_has_a_typed_answer_and_problem_answers(document: Document) -> None:
+    for operation_id, (_, _, operation) in operations(document).items():
+        responses = operation["responses"]
+        status, success = next((k, v) for k, v in responses.items() if k.startswith("2"))
+        if status == "204":  # an answer that is done, with nothing to say
+            assert "content" not in success, operation_id
+        else:
+            schema = success["content"]["application/json"]["schema"]
+            assert schema != {"type": "string"}, operation_id
+        for status, answer in responses.items():
+            if status.startswith(("4", "5")):
+                problem = answer["content"]["application/problem+json"]["schema"]
+                assert problem == {"$ref": "#/components/schemas/Problem"}, operation_id
+
+
+def test_bodies_are_declared(document: Document) -> None:
+    for operation_id, (_, _, operation) in operations(document).items():
+        body = operation.get("requestBody")
+        if operation_id not in BODY_OPERATIONS:
+            assert body is None, operation_id
+            continue
+        assert body is not None, operation_id
+        schema = body["content"]["application/json"]["schema"]
+        assert schema == {"$ref": f"#/components/schemas/{BODY_OPERATIONS[operation_id]}"}
+        assert body["content"]["application/json"]["examples"], operation_id
+
+
+def test_bearer_security_on_every_operation_but_the_probes(document: Document) -> None:
+    scheme = document["components"]["securitySchemes"]["bearerAuth"]
+    assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+    for operation_id, (_, path, operation) in operations(document).items():
+        if path.startswith("/health/"):
+            assert operation["security"] == [], operation_id
+        else:
+            assert operation["security"] == [{"bearerAuth": []}], operation_id
+            assert "401" in operation["responses"], operation_id
+
+
+def _parameters(operation: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in operation.get("parameters", []) if p["in"] == where}
+
+
+def test_start_headers_in_and_out(document: Document) -> None:
+    for operation_id in START_OPERATIONS:
+        _, _, operation = operations(document)[operation_id]
+        headers = _parameters(operation, "header")
+        assert set(headers) == {"Idempotency-Key", "Flowx-Platform"}, operation_id
+        key_schema = headers["Idempotency-Key"]["schema"]["anyOf"][0]
+        assert (key_schema["minLength"], key_schema["maxLength"]) == (1, 255)
+        answer_headers = operation["responses"]["200"]["headers"]
+        assert set(answer_headers) == {"Location", "Idempotent-Replayed", "X-Request-ID"}
+
+
+def test_copy_data_from_documents_its_query_options_and_dry_run_answer(document: Document) -> None:
+    _, _, operation = operations(document)["startWithCopiedData"]
+    assert set(_parameters(operation, "query")) == {"paramsToCopy", "withoutParams", "dryRun"}
+    answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    refs = {item["$ref"] for item in answer["anyOf"]}
+    assert refs == {"#/components/schemas/StartResponse", "#/components/schemas/DryRunResponse"}
+
+
+def test_cursor_is_a_string_as_the_server_returns_it(document: Document, api: Api) -> None:
+    _, _, operation = operations(document)["searchInstances"]
+    cursor = _parameters(operation, "query")["cursor"]["schema"]["anyOf"][0]
+    assert cursor["type"] == "string"
+    page = document["components"]["schemas"]["SearchPage"]["properties"]["nextCursor"]
+    assert {"type": "string"} in page["anyOf"]
+    for _ in range(2):
+        api.start("straight", {"a": 1, "b": 2})
+    path = f"/api/runtime/wks/{api.workspace}/process-instances"
+    first = api.client.get(path, params={"limit": 1}, headers=api.headers()).json()
+    validate_against(document, "SearchPage", first)
+    second = api.client.get(
+        path, params={"limit": 1, "cursor": first["nextCursor"]}, headers=api.headers()
+    )
+    assert second.status_code == 200
+    assert second.json()["content"][0]["uuid"] != first["content"][0]["uuid"]
+
+
+def test_examples_come_from_the_readme_story(document: Document) -> None:
+    _, _, operation = operations(document)["startProcess"]
+    example = operation["requestBody"]["content"]["application/json"]["examples"]["loan"]
+    assert example["value"] == {
+        "applicant": {"name": "Ada", "income": 5000},
+        "loan": {"amount": 12000},
+    }
+    start = document["components"]["schemas"]["StartResponse"]["example"]
+    validate_against(document, "StartResponse", start)
+    problem = document["components"]["schemas"]["Problem"]["example"]
+    validate_against(document, "Problem", problem)
+
+
+def test_answers_match_their_published_schemas(document: Document, api: Api) -> None:
+    started = api.start("onboarding", {"customer": {"id": 1, "email": "a@b.c"}})
+    validate_against(document, "StartResponse", started)
+    uuid = started["uuid"]
+    answers = {
+        "InstanceStatus": f"/api/runtime/process/{uuid}/status",
+        "AuditLog": f"/api/runtime/process/{uuid}/audit",
+        "Lineage": f"/api/runtime/process/{uuid}/lineage",
+        "BuildInfo": f"/api/runtime/process-instance/{uuid}/build/info",
+        "ProcessData": f"/api/runtime/process/{uuid}/data",
+    }
+    for schema, path in answers.items():
+        response = api.client.get(path, headers=api.headers())
+        assert response.status_code == 200, path
+        validate_against(document, schema, response.json())

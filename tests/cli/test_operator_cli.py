@@ -1,0 +1,139 @@
+"""The operator's CLI against a real ``procflow serve`` (SQLite, embedded worker): instances
+list/show/audit/copy, batch create/show/cancel, deploy --url, and its failures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tests.cli.test_instance_commands import _start, _token
+from tests.cli.test_quickstart import PROCFLOW, server
+
+__all__ = ["server"]  # the fixture, imported for these tests
+
+WORKSPACE = "00000000-0000-0000-0000-000000000001"
+
+
+def _cli(*args: str, base: str, token: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(PROCFLOW), *args, "--url", base, "--token", token],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _json(result: subprocess.CompletedProcess[str]) -> Any:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_list_show_audit_and_copy(server: tuple[str, Path]) -> None:
+    base, log = server
+    token = _token(log)
+    failed = _start(base, token, "not a number")["uuid"]
+    listed = _cli("instances", "list", "--state", "FAILED", base=base, token=token)
+    assert listed.returncode == 0, listed.stderr
+    header, *rows = listed.stdout.splitlines()
+    assert header.split() == ["ID", "UUID", "PROCESS", "STATE", "CREATED"]
+    assert any(failed in row and "FAILED" in row for row in rows)
+    as_json = _json(_cli("instances", "list", "--json", "--limit", "1", base=base, token=token))
+    assert len(as_json["content"]) == 1
+
+    shown = _cli("instances", "show", failed, base=base, token=token)
+    assert shown.returncode == 0, shown.stderr
+    assert "FAILED" in shown.stdout and "incidents:" in shown.stdout and "open" in shown.stdout
+    assert "audit (last" in shown.stdout and "instance_created" in shown.stdout
+
+    audit = _cli("instances", "audit", failed, base=base, token=token)
+    assert audit.returncode == 0 and "instance_started" in audit.stdout
+
+    dry = _json(_cli("instances", "copy", failed, "--set", "applicant.income=4000", "--dry-run",
+                     base=base, token=token))  # fmt: skip
+    assert dry["dryRun"] is True and dry["data"]["applicant"]["income"] == 4000
+    copied = _cli("instances", "copy", failed, "--set", "applicant.income=4000",
+                  base=base, token=token)  # fmt: skip
+    assert copied.returncode == 0, copied.stderr
+    new_uuid, state, process = copied.stdout.split()[:3]
+    assert (state, process) == ("STARTED", "loan_application") and new_uuid != failed
+    resumed = _json(_cli("instances", "copy", failed, "--start-at", "review", "--json",
+                         "--set", "applicant.income=4000", base=base, token=token))  # fmt: skip
+    assert [t["currentNodeId"] for t in resumed["tokens"]] == ["review"]
+    # Waiting at a user task never settles by itself: terminated, --follow ends by itself.
+    ended = _cli("instances", "terminate", new_uuid, base=base, token=token)
+    assert ended.returncode == 0 and "TERMINATED" in ended.stdout
+    follow = _cli("instances", "audit", new_uuid, "--follow", "--interval", "0.1",
+                  base=base, token=token)  # fmt: skip
+    assert follow.returncode == 0 and follow.stdout.rstrip().splitlines()[-1].split()[2] == (
+        "instance_terminated"
+    )
+    bad_node = _cli("instances", "copy", failed, "--start-at", "nowhere", base=base, token=token)
+    assert bad_node.returncode == 1 and "startAt" in bad_node.stderr
+
+
+def test_batch_dry_run_for_real_and_progress(server: tuple[str, Path]) -> None:
+    base, log = server
+    token = _token(log)
+    failed = [_start(base, token, "not a number")["uuid"] for _ in range(3)]
+    filters = ["--process", "loan_application", "--state", "FAILED"]
+    dry = _cli("batch", "create", "copyDataFrom", *filters, "--set", "applicant.income=4000",
+               "--dry-run", base=base, token=token)  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith("dry run: 3 items would be applied")
+    created = _cli("batch", "create", "copyDataFrom", *filters, "--set", "applicant.income=4000",
+                   "--wait", base=base, token=token)  # fmt: skip
+    assert created.returncode == 0, created.stderr + created.stdout
+    batch_id = created.stdout.split()[1]
+    assert "COMPLETED: 3 done, 0 failed of 3" in created.stdout
+    shown = _json(_cli("batch", "show", batch_id, "--json", base=base, token=token))
+    assert (shown["state"], shown["done"]) == ("COMPLETED", 3)
+    items = _cli("batch", "show", batch_id, "--items", base=base, token=token)
+    assert all(uuid in items.stdout for uuid in failed)
+    finished = _cli("batch", "cancel", batch_id, base=base, token=token)
+    assert finished.returncode == 1 and finished.stderr.startswith("error: 409")
+
+    retry = _cli("batch", "create", "retry", "--uuid", failed[0], "--uuid", "not-a-uuid",
+                 base=base, token=token)  # fmt: skip
+    assert retry.returncode == 1 and "UUID" in retry.stderr
+    unknown = "00000000-0000-0000-0000-00000000dead"
+    partial = _cli("batch", "create", "retry", "--uuid", failed[0], "--uuid", unknown,
+                   "--set", "applicant.income=5000", "--wait", base=base, token=token)  # fmt: skip
+    assert partial.returncode == 4, partial.stdout + partial.stderr  # an item failed
+    assert "1 done, 1 failed of 2" in partial.stdout and unknown in partial.stdout
+
+
+def test_deploy_over_http_and_failures_are_one_clear_line(
+    server: tuple[str, Path], tmp_path: Path
+) -> None:
+    base, log = server
+    token = _token(log)
+    definition = tmp_path / "tiny.yaml"
+    definition.write_text(
+        "name: tiny\nnodes:\n  - {id: s, type: start}\n  - {id: e, type: end}\n"
+        "flows:\n  - {from: s, to: e}\n"
+    )
+    target = ["--workspace", WORKSPACE, "--app", "00000000-0000-0000-0000-0000000000b7"]
+    first = _cli("deploy", str(definition), *target, "--activate", base=base, token=token)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("build ") and "(active, sha256:" in first.stdout
+    again = _cli("deploy", str(definition), *target, base=base, token=token)
+    assert "identical to an existing build" in again.stdout
+    assert again.stdout.split()[1] == first.stdout.split()[1]
+
+    for args in (("instances", "list"), ("batch", "show", WORKSPACE), ("deploy", str(definition),
+                                                                   *target)):  # fmt: skip
+        rejected = _cli(*args, base=base, token="nope")
+        assert rejected.returncode == 1, args
+        assert rejected.stderr.count("\n") == 1 and "rejected the token" in rejected.stderr
+        unreachable = _cli(*args, base="http://127.0.0.1:1", token=token)
+        assert unreachable.returncode == 3 and unreachable.stderr.startswith("error: cannot reach")
+        assert "Traceback" not in rejected.stderr + unreachable.stderr
+    missing = subprocess.run([str(PROCFLOW), "export", str(tmp_path / "missing.yaml")],
+                             capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines() == [
+        f"error: cannot read {tmp_path / 'missing.yaml'}: No such file or directory"
+    ]

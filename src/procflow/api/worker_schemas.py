@@ -68,14 +68,18 @@ class ExtendLockBody(_Strict):
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    """Camunda clients send fields Procflow has no use for: ignored. Types are still strict
+    (``false`` is no number)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
 
 
 class CamundaTopic(_Lenient):
     topicName: Annotated[str, Field(min_length=1, max_length=200)]
     lockDuration: Duration
     variables: list[str] | None = None
-    tenantIdIn: list[UUID] | None = None
+    # Strings on the wire; strict mode would refuse them as UUID, so they are read as text.
+    tenantIdIn: list[Annotated[UUID, Field(strict=False)]] | None = None
 
 
 class CamundaFetch(_Lenient):

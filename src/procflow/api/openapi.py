@@ -25,6 +25,9 @@ TAGS = [
     {"name": "instances", "description": "Read and drive instances."},
     {"name": "admin", "description": "Workspaces, apps and builds (role admin)."},
     {"name": "operations", "description": "Health probes."},
+    {"name": "external tasks", "description": "Workers fetch, lock, answer tasks (role worker)."},
+    {"name": "camunda 7", "description": "The same for Camunda 7 external-task clients."},
+    {"name": "messages", "description": "Correlate messages to waiting instances (role action)."},
 ]
 # What a start answers leads to (OpenAPI links: generators and schemathesis follow them).
 _INSTANCE = {"uuid": "$response.body#/uuid"}

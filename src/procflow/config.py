@@ -52,6 +52,8 @@ class Settings:
     metrics_token: str | None = None
     # NORMAL: an OS crash or power loss can lose the last commits; FULL: fsync every commit.
     sqlite_synchronous: str = "NORMAL"
+    # The longest a fetch-and-lock long-polls, whatever its asyncResponseTimeout asks.
+    max_long_poll_seconds: float = 1800.0
     # One info line per HTTP request (method, route, status, duration, workspace, subject).
     access_log: bool = True
     # How stale the live-instances gauge of /metrics may get before it is re-read.
@@ -95,6 +97,7 @@ class Settings:
                 env.get("PROCFLOW_SQLITE_SYNCHRONOUS", "NORMAL")
             ),
             access_log=env.get("PROCFLOW_ACCESS_LOG", "1") not in ("0", "false", "no"),
+            max_long_poll_seconds=float(env.get("PROCFLOW_MAX_LONG_POLL_SECONDS", "1800")),
             metrics_resync_seconds=float(env.get("PROCFLOW_METRICS_RESYNC_SECONDS", "30")),
             batch_slice_size=int(env.get("PROCFLOW_BATCH_SLICE_SIZE", "50")),
             batch_items_per_second=float(env.get("PROCFLOW_BATCH_ITEMS_PER_SECOND", "500")),

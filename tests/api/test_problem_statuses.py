@@ -415,7 +415,97 @@ def _admin_read(op: str, path: Callable[[Api, object], str]) -> dict[tuple[str, 
     }
 
 
+def _locked_task(api: Api) -> str:
+    """A task of a new ``charge`` instance, fetched and locked by worker ``w1``."""
+    api.start("charge", {"amount": 1})
+    body = {"workerId": "w1", "maxTasks": 1,
+            "topics": [{"topicName": "payments", "lockDuration": 60_000}]}  # fmt: skip
+    path = f"/api/runtime/wks/{api.workspace}/external-tasks/fetch-and-lock"
+    [task] = api.client.post(path, json=body, headers=api.headers()).json()
+    return str(task["id"])
+
+
+WORKER_ANSWERS = {
+    "complete": b'{"workerId": "w2"}',
+    "failure": b'{"workerId": "w2", "retries": 0}',
+    "bpmnError": b'{"workerId": "w2", "errorCode": "X"}',
+    "extendLock": b'{"workerId": "w2", "newDuration": 1000}',
+}
+
+
+def _task_cases(operation: str, prefix: str, answer: str | None) -> dict[tuple[str, int], Case]:
+    """An answer to a task (``answer`` None: unlock); 409 is another worker's answer."""
+
+    def at(task: Callable[[Api], str]) -> Callable[[Api], str]:
+        return lambda api: f"{prefix}/{task(api)}/{answer or 'unlock'}"
+
+    other = WORKER_ANSWERS.get(answer or "", b"{}")
+    cases: dict[tuple[str, int], Case] = {
+        (operation, 400): _post(at(_locked_task), api_headers, lambda _: GARBAGE),
+        (operation, 401): _post(at(_locked_task), _none, lambda _: other),
+        (operation, 403): _post(at(_locked_task), read_only, lambda _: other),
+        (operation, 404): _post(at(lambda _: str(uuid4())), api_headers, lambda _: other),
+        (operation, 413): _post(at(_locked_task), api_headers, _too_big),
+    }
+    if answer is not None:
+        cases[(operation, 409)] = _post(at(_locked_task), api_headers, lambda _: other)
+    return cases
+
+
+FETCH = b'{"workerId": "w", "maxTasks": 1, "topics": [{"topicName": "t", "lockDuration": 1}]}'
+
+
+def _fetch_cases() -> dict[tuple[str, int], Case]:
+    native = lambda api: f"/api/runtime/wks/{api.workspace}/external-tasks/fetch-and-lock"  # noqa: E731
+    camunda = lambda _: "/engine-rest/external-task/fetchAndLock"  # noqa: E731
+    cases: dict[tuple[str, int], Case] = {
+        ("fetchExternalTasks", 404): _post(
+            lambda _: f"/api/runtime/wks/{uuid4()}/external-tasks/fetch-and-lock",
+            api_headers, lambda _: FETCH,
+        ),
+    }  # fmt: skip
+    for op, path in (("fetchExternalTasks", native), ("camundaFetchAndLock", camunda)):
+        cases[(op, 400)] = _post(path, api_headers, lambda _: b'{"workerId": "w", "maxTasks": 0}')
+        cases[(op, 401)] = _post(path, _none, lambda _: FETCH)
+        cases[(op, 403)] = _post(path, read_only, lambda _: FETCH)
+        cases[(op, 413)] = _post(path, api_headers, _too_big)
+    return cases
+
+
+def _message_cases() -> dict[tuple[str, int], Case]:
+    path = lambda api: f"/api/runtime/wks/{api.workspace}/messages"  # noqa: E731
+    good = lambda _: b'{"messageName": "m"}'  # noqa: E731
+    return {
+        ("correlateMessage", 400): _post(path, api_headers, lambda _: b'{"messageName": ""}'),
+        ("correlateMessage", 401): _post(path, _none, good),
+        ("correlateMessage", 403): _post(path, read_only, good),
+        ("correlateMessage", 404): _post(
+            lambda _: f"/api/runtime/wks/{uuid4()}/messages", api_headers, good
+        ),
+        ("correlateMessage", 413): _post(path, api_headers, _too_big),
+    }
+
+
+NATIVE_TASKS = "/api/runtime/external-tasks"
+CAMUNDA_TASKS = "/engine-rest/external-task"
+
+
+def _worker_cases() -> dict[tuple[str, int], Case]:
+    cases = {**_fetch_cases(), **_message_cases()}
+    for native, camunda, answer in (
+        ("completeExternalTask", "camundaComplete", "complete"),
+        ("failExternalTask", "camundaFailure", "failure"),
+        ("throwBpmnError", "camundaBpmnError", "bpmnError"),
+        ("extendTaskLock", "camundaExtendLock", "extendLock"),
+        ("unlockExternalTask", "camundaUnlock", None),
+    ):
+        cases |= _task_cases(native, NATIVE_TASKS, answer)
+        cases |= _task_cases(camunda, CAMUNDA_TASKS, answer)
+    return cases
+
+
 CASES: dict[tuple[str, int], Case] = {
+    **_worker_cases(),
     **_start_cases("startProcess", _s1),
     **_start_cases("startPinned", _s2),
     **_start_cases("startWithCopiedData", _s3),

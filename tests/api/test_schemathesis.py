@@ -46,7 +46,11 @@ EXAMPLES = 10
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with serve(tmp_path_factory.mktemp("schemathesis"), PROCFLOW_ACCESS_LOG="0") as served:
+    with serve(
+        tmp_path_factory.mktemp("schemathesis"),
+        PROCFLOW_ACCESS_LOG="0",
+        PROCFLOW_MAX_LONG_POLL_SECONDS="0.2",
+    ) as served:
         yield served
 
 

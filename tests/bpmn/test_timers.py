@@ -247,7 +247,7 @@ def test_same_definition_as_the_yaml_form() -> None:
             'targetRef="Fixed" />',
             'targetRef="Nudge" />',
             "Flow_7",
-            "must lead to a timer catch event",
+            "must lead to a timer or message catch event",
             'id="Flow_7"',
         ),
         (

@@ -37,6 +37,8 @@ class Service:
     port: int | None = None
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    # What runs: ``procflow`` with ``args``, or another program (an external-task worker).
+    program: tuple[str, ...] = (str(PROCFLOW),)
 
     @property
     def base_url(self) -> str:
@@ -58,7 +60,7 @@ class Service:
             out.write(f"--- start #{self.starts} ---\n")
             out.flush()
             self.process = subprocess.Popen(
-                [str(PROCFLOW), *self.args],
+                [*self.program, *self.args],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=self.env,
@@ -145,6 +147,13 @@ class Cluster:
         worker = Service(name, ["worker", *args], env, self.log_dir / f"{name}.log")
         self.workers.append(worker)
         return worker
+
+    def add_program(self, name: str, program: tuple[str, ...], *args: str) -> Service:
+        """A process of the test's own (not ``procflow``), killed and restarted like one."""
+        service = Service(name, list(args), self.env(), self.log_dir / f"{name}.log",
+                          program=program)  # fmt: skip
+        self.workers.append(service)
+        return service
 
     def stop_all(self) -> None:
         for service in [*self.servers, *self.workers]:

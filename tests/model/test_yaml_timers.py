@@ -156,7 +156,7 @@ def replace(old: str, new: str) -> str:
             "{from: race, to: month}",
             "{from: race, to: nudge}",
             "Flow_race_nudge",
-            "must lead to a timer catch event, not to task 'nudge'",
+            "must lead to a timer or message catch event, not to task 'nudge'",
         ),
         ("{from: race, to: month}", "{from: nudge, to: month}", "race", "at least two outgoing"),
         (

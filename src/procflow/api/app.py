@@ -14,13 +14,17 @@ from procflow.api import (
     docs,
     routes_admin,
     routes_batches,
+    routes_camunda,
+    routes_external_tasks,
     routes_instances,
+    routes_messages,
     routes_operations,
     routes_start,
     schemas,
 )
 from procflow.api.http_guards import BodyTimeout, HeaderLimits, InternalErrors, SecurityHeaders
 from procflow.api.jwks_refresh import JwksRefresh
+from procflow.api.long_poll import TaskWakeups
 from procflow.api.observe import RequestObserver
 from procflow.api.openapi import install_openapi
 from procflow.api.problems import install_problem_handlers, problem_response
@@ -94,15 +98,18 @@ def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier)
     app.state.ctx = ctx
     app.state.settings = settings
     app.state.token_verifier = CachingVerifier(verifier)
+    app.state.task_wakeups = TaskWakeups(ctx.store)
     install_problem_handlers(app)
     _add_middleware(app, settings, verifier)
     metrics.bind_store(ctx.store, ctx.clock, settings.metrics_resync_seconds)
     routers = (routes_start.router, routes_instances.router, routes_operations.router,
-               routes_batches.router)  # fmt: skip
+               routes_batches.router, routes_external_tasks.router,
+               routes_messages.router)  # fmt: skip
     for router in routers:
         app.include_router(router)
         app.include_router(router, prefix=RTM_PREFIX, include_in_schema=False)
     app.include_router(routes_admin.router)
+    app.include_router(routes_camunda.router)
     app.include_router(health)
     app.include_router(docs.router)
     install_openapi(app)

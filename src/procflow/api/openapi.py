@@ -29,6 +29,9 @@ TAGS = [
         "name": "operations",
         "description": "Operate instances: terminate, hold, unhold, retry (role operate); health.",
     },
+    {"name": "external tasks", "description": "Workers fetch, lock, answer tasks (role worker)."},
+    {"name": "camunda 7", "description": "The same for Camunda 7 external-task clients."},
+    {"name": "messages", "description": "Correlate messages to waiting instances (role action)."},
 ]
 # What a start answers leads to (OpenAPI links: generators and schemathesis follow them).
 _INSTANCE = {"uuid": "$response.body#/uuid"}

@@ -27,6 +27,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 from pydantic.json_schema import SkipJsonSchema
 
+from procflow.api.worker_schemas import WORKER_BODY_MODELS
 from procflow.model.states import InstanceState, NodeStatus, TokenState
 from procflow.runtime.batch_spec import BatchOperation, BatchState, ItemState
 
@@ -505,6 +506,7 @@ BODY_MODELS: tuple[type[BaseModel], ...] = (
     RetryIncident,
     InheritFrom,
     CreateBatch,
+    *WORKER_BODY_MODELS,
 )
 
 _STATUS_TEXT = {

@@ -60,6 +60,45 @@ class TimerFired:
 
 
 @dataclass(frozen=True)
+class ExternalTaskCompleted:
+    """A worker completed the external task of this wait; ``data`` is merged (RFC 7396)."""
+
+    wait_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+    worker_id: str = ""
+
+
+@dataclass(frozen=True)
+class ExternalTaskFailed:
+    """A worker failed the external task of this wait with no retries left: an incident."""
+
+    wait_id: str
+    error_message: str
+    worker_id: str = ""
+
+
+@dataclass(frozen=True)
+class BpmnErrorThrown:
+    """A worker threw a BPMN error at the external task of this wait: an error boundary
+    event of the task catches it (``data`` merged first), or the instance fails."""
+
+    wait_id: str
+    error_code: str
+    error_message: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    worker_id: str = ""
+
+
+@dataclass(frozen=True)
+class MessageCorrelated:
+    """A message was delivered to the subscription of this wait; ``data`` is merged."""
+
+    wait_id: str
+    message_name: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Terminate:
     reason: str = ""
     by: str | None = None
@@ -91,6 +130,10 @@ Event = (
     | JobCompleted
     | JobFailed
     | TimerFired
+    | ExternalTaskCompleted
+    | ExternalTaskFailed
+    | BpmnErrorThrown
+    | MessageCorrelated
     | Terminate
     | Hold
     | Unhold
@@ -127,6 +170,9 @@ class CancelWaits:
     jobs. A job already claimed finds its wait gone and is ignored."""
 
     wait_ids: tuple[str, ...]
+    # The kind of each wait (``WaitKind`` values, in order), so that the runtime deletes each
+    # from its own table only; empty: look in every table. Not part of equality.
+    kinds: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -137,7 +183,49 @@ class HoldWaits:
     held: bool
 
 
-Effect = AuditEvent | ScheduleWait | CancelWaits | HoldWaits
+@dataclass(frozen=True)
+class OpenExternalTask:
+    """Make the external task of this wait fetchable by workers of ``topic``. Cancelling the
+    wait (``CancelWaits``) deletes it again."""
+
+    wait_id: str
+    topic: str
+    retries: int
+    token_uuid: UUID
+    node_id: str
+
+
+@dataclass(frozen=True)
+class RetryExternalTask:
+    """An incident on this external task was retried: it is fetchable again, with
+    ``retries`` left."""
+
+    wait_id: str
+    retries: int
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    """Open the message subscription of this wait: the oldest one matching a message's
+    name and correlation key (None: a message without a key) receives it. Cancelling the
+    wait deletes it."""
+
+    wait_id: str
+    message_name: str
+    correlation_key: str | None
+    token_uuid: UUID
+    node_id: str
+
+
+Effect = (
+    AuditEvent
+    | ScheduleWait
+    | CancelWaits
+    | HoldWaits
+    | OpenExternalTask
+    | RetryExternalTask
+    | Subscribe
+)
 
 
 @dataclass(frozen=True)

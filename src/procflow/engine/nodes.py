@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import assert_never
 
+from procflow.engine.errors import enclosing_scope, throw_error
+from procflow.engine.external import open_external_task
 from procflow.engine.gateways import EXPRESSION_ERROR, decide, synchronize
+from procflow.engine.messages import wait_at_message_catch
 from procflow.engine.moves import follow_only
 from procflow.engine.rules import RuleFailed, apply_rules
 from procflow.engine.run import VISIT_LIMIT, Run
@@ -15,6 +18,7 @@ from procflow.model.definition import (
     EndNode,
     EventBasedGateway,
     ExclusiveGateway,
+    MessageCatchNode,
     ParallelGateway,
     StartNode,
     TaskNode,
@@ -52,12 +56,8 @@ def visit(run: Run, token: Token) -> Token | None:
     match node:
         case StartNode():
             return follow_only(run, token)
-        case TaskNode(is_async=True):
-            enqueue_task(run, token, node)
-            arm_boundaries(run, token, node.id)
-            return None
         case TaskNode():
-            return execute_task(run, token, node)
+            return _visit_task(run, token, node)
         case UserTaskNode():
             run.audit("token_arrived", node.id, token)
             arm_boundaries(run, token, node.id)
@@ -67,16 +67,39 @@ def visit(run: Run, token: Token) -> Token | None:
         case ParallelGateway():
             return synchronize(run, token, node)
         case EndNode():
-            end(run, token, node)
-            return None
-        case TimerCatchNode() | EventBasedGateway():
-            wait_for_timers(run, token, node)
+            return end(run, token, node)
+        case TimerCatchNode() | EventBasedGateway() | MessageCatchNode():
+            _wait_for_event(run, token, node)
             return None
         case BoundaryEvent():
             # Reached only when the boundary fired; the token leaves by its flow.
             return follow_only(run, token)
         case _:
             assert_never(node)
+
+
+def _wait_for_event(
+    run: Run, token: Token, node: TimerCatchNode | EventBasedGateway | MessageCatchNode
+) -> None:
+    if not isinstance(node, MessageCatchNode):
+        wait_for_timers(run, token, node)
+        return
+    wait_at_message_catch(run, token, node)
+    if node.receive_task and not run.stopped:  # a receive task is an activity: boundaries
+        arm_boundaries(run, token, node.id)
+
+
+def _visit_task(run: Run, token: Token, node: TaskNode) -> Token | None:
+    """Rules run here and now; an async task waits for the job worker, an external task
+    for a worker outside (and both arm the task's boundary events meanwhile)."""
+    if node.external is not None:
+        open_external_task(run, token, node)
+    elif node.is_async:
+        enqueue_task(run, token, node)
+    else:
+        return execute_task(run, token, node)
+    arm_boundaries(run, token, node.id)
+    return None
 
 
 def execute_task(run: Run, token: Token, node: TaskNode) -> Token | None:
@@ -96,10 +119,21 @@ def enqueue_task(run: Run, token: Token, node: TaskNode) -> None:
     run.audit("job_enqueued", node.id, token, {"kind": WaitKind.TASK.value, "waitId": wait.id})
 
 
-def end(run: Run, token: Token, node: EndNode) -> None:
+def end(run: Run, token: Token, node: EndNode) -> Token | None:
+    """The token ends here; an error end event throws instead (the token to keep moving,
+    if a boundary catches it), a terminate end event ends the whole instance."""
+    if node.error_code is not None:
+        run.audit("error_end_event_reached", node.id, token, {"errorCode": node.error_code})
+        scope = enclosing_scope(run.definition, node.id)
+        return throw_error(run, token, scope, node.error_code, f"error end event {node.id!r}")
     token = run.put(completed(token))
     run.audit("token_completed", node.id, token)
-    if run.active_count == 0:
+    if node.terminate:
+        # The other live tokens end as TERMINATED; the instance itself FINISHED.
+        run.end_instance(InstanceState.FINISHED, TokenState.TERMINATED)
+        run.audit("instance_finished", node.id, token, {"terminateEndEvent": True})
+    elif run.active_count == 0:
         run.become(InstanceState.FINISHED)
         run.cancel_all_waits()  # the expiry timer, and anything else still pending
         run.audit("instance_finished", node.id, token)
+    return None

@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import assert_never
 
-from procflow.engine.events import Hold, HoldWaits, RetryIncident, Terminate, Unhold
+from procflow.engine.events import (
+    Hold,
+    HoldWaits,
+    RetryExternalTask,
+    RetryIncident,
+    Terminate,
+    Unhold,
+)
+from procflow.engine.external import EXTERNAL_TASK_FAILED
 from procflow.engine.nodes import advance
 from procflow.engine.run import Run
 from procflow.engine.tokens import arrived_at
@@ -22,7 +30,7 @@ from procflow.model.errors import (
     InstanceStateConflict,
     InvalidRequestBody,
 )
-from procflow.model.instance import Incident
+from procflow.model.instance import Incident, Token, WaitKind
 from procflow.model.states import InstanceState, TokenState
 
 Operation = Terminate | Hold | Unhold | RetryIncident
@@ -89,10 +97,26 @@ def on_retry(run: Run, event: RetryIncident) -> None:
                "patchKeys": sorted(event.patch)}  # fmt: skip
     run.audit("incident_resolved", incident.node_id, None, details)
     failed = run.token(incident.token_uuid) if incident.token_uuid is not None else None
+    if failed is not None and incident.type == EXTERNAL_TASK_FAILED:
+        _retry_external_task(run, failed, incident)
+        return
     if failed is not None and failed.state is TokenState.ACTIVE:
         # Whatever the token waited for at the failed node is armed afresh by the re-run.
         run.cancel_token_waits(failed)
         advance(run, run.put(arrived_at(failed, incident.node_id)))
+
+
+def _retry_external_task(run: Run, token: Token, incident: Incident) -> None:
+    """The same task becomes fetchable again with one retry (as Camunda's "set retries"):
+    a worker that fails it once more makes a new incident."""
+    waits = [w for w in run.waits.values() if w.token_id == token.id]
+    wait = next(
+        (w for w in waits if w.kind is WaitKind.EXTERNAL and w.node_id == incident.node_id), None
+    )
+    if wait is None:  # the task is gone (an instance saved before it existed): run it anew
+        advance(run, run.put(arrived_at(token, incident.node_id)))
+        return
+    run.effects.append(RetryExternalTask(wait.id, retries=1))
 
 
 def _open_incident(run: Run, incident_id: int) -> Incident:

@@ -116,12 +116,18 @@ class Run:
         repeat: str | None = None,
     ) -> Wait:
         """Record a wait and ask for the job that fires it."""
-        wait = Wait(f"w{self.next_wait_id}", kind, node_id, token.id if token else None)
+        wait = self.record_wait(kind, node_id, token)
         wait = replace(wait, due_at=due_at, fired=fired, repeat=repeat)
-        self.next_wait_id += 1
         self.waits[wait.id] = wait
         token_uuid = token.uuid if token is not None else None
         self.effects.append(ScheduleWait(kind.value, wait.id, due_at, token_uuid, node_id))
+        return wait
+
+    def record_wait(self, kind: WaitKind, node_id: str | None, token: Token | None) -> Wait:
+        """Record a wait that no job fires (an external task: a worker completes it)."""
+        wait = Wait(f"w{self.next_wait_id}", kind, node_id, token.id if token else None)
+        self.next_wait_id += 1
+        self.waits[wait.id] = wait
         return wait
 
     def take_wait(self, wait_id: str) -> Wait | None:
@@ -132,7 +138,8 @@ class Run:
         for wait in waits:
             del self.waits[wait.id]
         if waits:
-            self.effects.append(CancelWaits(tuple(wait.id for wait in waits)))
+            ids, kinds = tuple(w.id for w in waits), tuple(w.kind.value for w in waits)
+            self.effects.append(CancelWaits(ids, kinds))
 
     def cancel_token_waits(self, token: Token) -> None:
         """The token leaves its node: whatever it waited for there is moot."""

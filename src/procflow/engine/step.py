@@ -7,10 +7,14 @@ from typing import assert_never
 
 from procflow.engine.events import (
     ActionExecuted,
+    BpmnErrorThrown,
     Event,
+    ExternalTaskCompleted,
+    ExternalTaskFailed,
     Hold,
     JobCompleted,
     JobFailed,
+    MessageCorrelated,
     RetryIncident,
     Start,
     StepResult,
@@ -18,12 +22,15 @@ from procflow.engine.events import (
     TimerFired,
     Unhold,
 )
+from procflow.engine.external import on_bpmn_error, on_external_completed, on_external_failed
 from procflow.engine.firing import on_timer_fired
 from procflow.engine.handlers import on_action, on_job_completed, on_job_failed, on_start
+from procflow.engine.messages import on_message_correlated
+from procflow.engine.nodes import advance
 from procflow.engine.operations import on_operation
 from procflow.engine.run import Run
 from procflow.model.definition import ProcessDefinition
-from procflow.model.instance import ProcessInstance
+from procflow.model.instance import ProcessInstance, Token
 
 
 def step(
@@ -47,6 +54,10 @@ def step(
             on_job_failed(run, event)
         case TimerFired():
             on_timer_fired(run, event)
+        case ExternalTaskCompleted() | ExternalTaskFailed() | BpmnErrorThrown():
+            _on_worker_answer(run, event)
+        case MessageCorrelated():
+            _keep_moving(run, on_message_correlated(run, event))
         case Terminate() | Hold() | Unhold() | RetryIncident():
             on_operation(run, event)
         case _:
@@ -54,3 +65,24 @@ def step(
     if not run.changed:
         return StepResult(instance, (), changed=False)
     return StepResult(run.finish(), tuple(run.effects))
+
+
+def _on_worker_answer(
+    run: Run, event: ExternalTaskCompleted | ExternalTaskFailed | BpmnErrorThrown
+) -> None:
+    moved: Token | None = None
+    match event:
+        case ExternalTaskCompleted():
+            moved = on_external_completed(run, event)
+        case ExternalTaskFailed():
+            on_external_failed(run, event)
+        case BpmnErrorThrown():
+            moved = on_bpmn_error(run, event)
+        case _:
+            assert_never(event)
+    _keep_moving(run, moved)
+
+
+def _keep_moving(run: Run, token: Token | None) -> None:
+    if token is not None:
+        advance(run, token)

@@ -12,9 +12,10 @@ from datetime import datetime
 
 from procflow.engine.evaluate import EvaluationFailed, evaluate
 from procflow.engine.gateways import EXPRESSION_ERROR
+from procflow.engine.messages import subscribe
 from procflow.engine.run import Run
 from procflow.engine.tokens import with_status
-from procflow.model.definition import EventBasedGateway, TimerCatchNode, timer_of
+from procflow.model.definition import EventBasedGateway, Node, TimerCatchNode, message_of, timer_of
 from procflow.model.instance import Token, Wait, WaitKind
 from procflow.model.states import InstanceState, NodeStatus, TokenState
 from procflow.model.timers import InvalidTimer, TimerKind, TimerSpec, first_due
@@ -80,19 +81,33 @@ def wait_at_catch(run: Run, token: Token, node: TimerCatchNode) -> None:
 
 
 def wait_at_event_gateway(run: Run, token: Token, node: EventBasedGateway) -> None:
-    """One wait per branch; the first to fire takes the token, the others are cancelled."""
-    token = run.put(with_status(token, NodeStatus.WAITING_TIMER_EVENT))
-    for flow in run.definition.outgoing_flows(node.id):
-        target = run.definition.nodes[flow.target]
-        timer = timer_of(target)
-        if timer is None or arm(run, timer, target.id, token) is None:
+    """One wait per branch, a timer or a message subscription; the first to fire takes the
+    token, the others are cancelled (``move_to``)."""
+    targets = [run.definition.nodes[flow.target] for flow in run.definition.outgoing_flows(node.id)]
+    only_timers = all(timer_of(target) is not None for target in targets)
+    status = NodeStatus.WAITING_TIMER_EVENT if only_timers else NodeStatus.WAITING_MESSAGE_EVENT
+    token = run.put(with_status(token, status))
+    for target in targets:
+        if not _listen(run, target, target.id, token):
             return
 
 
+def _listen(run: Run, node: Node, node_id: str, token: Token) -> bool:
+    """Arm the node's timer or subscribe to its message (whichever it has); False when
+    that failed the instance."""
+    timer, message = timer_of(node), message_of(node)
+    if timer is not None:
+        return arm(run, timer, node_id, token) is not None
+    if message is not None:
+        return subscribe(run, message, node_id, token) is not None
+    return True
+
+
 def arm_boundaries(run: Run, token: Token, activity_id: str) -> None:
-    """A token stops at an activity: its boundary timers start counting."""
+    """A token stops at an activity: its boundary timers start counting, its message
+    boundaries listen (error boundaries need nothing until an error is thrown)."""
     for boundary in run.definition.boundaries_of(activity_id):
-        if boundary.timer is not None and arm(run, boundary.timer, boundary.id, token) is None:
+        if not _listen(run, boundary, boundary.id, token):
             return
 
 

@@ -31,6 +31,15 @@ class BusinessRule:
 
 
 @dataclass(frozen=True)
+class MessageSpec:
+    """The message a node waits for (or starts on): its ``name`` and, optionally, the CEL
+    over ``input`` that computes the correlation key when a token arrives."""
+
+    name: str
+    correlation_key: Expression | None = None
+
+
+@dataclass(frozen=True)
 class StartNode:
     id: str
     name: str = ""
@@ -39,12 +48,33 @@ class StartNode:
     data_schema: Mapping[str, Any] | None = None
     # A timer start event (CYCLE, CRON or DATE): started by the worker, never over HTTP.
     timer: TimerSpec | None = None
+    # A message start event: a correlated message of this name starts an instance.
+    message: MessageSpec | None = None
 
 
 @dataclass(frozen=True)
 class EndNode:
+    """An end event. ``error_code``: an error end event, which throws that BPMN error to the
+    innermost enclosing boundary (``engine.errors``); ``terminate``: a terminate end event,
+    which ends every token of the instance."""
+
     id: str
     name: str = ""
+    error_code: str | None = None
+    terminate: bool = False
+
+
+# Camunda's default: an external task fails three times before it becomes an incident.
+DEFAULT_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class ExternalWork:
+    """A task done by a worker outside Procflow: it fetches the task by ``topic``, locks it,
+    and completes it, fails it (``retries`` times before an incident) or throws a BPMN error."""
+
+    topic: str
+    retries: int = DEFAULT_RETRIES
 
 
 @dataclass(frozen=True)
@@ -53,6 +83,8 @@ class TaskNode:
     name: str = ""
     rules: tuple[BusinessRule, ...] = ()
     is_async: bool = False
+    # Set for an external task (service, send or business-rule task with a topic).
+    external: ExternalWork | None = None
 
 
 @dataclass(frozen=True)
@@ -88,18 +120,44 @@ class TimerCatchNode:
     timer: TimerSpec = _NO_WAIT
 
 
+_NO_MESSAGE = MessageSpec("")
+
+
+@dataclass(frozen=True)
+class MessageCatchNode:
+    """The token waits for a message, then leaves by its one flow: an intermediate message
+    catch event (``WAITING_MESSAGE_EVENT``) or a receive task (``WAITING_MESSAGE``)."""
+
+    id: str
+    name: str = ""
+    message: MessageSpec = _NO_MESSAGE
+    receive_task: bool = False
+
+
+@dataclass(frozen=True)
+class ErrorCatch:
+    """What an error boundary event catches: the BPMN error ``code`` (None: any code), and
+    where in the data the caught code and message are written (``variable``, optional)."""
+
+    code: str | None = None
+    variable: str | None = None
+
+
 @dataclass(frozen=True)
 class BoundaryEvent:
     """An event on an activity (task or user task). It has no incoming flow: it is armed while
     a token is at ``attached_to`` and, when it fires, a token leaves by its one outgoing flow.
     Interrupting (BPMN ``cancelActivity``) cancels the activity; non-interrupting leaves it
-    running and may repeat (a CYCLE timer). Only timers trigger it for now."""
+    running and may repeat (a CYCLE timer). A timer triggers it, or (``error``) a BPMN error
+    thrown at the activity; an error boundary is always interrupting."""
 
     id: str
     name: str = ""
     attached_to: str = ""
     timer: TimerSpec | None = None
     interrupting: bool = True
+    error: ErrorCatch | None = None
+    message: MessageSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +177,7 @@ Node = (
     | ExclusiveGateway
     | ParallelGateway
     | TimerCatchNode
+    | MessageCatchNode
     | BoundaryEvent
     | EventBasedGateway
 )
@@ -132,6 +191,10 @@ NODE_KINDS: dict[str, type[Node]] = {
     "parallelGateway": ParallelGateway,
     "timer": TimerCatchNode,
     "boundaryTimer": BoundaryEvent,
+    "boundaryError": BoundaryEvent,
+    "boundaryMessage": BoundaryEvent,
+    "message": MessageCatchNode,
+    "receiveTask": MessageCatchNode,
     "eventGateway": EventBasedGateway,
 }
 
@@ -147,7 +210,26 @@ def timer_of(node: Node) -> TimerSpec | None:
 
 
 def kind_of(node: Node) -> str:
+    if isinstance(node, BoundaryEvent) and node.error is not None:
+        return "boundaryError"
+    if isinstance(node, BoundaryEvent) and node.message is not None:
+        return "boundaryMessage"
+    if isinstance(node, MessageCatchNode) and node.receive_task:
+        return "receiveTask"
     return next(kind for kind, cls in NODE_KINDS.items() if isinstance(node, cls))
+
+
+def message_of(node: Node) -> MessageSpec | None:
+    """The message of a node that may wait for one (catch, receive task, boundary, start)."""
+    if isinstance(node, MessageCatchNode):
+        return node.message
+    if isinstance(node, StartNode | BoundaryEvent):
+        return node.message
+    return None
+
+
+def is_external_task(node: Node) -> bool:
+    return isinstance(node, TaskNode) and node.external is not None
 
 
 @dataclass(frozen=True)

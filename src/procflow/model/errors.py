@@ -86,6 +86,12 @@ class WaitNotFound(NotFoundError):
     default_message = "The instance no longer waits for this."
 
 
+class ExternalTaskNotFound(NotFoundError):
+    code = "external_task_not_found"
+    error_key = "error.external_task.not_found"
+    default_message = "External task not found."
+
+
 class ValidationError(ProcflowError):
     code = "validation_error"
     error_key = "error.validation"
@@ -172,6 +178,15 @@ class TokenNotWaiting(ConflictError):
     code = "token_not_waiting"
     error_key = "error.token.not_waiting"
     default_message = "The token is not waiting for an action."
+
+
+class ExternalTaskLockLost(ConflictError):
+    """A worker answers a task it does not hold: never locked by it, unlocked, or its lock
+    expired and another worker fetched the task. Nothing changes."""
+
+    code = "external_task_not_locked"
+    error_key = "error.external_task.not_locked"
+    default_message = "The external task is not locked by this worker."
 
 
 class IdempotencyKeyReused(ConflictError):

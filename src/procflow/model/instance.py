@@ -108,6 +108,10 @@ class WaitKind(StrEnum):
     TASK = "task"  # an async task queued for the worker
     TIMER = "timer"  # a timer catch event, a timer boundary event, an event-gateway branch
     EXPIRY = "expiry"  # the definition's expiryTime, for the whole instance
+    # An external task: its fetchable row (store ``external_tasks``) carries the wait id.
+    EXTERNAL = "external"
+    # A message subscription (store ``message_subscriptions``, keyed by the wait id).
+    MESSAGE = "message"
 
 
 @dataclass(frozen=True)

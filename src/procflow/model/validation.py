@@ -17,12 +17,14 @@ from procflow.model.definition import (
     EndNode,
     EventBasedGateway,
     ExclusiveGateway,
+    MessageCatchNode,
     Node,
     ParallelGateway,
     ProcessDefinition,
     StartNode,
     TimerCatchNode,
     UserTaskNode,
+    is_external_task,
     kind_of,
     timer_of,
 )
@@ -233,17 +235,32 @@ def _check_boundaries(
     for node in definition.nodes.values():
         if not isinstance(node, BoundaryEvent):
             continue
-        if node.timer is None and node.id not in reported:
-            report("a boundary event needs a timer", node.id)
+        triggers = (node.timer, node.error, node.message)
+        if all(t is None for t in triggers) and node.id not in reported:
+            report("a boundary event needs a timer, an error or a message", node.id)
         activity = definition.nodes.get(node.attached_to)
         if activity is None:
             report(f"boundary event is attached to unknown activity {node.attached_to!r}", node.id)
-        elif not isinstance(activity, ACTIVITY_KINDS):
+        elif not _is_activity(activity):
             report(
                 "a boundary event can only be attached to a task or user task, "
                 f"not to {kind_of(activity)} {activity.id!r}",
                 node.id,
             )
+        elif node.error is not None and not is_external_task(activity):
+            # Only something that can throw: external tasks now, call activities and
+            # subprocesses when they land (engine.errors finds the catching boundary).
+            report(
+                "an error boundary event can only be attached to an external task, "
+                f"and {activity.id!r} is not one (give it a topic)",
+                node.id,
+            )
+
+
+def _is_activity(node: Node) -> bool:
+    return isinstance(node, ACTIVITY_KINDS) or (
+        isinstance(node, MessageCatchNode) and node.receive_task
+    )
 
 
 def _check_event_gateways(definition: ProcessDefinition, report: Report) -> None:
@@ -257,9 +274,11 @@ def _check_event_gateways(definition: ProcessDefinition, report: Report) -> None
             target = definition.nodes.get(flow.target)
             if target is None:
                 continue
-            if not isinstance(target, TimerCatchNode):
+            is_catch_event = isinstance(target, MessageCatchNode) and not target.receive_task
+            if not (isinstance(target, TimerCatchNode) or is_catch_event):
                 report(
-                    "a flow leaving an event-based gateway must lead to a timer catch event, "
+                    "a flow leaving an event-based gateway must lead to a timer or message "
+                    "catch event, "
                     f"not to {kind_of(target)} {target.id!r}",
                     flow.id,
                 )

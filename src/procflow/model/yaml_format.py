@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -17,13 +18,18 @@ import jsonschema
 import yaml
 
 from procflow.model.definition import (
+    DEFAULT_RETRIES,
     Assignment,
     BoundaryEvent,
     BusinessRule,
     EndNode,
+    ErrorCatch,
     EventBasedGateway,
     ExclusiveGateway,
+    ExternalWork,
     Flow,
+    MessageCatchNode,
+    MessageSpec,
     Node,
     ParallelGateway,
     ProcessDefinition,
@@ -178,37 +184,92 @@ Compile = Callable[[str, str], Expression | None]
 
 def _build_node(raw: Mapping[str, Any], compile_at: Compile) -> Node:
     node_id, name, kind = raw["id"], raw.get("name", ""), raw["type"]
-    if kind == "start":
-        return StartNode(
-            node_id,
-            name,
-            raw.get("startCondition"),
-            tuple(raw.get("mandatoryParams", ())),
-            raw.get("schema"),
-            _build_timer(raw.get("timer"), node_id, compile_at),
-        )
-    if kind == "timer":
-        timer = _build_timer(raw["timer"], node_id, compile_at)
-        return TimerCatchNode(node_id, name, timer) if timer else TimerCatchNode(node_id, name)
-    if kind == "boundaryTimer":
-        timer = _build_timer(raw["timer"], node_id, compile_at)
-        interrupting = bool(raw.get("interrupting", True))
-        return BoundaryEvent(node_id, name, raw["attachedTo"], timer, interrupting)
+    if kind in _COMPOSITE_BUILDERS:
+        return _COMPOSITE_BUILDERS[kind](raw, compile_at)
     if kind == "eventGateway":
         return EventBasedGateway(node_id, name)
-    if kind == "task":
-        rules = tuple(
-            _build_rule(rule, node_id, index, compile_at)
-            for index, rule in enumerate(raw.get("rules", ()))
-        )
-        return TaskNode(node_id, name, rules, bool(raw.get("async", False)))
     if kind == "userTask":
         return UserTaskNode(node_id, name, tuple(raw["actions"]))
     if kind == "exclusiveGateway":
         return ExclusiveGateway(node_id, name, raw.get("default"))
     if kind == "parallelGateway":
         return ParallelGateway(node_id, name)
-    return EndNode(node_id, name)
+    return EndNode(node_id, name, raw.get("errorCode"), bool(raw.get("terminate", False)))
+
+
+def _build_start(raw: Mapping[str, Any], compile_at: Compile) -> Node:
+    node_id = raw["id"]
+    return StartNode(
+        node_id,
+        raw.get("name", ""),
+        raw.get("startCondition"),
+        tuple(raw.get("mandatoryParams", ())),
+        raw.get("schema"),
+        _build_timer(raw.get("timer"), node_id, compile_at),
+        _build_message(raw.get("message"), node_id, compile_at),
+    )
+
+
+def _build_message_catch(raw: Mapping[str, Any], compile_at: Compile) -> Node:
+    node_id = raw["id"]
+    message = _build_message(raw["message"], node_id, compile_at)
+    node = MessageCatchNode(node_id, raw.get("name", ""), receive_task=raw["type"] == "receiveTask")
+    return replace(node, message=message) if message else node
+
+
+def _build_timer_catch(raw: Mapping[str, Any], compile_at: Compile) -> Node:
+    node_id, name = raw["id"], raw.get("name", "")
+    timer = _build_timer(raw["timer"], node_id, compile_at)
+    return TimerCatchNode(node_id, name, timer) if timer else TimerCatchNode(node_id, name)
+
+
+def _build_boundary(raw: Mapping[str, Any], compile_at: Compile) -> BoundaryEvent:
+    node_id, name, attached_to = raw["id"], raw.get("name", ""), raw["attachedTo"]
+    if raw["type"] == "boundaryError":
+        error = ErrorCatch(raw.get("errorCode"), raw.get("errorVariable"))
+        return BoundaryEvent(node_id, name, attached_to, None, True, error)
+    interrupting = bool(raw.get("interrupting", True))
+    if raw["type"] == "boundaryMessage":
+        message = _build_message(raw["message"], node_id, compile_at)
+        return BoundaryEvent(node_id, name, attached_to, None, interrupting, message=message)
+    timer = _build_timer(raw["timer"], node_id, compile_at)
+    return BoundaryEvent(node_id, name, attached_to, timer, interrupting)
+
+
+def _build_message(
+    raw: Mapping[str, Any] | None, node_id: str, compile_at: Compile
+) -> MessageSpec | None:
+    """A ``message:`` mapping; None when absent or its key does not compile (reported)."""
+    if raw is None:
+        return None
+    source = raw.get("correlationKey")
+    if source is None:
+        return MessageSpec(raw["name"])
+    key = compile_at(source.removeprefix(CEL_PREFIX), node_id)
+    return MessageSpec(raw["name"], key) if key else None
+
+
+def _build_task(raw: Mapping[str, Any], compile_at: Compile) -> TaskNode:
+    node_id = raw["id"]
+    rules = tuple(
+        _build_rule(rule, node_id, index, compile_at)
+        for index, rule in enumerate(raw.get("rules", ()))
+    )
+    topic = raw.get("topic")
+    external = ExternalWork(topic, raw.get("retries", DEFAULT_RETRIES)) if topic else None
+    return TaskNode(node_id, raw.get("name", ""), rules, bool(raw.get("async", False)), external)
+
+
+_COMPOSITE_BUILDERS: dict[str, Callable[[Mapping[str, Any], Compile], Node]] = {
+    "start": _build_start,
+    "message": _build_message_catch,
+    "receiveTask": _build_message_catch,
+    "timer": _build_timer_catch,
+    "boundaryTimer": _build_boundary,
+    "boundaryError": _build_boundary,
+    "boundaryMessage": _build_boundary,
+    "task": _build_task,
+}
 
 
 def _build_timer(

@@ -23,6 +23,7 @@ from procflow.model.limits import check_instance_data
 from procflow.runtime import metrics
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.effects import JobReuse, carry_out
+from procflow.runtime.message_buffer import buffered_delivery
 from procflow.store.port import StoreTxn
 
 log = logging.getLogger("procflow.runtime")
@@ -101,4 +102,7 @@ def apply_step(
         extra={"instance": str(saved.uuid), "state": saved.state.value,
                "event": type(event).__name__},
     )  # fmt: skip
+    delivery = buffered_delivery(txn, saved, result.effects, now)
+    if delivery is not None:
+        return apply_step(ctx, txn, saved, delivery, now, build=build)
     return Applied(saved, build, result)

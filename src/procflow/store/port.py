@@ -7,7 +7,7 @@ and ``store.postgres.PostgresStore``, both thin dialect subclasses of ``store.sq
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -93,6 +93,84 @@ class Job:
     payload: dict[str, Any] = field(default_factory=dict)
     key: str | None = None
     locked_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NewExternalTask:
+    """An instance's external-task wait, made fetchable by workers of ``topic``."""
+
+    id: UUID
+    instance_uuid: UUID
+    wait_id: str
+    token_uuid: UUID
+    node_id: str
+    topic: str
+    retries: int
+
+
+@dataclass(frozen=True)
+class ExternalTask:
+    """An external task as stored, with what workers are told of its instance."""
+
+    id: UUID
+    instance_uuid: UUID
+    wait_id: str
+    token_uuid: UUID
+    node_id: str
+    topic: str
+    retries: int
+    available_at: datetime
+    locked_by: str | None
+    locked_until: datetime | None
+    error_message: str | None
+    error_details: str | None
+    workspace_id: UUID
+    definition_name: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskFailure:
+    """A worker's failure of a task that still has ``retries``: fetchable at ``available_at``."""
+
+    retries: int
+    available_at: datetime
+    error_message: str
+    error_details: str | None = None
+
+
+@dataclass(frozen=True)
+class NewSubscription:
+    instance_uuid: UUID
+    wait_id: str
+    token_uuid: UUID
+    node_id: str
+    message_name: str
+    correlation_key: str | None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: int
+    instance_uuid: UUID
+    wait_id: str
+    token_uuid: UUID
+    node_id: str
+    message_name: str
+    correlation_key: str | None
+
+
+@dataclass(frozen=True)
+class BufferedMessage:
+    """A message nobody waited for, kept until ``expires_at`` for the first subscription
+    that matches it."""
+
+    workspace_id: UUID
+    message_name: str
+    correlation_key: str | None
+    data: dict[str, Any]
+    message_id: str | None
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -202,6 +280,10 @@ class StoreTxn(Protocol):
     def get_instance(
         self, instance_uuid: UUID, *, for_update: bool = False
     ) -> ProcessInstance | None: ...
+    def lock_instance_of_external_task(self, task_id: UUID) -> ProcessInstance | None:
+        """The instance the task belongs to, locked for update (None: no such task)."""
+        ...
+
     def search_instances(self, query: InstanceQuery) -> list[ProcessInstance]: ...
     def search_instance_uuids(self, query: InstanceQuery) -> list[tuple[int, UUID]]:
         """(id, uuid) of the instances ``query`` matches: a batch's items, without loading
@@ -276,6 +358,83 @@ class StoreTxn(Protocol):
         runs again (``hold_jobs(..., False)``). False when the claim was lost."""
         ...
 
+    # external tasks (a worker fetches, locks and answers them)
+    def open_external_tasks(self, tasks: Sequence[NewExternalTask], now: datetime) -> None: ...
+    def cancel_external_tasks(self, instance_uuid: UUID, wait_ids: Sequence[str]) -> int: ...
+    def retry_external_task(self, instance_uuid: UUID, wait_id: str, retries: int) -> None:
+        """Unlocked and fetchable again with ``retries`` (an incident was retried)."""
+        ...
+
+    def lock_external_tasks(
+        self,
+        worker_id: str,
+        topic: str,
+        now: datetime,
+        locked_until: datetime,
+        limit: int,
+        workspace_ids: Sequence[UUID] | None,
+    ) -> list[ExternalTask]:
+        """Lock up to ``limit`` fetchable tasks of ``topic`` (unlocked or lock expired, due,
+        retries left, instance STARTED, in ``workspace_ids`` unless None) for ``worker_id``;
+        on PostgreSQL rows locked by a concurrent fetch are skipped, never waited for."""
+        ...
+
+    def get_external_task(
+        self, task_id: UUID, *, for_update: bool = False
+    ) -> ExternalTask | None: ...
+
+    def set_external_task_lock(
+        self, task_id: UUID, worker_id: str | None, locked_until: datetime | None
+    ) -> None: ...
+    def record_external_task_failure(self, task_id: UUID, failure: TaskFailure) -> None: ...
+    def list_external_tasks(self, instance_uuid: UUID) -> list[ExternalTask]: ...
+
+    # messages
+    def open_subscriptions(
+        self, subscriptions: Sequence[NewSubscription], now: datetime
+    ) -> None: ...
+
+    def cancel_subscriptions(self, instance_uuid: UUID, wait_ids: Sequence[str]) -> int: ...
+    def matching_subscriptions(
+        self,
+        workspace_id: UUID,
+        message_name: str,
+        correlation_key: str | None,
+        limit: int | None,
+        *,
+        for_update: bool = False,
+    ) -> list[Subscription]:
+        """Subscriptions of STARTED instances of the workspace for this name and key
+        (None matches only subscriptions without a key), oldest first."""
+        ...
+
+    def get_subscription(
+        self, instance_uuid: UUID, wait_id: str, *, for_update: bool = False
+    ) -> Subscription | None: ...
+    def buffer_message(self, message: BufferedMessage, now: datetime) -> None: ...
+    def take_buffered_message(
+        self, workspace_id: UUID, message_name: str, correlation_key: str | None, now: datetime
+    ) -> BufferedMessage | None:
+        """The oldest unexpired buffered message for this name and key, deleted (skipping
+        one a concurrent transaction is taking)."""
+        ...
+
+    def get_message_result(
+        self, workspace_id: UUID, message_id: str, now: datetime
+    ) -> dict[str, Any] | None: ...
+    def put_message_result(
+        self,
+        workspace_id: UUID,
+        message_id: str,
+        result: dict[str, Any],
+        now: datetime,
+        expires_at: datetime,
+    ) -> bool:
+        """False when a concurrent request recorded this messageId first."""
+        ...
+
+    def workspace_active_builds(self, workspace_id: UUID) -> list[UUID]: ...
+
     # --- gauges (read-only aggregates for /metrics)
     def count_live_instances(self) -> list[LiveInstanceCount]: ...
     def job_queue_stats(self, now: datetime) -> list[JobQueueStat]: ...
@@ -325,4 +484,9 @@ class Store(Protocol):
 
     def wait_for_jobs(self, timeout: float) -> None:
         """Block until jobs may be due (LISTEN/NOTIFY on PostgreSQL) or ``timeout`` passes."""
+        ...
+
+    def on_external_tasks(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from any thread) whenever external tasks may have become
+        fetchable: after a commit of this process, and on PostgreSQL of any replica."""
         ...

@@ -9,21 +9,27 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from uuid import UUID
 
 import psycopg
 from sqlalchemy import Connection, create_engine, make_url, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
-from procflow.store.port import NewJob
+from procflow.store.port import ExternalTask, NewJob
 from procflow.store.sql import SqlStore, SqlTxn, json_loads, jsonb_dumps_bytes
 
 JOBS_CHANNEL = "procflow_jobs"
+EXTERNAL_TASKS_CHANNEL = "procflow_external_tasks"
 # Any constant works; it only has to be the same for every replica running migrations.
 MIGRATION_LOCK_KEY = 0x70726F63666C6F77  # "procflow"
 
 _NOTIFY_JOBS = text(f"SELECT pg_notify('{JOBS_CHANNEL}', '')")
+_NOTIFY_EXTERNAL_TASKS = text(f"SELECT pg_notify('{EXTERNAL_TASKS_CHANNEL}', '')")
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+# How long the external-task listener waits for a notification before checking it should stop.
+_LISTEN_SLICE_SECONDS = 1.0
 
 
 class PostgresTxn(SqlTxn):
@@ -37,6 +43,30 @@ class PostgresTxn(SqlTxn):
         super().hold_jobs(instance_uuid, held)
         if not held:
             self.connection.execute(_NOTIFY_JOBS)
+
+    def lock_external_tasks(
+        self,
+        worker_id: str,
+        topic: str,
+        now: datetime,
+        locked_until: datetime,
+        limit: int,
+        workspace_ids: Sequence[UUID] | None,
+    ) -> list[ExternalTask]:
+        locked = super().lock_external_tasks(
+            worker_id, topic, now, locked_until, limit, workspace_ids
+        )
+        if locked:
+            # A lock is a lease: one lost in a crash only makes the task fetchable again (the
+            # worker's late answer is then a 409), so its commit need not wait for the disk.
+            self.connection.execute(_ASYNC_COMMIT)
+        return locked
+
+    def _external_tasks_fetchable(self) -> None:
+        # Once per transaction; every replica's long-polling fetches hear it at commit.
+        if not self.external_tasks_changed:
+            self.connection.execute(_NOTIFY_EXTERNAL_TASKS)
+        super()._external_tasks_fetchable()
 
 
 class PostgresStore(SqlStore):
@@ -64,6 +94,8 @@ class PostgresStore(SqlStore):
         self._conninfo = sa_url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._listener: psycopg.Connection[tuple[object, ...]] | None = None
         self._listener_lock = threading.Lock()
+        self._task_listener: threading.Thread | None = None
+        self._closing = threading.Event()
 
     def _lock_for_migration(self, connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
@@ -92,7 +124,35 @@ class PostgresStore(SqlStore):
             self._listener.close()
             self._listener = None
 
+    def on_external_tasks(self, callback: Callable[[], None]) -> None:
+        """Besides this process's commits, every replica's: one LISTEN connection per store
+        hears them and calls the callbacks."""
+        super().on_external_tasks(callback)
+        with self._listener_lock:
+            if self._task_listener is None:
+                self._task_listener = threading.Thread(
+                    target=self._listen_for_external_tasks,
+                    name="procflow-external-task-listener",
+                    daemon=True,
+                )
+                self._task_listener.start()
+
+    def _listen_for_external_tasks(self) -> None:
+        while not self._closing.is_set():
+            try:
+                with psycopg.connect(self._conninfo, autocommit=True) as connection:
+                    connection.execute(f"LISTEN {EXTERNAL_TASKS_CHANNEL}")
+                    # A notification missed while (re)connecting: pollers re-check anyway.
+                    self._external_tasks_changed()
+                    while not self._closing.is_set():
+                        heard = connection.notifies(timeout=_LISTEN_SLICE_SECONDS, stop_after=1)
+                        if next(heard, None) is not None:
+                            self._external_tasks_changed()
+            except psycopg.Error:
+                self._closing.wait(_LISTEN_SLICE_SECONDS)
+
     def close(self) -> None:
+        self._closing.set()
         with self._listener_lock:
             self._close_listener()
         super().close()

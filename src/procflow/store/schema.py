@@ -200,6 +200,70 @@ jobs = Table(
     sqlite_autoincrement=True,
 )
 
+external_tasks = Table(
+    "external_tasks",
+    metadata,
+    # Derived from (instance, wait): the public task id workers fetch, lock and complete.
+    Column("id", Uuid, primary_key=True),
+    Column("instance_uuid", Uuid, nullable=False),
+    Column("wait_id", String(100), nullable=False),
+    Column("token_uuid", Uuid, nullable=False),
+    Column("node_id", String(200), nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("retries", Integer, nullable=False),
+    # Not fetchable before this (a failure's retryTimeout).
+    Column("available_at", UtcDateTime, nullable=False),
+    Column("locked_by", String(200), nullable=True),
+    Column("locked_until", UtcDateTime, nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("error_details", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("instance_uuid", "wait_id"),
+    Index(None, "topic", "available_at"),
+)
+
+message_subscriptions = Table(
+    "message_subscriptions",
+    metadata,
+    # Increasing: the oldest matching subscription receives a message first.
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("instance_uuid", Uuid, nullable=False),
+    Column("wait_id", String(100), nullable=False),
+    Column("token_uuid", Uuid, nullable=False),
+    Column("node_id", String(200), nullable=False),
+    Column("message_name", String(200), nullable=False),
+    # Computed when the token arrived; NULL: the subscription takes messages without a key.
+    Column("correlation_key", String(400), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("instance_uuid", "wait_id"),
+    Index(None, "message_name", "correlation_key"),
+)
+
+buffered_messages = Table(
+    "buffered_messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("workspace_id", Uuid, nullable=False),
+    Column("message_name", String(200), nullable=False),
+    Column("correlation_key", String(400), nullable=True),
+    Column("data", JsonDocument, nullable=False),
+    Column("message_id", String(200), nullable=True),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "workspace_id", "message_name", "correlation_key"),
+)
+
+# The answer given to a messageId, so that the same messageId again answers it unchanged.
+message_results = Table(
+    "message_results",
+    metadata,
+    Column("workspace_id", Uuid, nullable=False),
+    Column("message_id", String(200), nullable=False),
+    Column("result", JsonDocument, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "message_id"),
+)
+
 batches = Table(
     "batches",
     metadata,

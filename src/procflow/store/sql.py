@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -38,6 +38,8 @@ from procflow.model.limits import has_long_digit_run
 from procflow.model.states import InstanceState
 from procflow.store import gauge_statements as gauges
 from procflow.store import statements as q
+from procflow.store.external_tasks import ExternalTaskQueries
+from procflow.store.messages import MessageQueries
 from procflow.store.port import (
     AuditRecord,
     AuditSummary,
@@ -189,12 +191,13 @@ def _job_values(job: NewJob, created_at: datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
-class SqlTxn(BatchStatements, CatalogReads):
+class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries):
     """``StoreTxn`` on one connection inside an open transaction."""
 
     def __init__(self, connection: Connection, dialect: q.DialectStatements) -> None:
         self.connection = connection
         self._dialect = dialect
+        self._message_result_insert = dialect.insert_message_result
         self.enqueued_jobs = False
 
     def _one(self, statement: AnySelect, **params: Any) -> AnyRow | None:
@@ -301,6 +304,10 @@ class SqlTxn(BatchStatements, CatalogReads):
         row = self._one(statement, uuid=instance_uuid)
         return _instance_from_row(row) if row else None
 
+    def lock_instance_of_external_task(self, task_id: UUID) -> ProcessInstance | None:
+        row = self._one(q.SELECT_INSTANCE_OF_TASK_FOR_UPDATE, task_id=task_id)
+        return _instance_from_row(row) if row else None
+
     def search_instances(self, query: InstanceQuery) -> list[ProcessInstance]:
         statement = q.search_instances(query)
         return [_instance_from_row(row) for row in self.connection.execute(statement)]
@@ -390,6 +397,7 @@ class SqlTxn(BatchStatements, CatalogReads):
         self.connection.execute(q.HOLD_JOBS, {"b_instance_uuid": instance_uuid, "b_held": held})
         if not held:
             self.enqueued_jobs = True  # due ones are claimable now: wake the workers
+            self._external_tasks_fetchable()  # and its external tasks fetchable
 
     def list_jobs(self, instance_uuid: UUID) -> list[Job]:
         rows = self.connection.execute(q.SELECT_INSTANCE_JOBS, {"instance_uuid": instance_uuid})
@@ -474,6 +482,7 @@ class SqlStore:
         self.engine = engine
         self._statements = q.DialectStatements.using(type(self).dialect_insert)
         self._jobs_enqueued = threading.Event()
+        self._external_task_listeners: list[Callable[[], None]] = []
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTxn]:
@@ -482,6 +491,15 @@ class SqlStore:
             yield txn
         if txn.enqueued_jobs:
             self._jobs_enqueued.set()
+        if txn.external_tasks_changed:
+            self._external_tasks_changed()
+
+    def on_external_tasks(self, callback: Callable[[], None]) -> None:
+        self._external_task_listeners.append(callback)
+
+    def _external_tasks_changed(self) -> None:
+        for callback in list(self._external_task_listeners):
+            callback()
 
     @contextmanager
     def read_transaction(self) -> Iterator[SqlTxn]:

@@ -32,7 +32,9 @@ from procflow.store.schema import (
     apps,
     audit_events,
     builds,
+    external_tasks,
     idempotency_keys,
+    message_results,
     process_definitions,
     process_instances,
     workspaces,
@@ -61,6 +63,17 @@ INSTANCE_COLUMNS = (
 )
 SELECT_INSTANCE = select(*INSTANCE_COLUMNS).where(_pi.uuid == bindparam("uuid"))
 SELECT_INSTANCE_FOR_UPDATE = SELECT_INSTANCE.with_for_update()
+# The instance an external task belongs to, locked: one round trip before the task's row.
+SELECT_INSTANCE_OF_TASK_FOR_UPDATE = (
+    select(*INSTANCE_COLUMNS)
+    .where(
+        _pi.uuid
+        == select(external_tasks.c.instance_uuid)
+        .where(external_tasks.c.id == bindparam("task_id"))
+        .scalar_subquery()
+    )
+    .with_for_update()
+)
 INSERT_INSTANCE = process_instances.insert().returning(_pi.id)
 UPDATE_INSTANCE = (
     update(process_instances)
@@ -270,6 +283,7 @@ class DialectStatements:
     upsert_active_build: Insert
     insert_idempotency_key: Insert
     insert_jobs: Insert
+    insert_message_result: Insert
 
     @classmethod
     def using(cls, dialect_insert: InsertConstruct) -> DialectStatements:
@@ -287,4 +301,8 @@ class DialectStatements:
         # A job whose key is queued already is the same job scheduled twice: skip it.
         insert_jobs: Any = dialect_insert(jobs_table)
         insert_jobs = insert_jobs.on_conflict_do_nothing(index_elements=[jobs_table.c.key])
-        return cls(upsert, insert_key, insert_jobs)
+        # A messageId answered by a concurrent request first: that answer stands.
+        insert_result: Any = dialect_insert(message_results)
+        insert_result = insert_result.on_conflict_do_nothing()
+        insert_result = insert_result.execution_options(preserve_rowcount=True)
+        return cls(upsert, insert_key, insert_jobs, insert_result)

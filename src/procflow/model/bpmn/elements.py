@@ -10,7 +10,7 @@ from lxml import etree
 
 from procflow.model.bpmn.namespaces import split_tag
 
-TASK_TAGS = frozenset({"task", "scriptTask", "serviceTask", "businessRuleTask"})
+TASK_TAGS = frozenset({"task", "scriptTask", "serviceTask", "sendTask", "businessRuleTask"})
 NODE_TAGS = TASK_TAGS | {
     "startEvent",
     "endEvent",
@@ -20,9 +20,17 @@ NODE_TAGS = TASK_TAGS | {
     "intermediateCatchEvent",
     "boundaryEvent",
     "eventBasedGateway",
+    "receiveTask",
 }
 # Events that may carry a bpmn:timerEventDefinition; any other trigger is not supported yet.
 TIMER_EVENT_TAGS = frozenset({"startEvent", "intermediateCatchEvent", "boundaryEvent"})
+# Event definitions each event accepts besides a timer.
+OTHER_TRIGGERS = {
+    "boundaryEvent": frozenset({"errorEventDefinition", "messageEventDefinition"}),
+    "intermediateCatchEvent": frozenset({"messageEventDefinition"}),
+    "startEvent": frozenset({"messageEventDefinition"}),
+    "endEvent": frozenset({"errorEventDefinition", "terminateEventDefinition"}),
+}
 # Events that only exist for their trigger: without a timer there is nothing to run.
 TRIGGERED_EVENT_TAGS = frozenset({"intermediateCatchEvent", "boundaryEvent"})
 FLOW_TAG = "sequenceFlow"
@@ -76,7 +84,10 @@ NODE_ARTIFACTS = frozenset(
 _CHILD_MESSAGES = {
     "standardLoopCharacteristics": "loop tasks are not supported yet",
     "multiInstanceLoopCharacteristics": "multi-instance tasks are not supported yet",
-    "script": "scriptTask scripts are not run; compute data with <procflow:rule> instead",
+    "script": (
+        "scriptTask scripts are not run; compute data with <procflow:rule> instead, or make it "
+        'an external task with camunda:type="external" camunda:topic="..."'
+    ),
 }
 
 
@@ -95,11 +106,13 @@ def unsupported_trigger(element: etree._Element, tag: str) -> str | None:
         for local in (split_tag(child.tag)[1] for child in element)
         if local.endswith("EventDefinition") or local == "eventDefinitionRef"
     ]
-    other = [local for local in definitions if local != "timerEventDefinition"]
+    accepted = {"timerEventDefinition", *OTHER_TRIGGERS.get(tag, ())}
+    other = [local for local in definitions if local not in accepted]
     if other:
         return unsupported_child(tag, other[0])
     if not definitions:
-        return f"bpmn:{tag} without a timerEventDefinition is not supported yet"
+        what = "a timer, error or message" if tag in OTHER_TRIGGERS else "a timerEventDefinition"
+        return f"bpmn:{tag} without {what} is not supported yet"
     return None
 
 

@@ -8,6 +8,9 @@ DC_NS = "http://www.omg.org/spec/DD/20100524/DC"
 DI_NS = "http://www.omg.org/spec/DD/20100524/DI"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 PROCFLOW_NS = "https://procflow.dev/schema/bpmn"
+# Read for their task markings only (external tasks), and to refuse what cannot run.
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 
 NSMAP = {
     "bpmn": BPMN_NS,
@@ -39,3 +42,11 @@ def split_tag(tag: object) -> tuple[str | None, str]:
         namespace, _, local = tag[1:].partition("}")
         return namespace, local
     return "", tag
+
+
+def camunda(local: str) -> str:
+    return f"{{{CAMUNDA_NS}}}{local}"
+
+
+def zeebe(local: str) -> str:
+    return f"{{{ZEEBE_NS}}}{local}"

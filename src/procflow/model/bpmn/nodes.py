@@ -13,6 +13,8 @@ from lxml import etree
 
 from procflow.model.bpmn.context import ReadContext
 from procflow.model.bpmn.elements import TASK_TAGS
+from procflow.model.bpmn.external import read_external
+from procflow.model.bpmn.messages import read_message
 from procflow.model.bpmn.namespaces import PROCFLOW_NS, XSI_NS, bpmn, procflow, split_tag
 from procflow.model.bpmn.timers import read_timer
 from procflow.model.definition import (
@@ -20,9 +22,12 @@ from procflow.model.definition import (
     BoundaryEvent,
     BusinessRule,
     EndNode,
+    ErrorCatch,
     EventBasedGateway,
     ExclusiveGateway,
     Flow,
+    MessageCatchNode,
+    MessageSpec,
     Node,
     ParallelGateway,
     StartNode,
@@ -39,9 +44,12 @@ _ALLOWED_CHILDREN = {
     **{tag: {"rule"} for tag in TASK_TAGS},
 }
 _ALLOWED_ATTRIBUTES = {
-    "startEvent": {"startCondition"},
+    "startEvent": {"startCondition", "correlationKey"},
     "sequenceFlow": {"action"},
-    **{tag: {"async"} for tag in TASK_TAGS},
+    **{tag: {"async", "topic", "retries"} for tag in TASK_TAGS},
+    "boundaryEvent": {"errorVariable", "correlationKey"},
+    "intermediateCatchEvent": {"correlationKey"},
+    "receiveTask": {"correlationKey"},
 }
 
 _CEL_LANGUAGES = ("cel", "https://github.com/google/cel-spec")
@@ -90,7 +98,15 @@ def _read_start(element: etree._Element, node_id: str, name: str, ctx: ReadConte
         params.append(path)
     schema = _read_schema(element, ctx)
     timer = read_timer(element, node_id, ctx)
-    return StartNode(node_id, name, condition or None, tuple(params), schema, timer)
+    message = _message_definition(element, node_id, ctx)
+    return StartNode(node_id, name, condition or None, tuple(params), schema, timer, message)
+
+
+def _message_definition(
+    element: etree._Element, node_id: str, ctx: ReadContext
+) -> MessageSpec | None:
+    definition = next(element.iterchildren(bpmn("messageEventDefinition")), None)
+    return read_message(element, definition, node_id, ctx) if definition is not None else None
 
 
 def _read_schema(element: etree._Element, ctx: ReadContext) -> dict[str, object] | None:
@@ -115,7 +131,12 @@ def _read_task(element: etree._Element, node_id: str, name: str, ctx: ReadContex
         _read_rule(rule, index, node_id, ctx)
         for index, rule in enumerate(extensions(element, "rule"))
     )
-    return TaskNode(node_id, name, rules, _read_async(element, node_id, ctx))
+    is_async = _read_async(element, node_id, ctx)
+    external = read_external(element, node_id, ctx)
+    if external is not None and (rules or is_async):
+        ctx.report("an external task is done by a worker: it takes no rules and no "
+                   "procflow:async", node_id, element)  # fmt: skip
+    return TaskNode(node_id, name, rules, is_async, external)
 
 
 def _read_async(element: etree._Element, node_id: str, ctx: ReadContext) -> bool:
@@ -176,10 +197,48 @@ def _read_parallel(element: etree._Element, node_id: str, name: str, ctx: ReadCo
 
 
 def _read_end(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
-    return EndNode(node_id, name)
+    terminate = next(element.iterchildren(bpmn("terminateEventDefinition")), None) is not None
+    thrown = next(element.iterchildren(bpmn("errorEventDefinition")), None)
+    code = None
+    if thrown is not None:
+        code = _error_code(thrown, node_id, ctx)
+        if code is None:
+            ctx.report("an error end event needs an errorRef to a bpmn:error with an "
+                       "errorCode", node_id, thrown)  # fmt: skip
+    return EndNode(node_id, name, error_code=code, terminate=terminate)
+
+
+def _error_code(definition: etree._Element, node_id: str, ctx: ReadContext) -> str | None:
+    """The errorCode of the ``bpmn:error`` that ``errorRef`` names; None without a ref."""
+    ref = definition.get("errorRef")
+    if not ref:
+        return None
+    root = definition.getroottree().getroot()
+    error = next((e for e in root.iterchildren(bpmn("error")) if e.get("id") == ref), None)
+    if error is None:
+        ctx.report(f"errorRef {ref!r} names no bpmn:error of the file", node_id, definition)
+        return None
+    code = error.get("errorCode", "").strip()
+    if not code:
+        ctx.report(f"bpmn:error {ref!r} needs an errorCode", node_id, error)
+        return None
+    return code
+
+
+def _read_error_catch(element: etree._Element, node_id: str, ctx: ReadContext) -> ErrorCatch | None:
+    definition = next(element.iterchildren(bpmn("errorEventDefinition")), None)
+    if definition is None:
+        return None
+    variable = element.get(procflow("errorVariable"))
+    if variable is not None:
+        ctx.check_path(variable, node_id, element)
+    return ErrorCatch(_error_code(definition, node_id, ctx), variable)
 
 
 def _read_catch(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
+    if next(element.iterchildren(bpmn("messageEventDefinition")), None) is not None:
+        message = _message_definition(element, node_id, ctx)
+        return MessageCatchNode(node_id, name, message) if message else MessageCatchNode(node_id)
     timer = read_timer(element, node_id, ctx)
     # Without a timer the file is refused (reported by the reader); the node keeps the graph.
     return TimerCatchNode(node_id, name, timer) if timer else TimerCatchNode(node_id, name)
@@ -192,8 +251,22 @@ def _read_boundary(element: etree._Element, node_id: str, name: str, ctx: ReadCo
     cancel = element.get("cancelActivity", "true").strip()
     if cancel not in ("true", "false"):
         ctx.report(f"cancelActivity must be 'true' or 'false', not {cancel!r}", node_id, element)
+    message = _message_definition(element, node_id, ctx)
+    if message is not None:
+        return BoundaryEvent(node_id, name, attached_to, None, cancel != "false", message=message)
+    error = _read_error_catch(element, node_id, ctx)
+    if error is not None:
+        if cancel == "false":
+            ctx.report("an error boundary event always interrupts its activity", node_id, element)
+        return BoundaryEvent(node_id, name, attached_to, None, True, error)
     timer = read_timer(element, node_id, ctx)
     return BoundaryEvent(node_id, name, attached_to, timer, interrupting=cancel != "false")
+
+
+def _read_receive_task(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
+    message = read_message(element, element, node_id, ctx)
+    node = MessageCatchNode(node_id, name, receive_task=True)
+    return MessageCatchNode(node_id, name, message, receive_task=True) if message else node
 
 
 def _read_event_gateway(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
@@ -215,6 +288,7 @@ _NODE_READERS: dict[str, Callable[[etree._Element, str, str, ReadContext], Node]
     "intermediateCatchEvent": _read_catch,
     "boundaryEvent": _read_boundary,
     "eventBasedGateway": _read_event_gateway,
+    "receiveTask": _read_receive_task,
 }
 
 

@@ -18,6 +18,7 @@ from procflow.model.bpmn.elements import (
     GATEWAY_TAGS,
     NODE_ARTIFACTS,
     NODE_TAGS,
+    OTHER_TRIGGERS,
     PROCESS_ARTIFACTS,
     TIMER_EVENT_TAGS,
     TRIGGERED_EVENT_TAGS,
@@ -25,6 +26,7 @@ from procflow.model.bpmn.elements import (
     unsupported_element,
     unsupported_trigger,
 )
+from procflow.model.bpmn.external import HINT, is_marked_external
 from procflow.model.bpmn.namespaces import (
     BPMN_NS,
     BPMNDI_NS,
@@ -176,6 +178,12 @@ def _description(element: etree._Element) -> str:
     return text_of(documentation) if documentation is not None else ""
 
 
+def _throws_message_to_worker(element: etree._Element) -> bool:
+    definitions = [split_tag(c.tag)[1] for c in element if split_tag(c.tag)[1].endswith(
+        "EventDefinition")]  # fmt: skip
+    return definitions == ["messageEventDefinition"] and is_marked_external(element)
+
+
 class _ProcessGraph:
     """Nodes and flows read so far, with stand-ins for unsupported elements.
 
@@ -205,6 +213,17 @@ class _ProcessGraph:
             self.ctx.report(trigger, element_id, child)
             self._add_placeholder(element_id or "", tag)
             return
+        if tag == "intermediateThrowEvent" and _throws_message_to_worker(child):
+            # "Send" means a worker hands the message on: read as the external task it is.
+            self.ctx.check_id(element_id or "", "id", element_id or "", child)
+            self.nodes.append(read_node(child, "sendTask", self.ctx))
+            return
+        if tag == "sendTask" and not is_marked_external(child):
+            # Sending means handing the message to a worker: without a topic it would do nothing.
+            message = f"bpmn:sendTask is not supported yet without a topic; {HINT}"
+            self.ctx.report(message, element_id, child)
+            self._add_placeholder(element_id or "", tag)
+            return
         if tag in NODE_TAGS or tag == FLOW_TAG:
             self._check_element(child, tag, element_id)
         if tag == FLOW_TAG:
@@ -227,6 +246,8 @@ class _ProcessGraph:
                 if tag == "scriptTask" and local == "script" and not text_of(child):
                     continue
                 if tag in TIMER_EVENT_TAGS and local == "timerEventDefinition":
+                    continue
+                if local in OTHER_TRIGGERS.get(tag, ()):
                     continue
                 self.ctx.report(unsupported_child(tag, local), element.get("id"), child)
 

@@ -19,11 +19,14 @@ from procflow.model.bpmn.namespaces import DC_NS, DI_NS, NSMAP, XSI_NS, bpmn, bp
 from procflow.model.bpmn.reader import BpmnProcess
 from procflow.model.bpmn.timers import write_timer
 from procflow.model.definition import (
+    DEFAULT_RETRIES,
     BoundaryEvent,
     EndNode,
     EventBasedGateway,
     ExclusiveGateway,
     Flow,
+    MessageCatchNode,
+    MessageSpec,
     Node,
     ParallelGateway,
     ProcessDefinition,
@@ -31,6 +34,7 @@ from procflow.model.definition import (
     TaskNode,
     TimerCatchNode,
     UserTaskNode,
+    message_of,
     timer_of,
 )
 
@@ -89,8 +93,65 @@ def _write_process(process: etree._Element, definition: ProcessDefinition, proce
         timer = timer_of(node)
         if timer is not None:
             write_timer(element, timer)
+        _write_error_and_terminate(process, element, node)
     for flow in definition.flows:
         _write_flow(process, flow)
+
+
+def _write_error_and_terminate(
+    process: etree._Element, element: etree._Element, node: Node
+) -> None:
+    message = message_of(node)
+    if message is not None and not (isinstance(node, MessageCatchNode) and node.receive_task):
+        definition = etree.SubElement(element, bpmn("messageEventDefinition"))
+        definition.set("messageRef", _message_id(process, message))
+    elif isinstance(node, BoundaryEvent) and node.error is not None:
+        if node.error.variable:
+            element.set(procflow("errorVariable"), node.error.variable)
+        definition = etree.SubElement(element, bpmn("errorEventDefinition"))
+        if node.error.code is not None:
+            definition.set("errorRef", _error_id(process, node.error.code))
+    elif isinstance(node, EndNode) and node.error_code is not None:
+        definition = etree.SubElement(element, bpmn("errorEventDefinition"))
+        definition.set("errorRef", _error_id(process, node.error_code))
+    elif isinstance(node, EndNode) and node.terminate:
+        etree.SubElement(element, bpmn("terminateEventDefinition"))
+
+
+def _message_id(process: etree._Element, message: MessageSpec) -> str:
+    """The id of the file's ``bpmn:message`` for this name and key, declared once."""
+    root = process.getparent()
+    assert root is not None
+    key = message.correlation_key.source if message.correlation_key else None
+    for declared in root.iterchildren(bpmn("message")):
+        if declared.get("name") == message.name and declared.get(procflow("correlationKey")) == key:
+            return str(declared.get("id"))
+    message_id = (
+        f"Message_{_NOT_ID_CHARS.sub('_', message.name)}_{len(root.findall(bpmn('message'))) + 1}"
+    )
+    declared = etree.Element(bpmn("message"))
+    declared.set("id", message_id)
+    declared.set("name", message.name)
+    if key is not None:
+        declared.set(procflow("correlationKey"), key)
+    process.addprevious(declared)
+    return message_id
+
+
+def _error_id(process: etree._Element, code: str) -> str:
+    """The id of the file's ``bpmn:error`` for ``code``, declared once before the process."""
+    root = process.getparent()
+    assert root is not None
+    for error in root.iterchildren(bpmn("error")):
+        if error.get("errorCode") == code:
+            return str(error.get("id"))
+    error_id = f"Error_{_NOT_ID_CHARS.sub('_', code)}_{len(root.findall(bpmn('error'))) + 1}"
+    error = etree.Element(bpmn("error"))
+    error.set("id", error_id)
+    error.set("name", code)
+    error.set("errorCode", code)
+    process.addprevious(error)
+    return error_id
 
 
 def _new(parent: etree._Element, tag: str, node_id: str, name: str) -> etree._Element:
@@ -133,14 +194,26 @@ def _write_node(process: etree._Element, node: Node) -> etree._Element:
             if node.default_flow:
                 element.set("default", node.default_flow)
             return element
-        case BoundaryEvent():
-            element = _new(process, "boundaryEvent", node.id, node.name)
-            element.set("attachedToRef", node.attached_to)
-            if not node.interrupting:
-                element.set("cancelActivity", "false")
-            return element
+        case BoundaryEvent() | MessageCatchNode():
+            return _write_catching(process, node)
         case ParallelGateway() | EndNode() | TimerCatchNode() | EventBasedGateway():
             return _new(process, _PLAIN_TAGS[type(node)], node.id, node.name)
+
+
+def _write_catching(
+    process: etree._Element, node: BoundaryEvent | MessageCatchNode
+) -> etree._Element:
+    if isinstance(node, BoundaryEvent):
+        element = _new(process, "boundaryEvent", node.id, node.name)
+        element.set("attachedToRef", node.attached_to)
+        if not node.interrupting:
+            element.set("cancelActivity", "false")
+        return element
+    if not node.receive_task:
+        return _new(process, "intermediateCatchEvent", node.id, node.name)
+    element = _new(process, "receiveTask", node.id, node.name)
+    element.set("messageRef", _message_id(process, node.message))
+    return element
 
 
 def _write_start(process: etree._Element, node: StartNode) -> etree._Element:
@@ -155,7 +228,12 @@ def _write_start(process: etree._Element, node: StartNode) -> etree._Element:
 
 
 def _write_task(process: etree._Element, node: TaskNode) -> etree._Element:
-    element = _new(process, "businessRuleTask" if node.rules else "task", node.id, node.name)
+    tag = "serviceTask" if node.external else "businessRuleTask" if node.rules else "task"
+    element = _new(process, tag, node.id, node.name)
+    if node.external is not None:
+        element.set(procflow("topic"), node.external.topic)
+        if node.external.retries != DEFAULT_RETRIES:
+            element.set(procflow("retries"), str(node.external.retries))
     if node.is_async:
         element.set(procflow("async"), "true")
     for rule in node.rules:

@@ -1,0 +1,196 @@
+"""The external-task rows of the SQL core: what workers fetch, lock and answer.
+
+``ExternalTaskQueries`` is mixed into ``SqlTxn``; every statement is built once at import.
+A fetch joins the instance to skip tasks of instances that are not STARTED (on hold,
+failed, ended) and to hand the worker the instance's data; on PostgreSQL concurrent fetches
+skip each other's rows (``FOR UPDATE ... SKIP LOCKED``) rather than queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, Row, bindparam, delete, or_, select, update
+
+from procflow.model.states import InstanceState
+from procflow.store.port import ExternalTask, NewExternalTask, TaskFailure
+from procflow.store.schema import external_tasks, process_instances
+
+_t = external_tasks.c
+_pi = process_instances.c
+
+_ROW_COLUMNS = (
+    *external_tasks.c, _pi.workspace_id, _pi.definition_name, _pi.data,
+)  # fmt: skip
+_JOINED = external_tasks.join(process_instances, _pi.uuid == _t.instance_uuid)
+
+
+def _lock_fetchable(by_workspace: bool) -> Any:
+    """Lock the fetchable tasks for the worker in one statement; returns their ids."""
+    return (
+        update(external_tasks)
+        .where(_t.id.in_(_fetchable(by_workspace).scalar_subquery()))
+        .values(locked_by=bindparam("worker_id"), locked_until=bindparam("locked_until"))
+        .returning(_t.id)
+    )
+
+
+def _fetchable(by_workspace: bool) -> Any:
+    statement = (
+        select(_t.id)
+        .select_from(_JOINED)
+        .where(
+            _t.topic == bindparam("b_topic"),
+            _t.retries > 0,
+            _t.available_at <= bindparam("b_now"),
+            or_(_t.locked_until.is_(None), _t.locked_until <= bindparam("b_now")),
+            _pi.state == InstanceState.STARTED.value,
+        )
+    )
+    if by_workspace:
+        statement = statement.where(_pi.workspace_id.in_(bindparam("b_workspaces", expanding=True)))
+    return (
+        statement.order_by(_t.available_at, _t.created_at)
+        .limit(bindparam("b_limit"))
+        .with_for_update(of=external_tasks, skip_locked=True)
+    )
+
+
+LOCK_ANYWHERE = _lock_fetchable(by_workspace=False)
+LOCK_IN_WORKSPACES = _lock_fetchable(by_workspace=True)
+SELECT_BY_IDS = (
+    select(*_ROW_COLUMNS)
+    .select_from(_JOINED)
+    .where(_t.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_t.available_at, _t.created_at)
+)
+SELECT_ONE = select(*_ROW_COLUMNS).select_from(_JOINED).where(_t.id == bindparam("id"))
+SELECT_ONE_FOR_UPDATE = SELECT_ONE.with_for_update(of=external_tasks)
+SELECT_OF_INSTANCE = (
+    select(*_ROW_COLUMNS)
+    .select_from(_JOINED)
+    .where(_t.instance_uuid == bindparam("instance_uuid"))
+    .order_by(_t.created_at, _t.wait_id)
+)
+CANCEL = delete(external_tasks).where(
+    _t.instance_uuid == bindparam("instance_uuid"),
+    _t.wait_id.in_(bindparam("wait_ids", expanding=True)),
+)
+RETRY = (
+    update(external_tasks)
+    .where(_t.instance_uuid == bindparam("b_instance_uuid"), _t.wait_id == bindparam("b_wait_id"))
+    .values(retries=bindparam("b_retries"), locked_by=None, locked_until=None)
+)
+SET_LOCK = (
+    update(external_tasks)
+    .where(_t.id == bindparam("b_id"))
+    .values(locked_by=bindparam("b_worker"), locked_until=bindparam("b_until"))
+)
+RECORD_FAILURE = (
+    update(external_tasks)
+    .where(_t.id == bindparam("b_id"))
+    .values(
+        retries=bindparam("b_retries"),
+        available_at=bindparam("b_available_at"),
+        error_message=bindparam("b_message"),
+        error_details=bindparam("b_details"),
+        locked_by=None,
+        locked_until=None,
+    )
+)
+
+
+def _task_from_row(row: Row[Any]) -> ExternalTask:
+    m = row._mapping
+    return ExternalTask(
+        id=m["id"], instance_uuid=m["instance_uuid"], wait_id=m["wait_id"],
+        token_uuid=m["token_uuid"], node_id=m["node_id"], topic=m["topic"],
+        retries=m["retries"], available_at=m["available_at"], locked_by=m["locked_by"],
+        locked_until=m["locked_until"], error_message=m["error_message"],
+        error_details=m["error_details"], workspace_id=m["workspace_id"],
+        definition_name=m["definition_name"], data=m["data"],
+    )  # fmt: skip
+
+
+class ExternalTaskQueries:
+    """The external-task part of ``StoreTxn``."""
+
+    connection: Connection
+    # Set when a task may have become fetchable: the store wakes long-polling fetches.
+    external_tasks_changed: bool = False
+
+    def _external_tasks_fetchable(self) -> None:
+        self.external_tasks_changed = True
+
+    def open_external_tasks(self, tasks: Sequence[NewExternalTask], now: datetime) -> None:
+        if not tasks:
+            return
+        rows = [
+            {"id": t.id, "instance_uuid": t.instance_uuid, "wait_id": t.wait_id,
+             "token_uuid": t.token_uuid, "node_id": t.node_id, "topic": t.topic,
+             "retries": t.retries, "available_at": now, "locked_by": None,
+             "locked_until": None, "error_message": None, "error_details": None,
+             "created_at": now}
+            for t in tasks
+        ]  # fmt: skip
+        self.connection.execute(external_tasks.insert(), rows)
+        self._external_tasks_fetchable()
+
+    def cancel_external_tasks(self, instance_uuid: UUID, wait_ids: Sequence[str]) -> int:
+        if not wait_ids:
+            return 0
+        params = {"instance_uuid": instance_uuid, "wait_ids": list(wait_ids)}
+        return int(self.connection.execute(CANCEL, params).rowcount)
+
+    def retry_external_task(self, instance_uuid: UUID, wait_id: str, retries: int) -> None:
+        params = {"b_instance_uuid": instance_uuid, "b_wait_id": wait_id, "b_retries": retries}
+        self.connection.execute(RETRY, params)
+        self._external_tasks_fetchable()
+
+    def lock_external_tasks(
+        self,
+        worker_id: str,
+        topic: str,
+        now: datetime,
+        locked_until: datetime,
+        limit: int,
+        workspace_ids: Sequence[UUID] | None,
+    ) -> list[ExternalTask]:
+        params: dict[str, Any] = {"b_topic": topic, "b_now": now, "b_limit": limit,
+                                  "worker_id": worker_id, "locked_until": locked_until}  # fmt: skip
+        if workspace_ids is None:
+            found = self.connection.execute(LOCK_ANYWHERE, params)
+        else:
+            params["b_workspaces"] = list(workspace_ids)
+            found = self.connection.execute(LOCK_IN_WORKSPACES, params)
+        ids = [row.id for row in found]
+        if not ids:
+            return []
+        return [_task_from_row(r) for r in self.connection.execute(SELECT_BY_IDS, {"ids": ids})]
+
+    def get_external_task(self, task_id: UUID, *, for_update: bool = False) -> ExternalTask | None:
+        statement = SELECT_ONE_FOR_UPDATE if for_update else SELECT_ONE
+        row = self.connection.execute(statement, {"id": task_id}).first()
+        return _task_from_row(row) if row is not None else None
+
+    def set_external_task_lock(
+        self, task_id: UUID, worker_id: str | None, locked_until: datetime | None
+    ) -> None:
+        params = {"b_id": task_id, "b_worker": worker_id, "b_until": locked_until}
+        self.connection.execute(SET_LOCK, params)
+        if worker_id is None:
+            self._external_tasks_fetchable()
+
+    def record_external_task_failure(self, task_id: UUID, failure: TaskFailure) -> None:
+        params = {"b_id": task_id, "b_retries": failure.retries,
+                  "b_available_at": failure.available_at, "b_message": failure.error_message,
+                  "b_details": failure.error_details}  # fmt: skip
+        self.connection.execute(RECORD_FAILURE, params)
+        self._external_tasks_fetchable()
+
+    def list_external_tasks(self, instance_uuid: UUID) -> list[ExternalTask]:
+        rows = self.connection.execute(SELECT_OF_INSTANCE, {"instance_uuid": instance_uuid})
+        return [_task_from_row(row) for row in rows]

@@ -14,7 +14,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,16 +41,6 @@ TASKS = 3
 WORKSPACE = "c4a5e000-0000-4000-8000-000000000001"
 APP = "c4a5e000-0000-4000-8000-0000000000a1"
 START_PATH = f"/api/runtime/wks/{WORKSPACE}/app/{APP}/process-name/async_chain/start"
-
-
-@pytest.fixture
-def cluster(store_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    url = store_url  # a fresh, migrated database for this test alone
-    cluster = Cluster(url, tmp_path / "data", tmp_path)
-    try:
-        yield cluster
-    finally:
-        cluster.stop_all()
 
 
 @dataclass

@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -52,15 +51,6 @@ flows:
   - {from: begin, to: ratio}
   - {from: ratio, to: done}
 """
-
-
-@pytest.fixture
-def cluster(store_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    cluster = Cluster(store_url, tmp_path / "data", tmp_path)
-    try:
-        yield cluster
-    finally:
-        cluster.stop_all()
 
 
 def _services(cluster: Cluster, backend: str) -> tuple[Service, list[Service]]:

@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -48,15 +47,6 @@ flows:
   - {from: outside, to: done}
 """
 WORKER = Path(__file__).parent / "external_worker.py"
-
-
-@pytest.fixture
-def cluster(store_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    cluster = Cluster(store_url, tmp_path / "data", tmp_path)
-    try:
-        yield cluster
-    finally:
-        cluster.stop_all()
 
 
 def _kill_and_restart(plan: list[tuple[float, Service]], began: float, kills: list[str]) -> None:

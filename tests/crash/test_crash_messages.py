@@ -14,7 +14,6 @@ import itertools
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -45,15 +44,6 @@ flows:
   - {from: begin, to: go}
   - {from: go, to: done}
 """
-
-
-@pytest.fixture
-def cluster(store_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    cluster = Cluster(store_url, tmp_path / "data", tmp_path)
-    try:
-        yield cluster
-    finally:
-        cluster.stop_all()
 
 
 class Senders:

@@ -15,7 +15,6 @@ import statistics
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -55,15 +54,6 @@ flows:
   - {from: pause, to: stamp}
   - {from: stamp, to: done}
 """
-
-
-@pytest.fixture
-def cluster(store_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    cluster = Cluster(store_url, tmp_path / "data", tmp_path)
-    try:
-        yield cluster
-    finally:
-        cluster.stop_all()
 
 
 def _kill(targets: list[Service], began: float, kills: list[str]) -> None:

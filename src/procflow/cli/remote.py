@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 from procflow.cli.http import (
@@ -19,7 +18,7 @@ from procflow.cli.http import (
     JsonOption,
     TokenOption,
     UrlOption,
-    json_of,
+    get,
     post,
 )
 
@@ -107,19 +106,7 @@ def retry(
 
 
 def _open_incident(url: str, token: str, uuid: str) -> int:
-    try:
-        response = httpx.get(
-            f"{url.rstrip('/')}/api/runtime/process/{uuid}/status",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        )
-    except httpx.HTTPError as error:
-        typer.echo(f"error: cannot reach {url}: {error}", err=True)
-        raise typer.Exit(UNREACHABLE) from error
-    status = json_of(response)
-    if response.is_error:
-        typer.echo(f"error: {response.status_code} {status.get('message', '')}", err=True)
-        raise typer.Exit(REFUSED)
+    status = get(url, token, f"/api/runtime/process/{uuid}/status")
     open_ids = [i["id"] for i in status.get("incidents", []) if i.get("resolvedAt") is None]
     if len(open_ids) != 1:
         typer.echo(f"error: {len(open_ids)} open incidents; name one with --incident", err=True)

@@ -66,14 +66,15 @@ def serve(tmp_path: Path, **env: str) -> Iterator[Served]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, process, stderr)
+        wait_ready(base, process, stderr)
         yield Served(base, data_dir, stderr)
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-def _wait_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def wait_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Until ``/health/ready`` answers 200; fails with the log if serve exits or is slow."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:

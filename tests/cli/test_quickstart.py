@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,19 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-PROCFLOW = Path(sys.executable).parent / "procflow"
+from tests.api.served import PROCFLOW, free_port, wait_ready
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+__all__ = ["PROCFLOW", "server"]
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     env = {**os.environ, "PROCFLOW_DATA_DIR": str(tmp_path / "data"), "PROCFLOW_PORT": str(port)}
     env.pop("PROCFLOW_DATABASE_URL", None)
@@ -39,24 +32,11 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, process, log)
+        wait_ready(base, process, log)
         yield base, log
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-def _wait_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"serve exited:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError(f"serve did not become ready:\n{log.read_text()}")
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")

@@ -21,7 +21,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.cli.test_quickstart import PROCFLOW, _free_port, _wait_ready
+from tests.api.served import PROCFLOW, free_port, wait_ready
 
 WORKSPACE = "00000000-0000-0000-0000-000000000001"
 APP = "00000000-0000-0000-0000-0000000000a1"
@@ -73,7 +73,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     idp_server = ThreadingHTTPServer(("127.0.0.1", 0), idp)
     idp_server.daemon_threads = True
     threading.Thread(target=idp_server.serve_forever, daemon=True).start()
-    port, metrics_port = _free_port(), _free_port()
+    port, metrics_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROCFLOW_")}
     env.update(
         PROCFLOW_DATA_DIR=str(tmp / "data"),
@@ -106,7 +106,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, process, log)
+        wait_ready(base, process, log)
         yield Served(base, port, metrics_port, token, idp)
     finally:
         idp.release.set()

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import httpx
 
-from tests.cli.test_quickstart import PROCFLOW, _free_port
+from tests.api.served import PROCFLOW, free_port
 
 
 def test_worker_serves_prometheus_metrics(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PROCFLOW_DATA_DIR": str(tmp_path)}
     env.pop("PROCFLOW_DATABASE_URL", None)
     process = subprocess.Popen(

@@ -9,23 +9,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-PROCFLOW = Path(sys.executable).parent / "procflow"
+from tests.api.served import PROCFLOW, free_port
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+__all__ = ["PROCFLOW", "free_port"]
 
 
 @dataclass

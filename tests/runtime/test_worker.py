@@ -12,11 +12,12 @@ from sqlalchemy import event
 
 from procflow.engine.events import JobCompleted
 from procflow.engine.step import step as engine_step
+from procflow.model.errors import DataTooLarge
 from procflow.model.limits import DataLimits
 from procflow.model.states import InstanceState, NodeStatus
 from procflow.runtime import pipeline as pipeline_module
 from procflow.runtime.access import SYSTEM
-from procflow.runtime.commands import terminate
+from procflow.runtime.commands import execute_action, hold, terminate, unhold
 from procflow.runtime.worker import Worker, WorkerSettings
 from procflow.store.sql import SqlStore
 from tests.runtime.conftest import Deployed
@@ -174,3 +175,19 @@ def test_a_task_whose_data_cannot_be_saved_fails_the_instance_at_once(deployed: 
     assert (incident.type, incident.node_id) == ("job_failed", "t1")
     assert "data was refused" in incident.message
     assert failed.data == padding
+
+
+def test_a_step_that_leaves_the_data_as_loaded_does_not_check_it_again(
+    deployed: Deployed,
+) -> None:
+    """The data was checked when it was saved; a hold or a timer does not walk it again,
+    so a limit lowered since then refuses only steps that write new data."""
+    instance = deployed.start("two_desks", {"pad": "x" * 80})
+    deployed.ctx.data_limits = DataLimits(max_bytes=10)
+    held = hold(deployed.ctx, SYSTEM, instance.uuid)
+    assert held.instance.state is InstanceState.ON_HOLD
+    unhold(deployed.ctx, SYSTEM, instance.uuid)
+    token = next(t for t in deployed.load(instance.uuid).tokens if t.node_id == "legal")
+    with pytest.raises(DataTooLarge):
+        execute_action(deployed.ctx, SYSTEM, instance.uuid, token.uuid, "sign", {"by": "me"})
+    assert deployed.load(instance.uuid).data == {"pad": "x" * 80}

@@ -89,8 +89,11 @@ def apply_step(
     if not result.changed:
         return Applied(instance, build, result)
     # Before anything is written: a refusal (data too big, or not storable) rolls the
-    # command back and changes nothing.
-    check_instance_data(result.instance.data, ctx.data_limits)
+    # command back and changes nothing. The engine shares untouched data, so a step that
+    # left it as loaded (a timer, a hold, a task without rules) has nothing new to check:
+    # walking a large document again on every such step would cost more than the step.
+    if is_new or result.instance.data is not instance.data:
+        check_instance_data(result.instance.data, ctx.data_limits)
     saved = txn.insert_instance(result.instance) if is_new else txn.update_instance(result.instance)
     carry_out(txn, saved.uuid, (*prelude, *result.effects), now, reuse)
     if is_new:

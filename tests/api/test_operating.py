@@ -165,3 +165,33 @@ def test_an_idempotent_replay_answers_the_first_instance_after_a_new_build(api: 
     assert replay.headers["Idempotent-Replayed"] == "true"
     assert replay.json()["uuid"] == first.json()["uuid"]
     assert replay.json()["buildId"] == first.json()["buildId"]
+
+
+def test_hostile_operation_bodies_are_refused_and_change_nothing(api: Api) -> None:
+    failed = api.start("failing", {"a": 6, "zero": 0})["uuid"]
+    retry = f"/api/runtime/process/{failed}/incidents/1/retry"
+    deep = b'{"data": ' + b'{"x": ' * 200 + b"1" + b"}" * 200 + b"}"
+    bodies = {
+        "deep": deep,
+        "not utf-8": b'{"data": {"zero": "\xff\xfe"}}',
+        "number past 64 bits": b'{"data": {"zero": 99999999999999999999}}',
+        "nul": b'{"data": {"zero": "\\u0000"}}',
+        "wrong type": b'{"data": "zero"}',
+        "huge": b'{"data": {"x": "' + b"a" * (1024 * 1024) + b'"}}',
+    }
+    for name, body in bodies.items():
+        response = api.client.post(
+            retry, content=body, headers=api.headers(**{"Content-Type": "application/json"})
+        )
+        assert response.status_code in (400, 413), (name, response.status_code)
+        assert response.headers["content-type"] == "application/problem+json", name
+    status = api.status(failed)
+    assert (status["state"], status["version"]) == ("FAILED", 1)
+    assert api.data(failed) == {"a": 6, "zero": 0}
+    terminate = f"/api/runtime/process/{failed}/terminate"
+    for body in (b'{"reason": ["x"]}', b"\xff", b'{"reason": "' + b"r" * (1024 * 1024) + b'"}'):
+        response = api.client.post(
+            terminate, content=body, headers=api.headers(**{"Content-Type": "application/json"})
+        )
+        assert response.status_code in (400, 413)
+    assert api.status(failed)["state"] == "FAILED"

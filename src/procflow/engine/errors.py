@@ -1,16 +1,17 @@
 """BPMN errors: thrown at an activity (a worker's ``bpmnError``) or by an error end event,
 caught by the innermost error boundary event that matches, or an ``unhandled_error``.
 
-The lookup goes from the thrower outwards: the activity's own boundaries first, then the
-scope that encloses it. A process has no enclosing scope yet; when embedded subprocesses
-and call activities land, ``enclosing_scope`` names the subprocess (or the calling call
-activity) and the same ``catching_boundary`` search runs there.
+The lookup goes from the thrower outwards: the activity's own boundaries first (a
+multi-instance activity's are its host's), then those of each subprocess that encloses it,
+out to the process. The catching boundary interrupts its activity: everything still running
+inside is cancelled (``move_to``).
 """
 
 from __future__ import annotations
 
 from procflow.engine.moves import move_to
 from procflow.engine.run import Run
+from procflow.engine.scopes import loop_host, owner_of
 from procflow.model.data import set_path
 from procflow.model.definition import BoundaryEvent, ProcessDefinition
 from procflow.model.instance import Token
@@ -30,27 +31,38 @@ def catching_boundary(
 
 
 def enclosing_scope(definition: ProcessDefinition, node_id: str) -> str | None:
-    """The activity whose boundaries catch what ``node_id`` throws from inside it: none
-    until subprocesses exist (a process's own nodes are in no activity)."""
-    return None
+    """The activity whose boundaries catch what ``node_id`` throws from inside it: its
+    subprocess, None for the process's own nodes."""
+    return definition.scope_of(node_id)
 
 
 def throw_error(
     run: Run, token: Token, activity_id: str | None, code: str, message: str
 ) -> Token | None:
-    """Throw the BPMN error at ``activity_id`` (where ``token`` stands); the token leaving
-    by the catching boundary, to keep moving, or None after an ``unhandled_error``."""
-    boundary = catching_boundary(run.definition, activity_id, code) if activity_id else None
-    if boundary is None:
-        where = activity_id or token.node_id
-        text = f"BPMN error {code!r} thrown at {where!r} is caught by no error boundary event"
-        run.fail(UNHANDLED_ERROR, f"{text}: {message}" if message else text, where, token)
-        return None
+    """Throw the BPMN error at ``activity_id`` (where ``token`` stands, or the subprocess it
+    runs in); the token leaving by the catching boundary, to keep moving, or None after an
+    ``unhandled_error``."""
+    holder: Token | None = token
+    while holder is not None and holder.node_id != activity_id:
+        holder = owner_of(run, holder)
+    while holder is not None:
+        holder = loop_host(run, holder) or holder
+        boundary = catching_boundary(run.definition, holder.node_id, code)
+        if boundary is not None:
+            return _caught(run, holder, boundary, code, message)
+        holder = owner_of(run, holder)
+    where = activity_id or token.node_id
+    text = f"BPMN error {code!r} thrown at {where!r} is caught by no error boundary event"
+    run.fail(UNHANDLED_ERROR, f"{text}: {message}" if message else text, where, token)
+    return None
+
+
+def _caught(run: Run, holder: Token, boundary: BoundaryEvent, code: str, message: str) -> Token:
     assert boundary.error is not None
     if boundary.error.variable:
         caught = {"errorCode": code, "errorMessage": message}
         run.data = set_path(run.data, boundary.error.variable, caught)
     details = {"attachedTo": boundary.attached_to, "interrupting": True, "errorCode": code}
-    run.audit("boundary_event_triggered", boundary.id, token, details)
-    # Interrupting: the activity's other waits (its timers) go with the token.
-    return move_to(run, token, boundary.id)
+    run.audit("boundary_event_triggered", boundary.id, holder, details)
+    # Interrupting: the activity's other waits (its timers) and whatever runs inside it go.
+    return move_to(run, holder, boundary.id)

@@ -18,7 +18,7 @@ from procflow.engine.events import (
     ExternalTaskFailed,
     OpenExternalTask,
 )
-from procflow.engine.moves import follow_only
+from procflow.engine.activities import leave_activity
 from procflow.engine.run import Run
 from procflow.engine.tokens import is_waiting, with_status
 from procflow.model.data import merge_patch
@@ -45,7 +45,7 @@ def on_external_completed(run: Run, event: ExternalTaskCompleted) -> Token | Non
     run.data = merge_patch(run.data, _object(event.data))
     details = {"waitId": wait.id, "workerId": event.worker_id, "dataKeys": sorted(event.data)}
     run.audit("external_task_completed", wait.node_id, token, details)
-    return follow_only(run, token)
+    return leave_activity(run, token)
 
 
 def on_external_failed(run: Run, event: ExternalTaskFailed) -> None:

@@ -56,7 +56,7 @@ def _fire_boundary(run: Run, token: Token, boundary: BoundaryEvent, wait: Wait) 
         advance(run, move_to(run, token, boundary.id))
         return
     _repeat(run, token, boundary, wait)
-    advance(run, run.create_token(boundary.id))
+    advance(run, run.create_token(boundary.id, scope_id=token.scope_id))
 
 
 def _repeat(run: Run, token: Token, boundary: BoundaryEvent, wait: Wait) -> None:

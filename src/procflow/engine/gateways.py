@@ -28,7 +28,7 @@ class NoFlow:
 
 
 def decide(run: Run, token: Token, node: ExclusiveGateway) -> Token | None:
-    choice = choose_flow(run.definition, node, run.data, run.scope)
+    choice = choose_flow(run.definition, node, run.view(token), run.scope)
     if isinstance(choice, NoFlow):
         run.fail(choice.incident_type, choice.message, node.id, token)
         return None
@@ -95,7 +95,7 @@ def fork(run: Run, token: Token, node: ParallelGateway, outgoing: tuple[Flow, ..
 
 def join(run: Run, token: Token, node: ParallelGateway, expected: int) -> Token | None:
     """The token that continues once every branch has arrived; None while some still run."""
-    waiting = run.waiting_at(node.id)
+    waiting = run.waiting_at(node.id, token.scope_id)
     waiting.append(run.put(with_status(token, NodeStatus.WAITING_JOIN)).id)
     if len(waiting) < expected:
         return None
@@ -114,4 +114,4 @@ def _continuing_token(run: Run, arrived: list[Token], node: ParallelGateway) -> 
     parent = run.tokens.get(parent_id) if parent_id is not None else None
     if parent is not None and parent.state is TokenState.INACTIVE:
         return run.put(arrived_at(parent, node.id))
-    return run.create_token(node.id)
+    return run.create_token(node.id, scope_id=arrived[0].scope_id)

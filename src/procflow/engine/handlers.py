@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from procflow.engine.events import ActionExecuted, JobCompleted, JobFailed, Start
-from procflow.engine.moves import follow
+from procflow.engine.activities import leave_activity
 from procflow.engine.nodes import advance, execute_task
 from procflow.engine.run import Run
 from procflow.engine.timers import schedule_expiry
@@ -63,7 +63,9 @@ def on_action(run: Run, event: ActionExecuted) -> None:
     flow = action_flow(run.definition.outgoing_flows(node.id), event.action)
     # An action with no flow of its own (e.g. "save") changes the data; the token stays.
     if flow is not None:
-        advance(run, follow(run, token, flow))
+        moved = leave_activity(run, token, flow)
+        if moved is not None:
+            advance(run, moved)
 
 
 def action_flow(outgoing: tuple[Flow, ...], action: str) -> Flow | None:

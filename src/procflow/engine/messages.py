@@ -35,7 +35,7 @@ def correlation_key(run: Run, spec: MessageSpec, node_id: str, token: Token) -> 
     neither text nor a number)."""
     if spec.correlation_key is None:
         return None
-    outcome = evaluate(spec.correlation_key, run.data)
+    outcome = evaluate(spec.correlation_key, run.view(token))
     if isinstance(outcome, EvaluationFailed):
         message = f"correlation key of {node_id!r} ({spec.correlation_key.source!r}): "
         run.fail(EXPRESSION_ERROR, message + outcome.message, node_id, token)
@@ -106,4 +106,4 @@ def _boundary(run: Run, token: Token, boundary: BoundaryEvent) -> Token | None:
     # Non-interrupting: the activity goes on and the boundary listens again.
     assert boundary.message is not None
     subscribe(run, boundary.message, boundary.id, token)
-    return run.create_token(boundary.id)
+    return run.create_token(boundary.id, scope_id=token.scope_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from procflow.engine.run import Run
+from procflow.engine.scopes import cancel_inside
 from procflow.engine.tokens import arrived_at
 from procflow.model.definition import Flow
 from procflow.model.instance import Token
@@ -17,7 +18,10 @@ def follow(run: Run, token: Token, flow: Flow) -> Token:
 
 def move_to(run: Run, token: Token, node_id: str) -> Token:
     """The token, leaving its node for ``node_id``: what it waited for where it was (a
-    boundary timer, a sibling branch of an event gateway) is cancelled."""
+    boundary timer, a sibling branch of an event gateway) is cancelled, and so is whatever
+    still runs inside it (an interrupted subprocess or multi-instance activity)."""
+    if run.live_inside.get(token.id):
+        cancel_inside(run, token)
     if run.waits:
         run.cancel_token_waits(token)
     return run.put(arrived_at(token, node_id))

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import assert_never
 
+from procflow.engine.activities import end_in_scope, enter_subprocess, leave_activity
 from procflow.engine.errors import enclosing_scope, throw_error
 from procflow.engine.external import open_external_task
 from procflow.engine.gateways import EXPRESSION_ERROR, decide, synchronize
 from procflow.engine.messages import wait_at_message_catch
 from procflow.engine.moves import follow_only
+from procflow.engine.multi_instance import start_loop, without_locals
 from procflow.engine.rules import RuleFailed, apply_rules
 from procflow.engine.run import VISIT_LIMIT, Run
+from procflow.engine.scopes import loop_host
 from procflow.engine.timers import arm_boundaries, wait_for_timers
 from procflow.engine.tokens import completed, with_status
 from procflow.model.definition import (
@@ -21,6 +24,7 @@ from procflow.model.definition import (
     MessageCatchNode,
     ParallelGateway,
     StartNode,
+    SubProcessNode,
     TaskNode,
     TimerCatchNode,
     UserTaskNode,
@@ -53,6 +57,9 @@ def _visit_within_budget(run: Run, token: Token) -> Token | None:
 def visit(run: Run, token: Token) -> Token | None:
     """Do what the token's node does; the token to keep moving, or None when it stops here."""
     node = run.definition.nodes[token.node_id]
+    loop = run.definition.loops.get(node.id) if run.definition.loops else None
+    if loop is not None and loop_host(run, token) is None:
+        return start_loop(run, token, loop)
     match node:
         case StartNode():
             return follow_only(run, token)
@@ -74,6 +81,8 @@ def visit(run: Run, token: Token) -> Token | None:
         case BoundaryEvent():
             # Reached only when the boundary fired; the token leaves by its flow.
             return follow_only(run, token)
+        case SubProcessNode():
+            return enter_subprocess(run, token, node)
         case _:
             assert_never(node)
 
@@ -104,13 +113,14 @@ def _visit_task(run: Run, token: Token, node: TaskNode) -> Token | None:
 
 def execute_task(run: Run, token: Token, node: TaskNode) -> Token | None:
     """Run the task's rules; the data changes only if all of them succeed."""
-    outcome = apply_rules(node.rules, run.data, run.scope)
+    view = run.view(token)
+    outcome = apply_rules(node.rules, view, run.scope)
     if isinstance(outcome, RuleFailed):
         run.fail(EXPRESSION_ERROR, outcome.describe(), node.id, token)
         return None
-    run.data = outcome
+    run.data = without_locals(outcome, run.data, view, node.rules)
     run.audit("task_executed", node.id, token, {"rules": [rule.name for rule in node.rules]})
-    return follow_only(run, token)
+    return leave_activity(run, token)
 
 
 def enqueue_task(run: Run, token: Token, node: TaskNode) -> None:
@@ -121,13 +131,16 @@ def enqueue_task(run: Run, token: Token, node: TaskNode) -> None:
 
 def end(run: Run, token: Token, node: EndNode) -> Token | None:
     """The token ends here; an error end event throws instead (the token to keep moving,
-    if a boundary catches it), a terminate end event ends the whole instance."""
+    if a boundary catches it), a terminate end event ends the whole instance (inside a
+    subprocess: that subprocess only)."""
     if node.error_code is not None:
         run.audit("error_end_event_reached", node.id, token, {"errorCode": node.error_code})
         scope = enclosing_scope(run.definition, node.id)
         return throw_error(run, token, scope, node.error_code, f"error end event {node.id!r}")
     token = run.put(completed(token))
     run.audit("token_completed", node.id, token)
+    if token.scope_id is not None:
+        return end_in_scope(run, token, node.terminate)
     if node.terminate:
         # The other live tokens end as TERMINATED; the instance itself FINISHED.
         run.end_instance(InstanceState.FINISHED, TokenState.TERMINATED)

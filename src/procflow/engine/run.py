@@ -38,6 +38,7 @@ class Run:
         "effects",
         "incidents",
         "instance",
+        "live_inside",
         "next_token_id",
         "next_wait_id",
         "now",
@@ -58,6 +59,12 @@ class Run:
         self.data: JsonObject = instance.data
         self.tokens: dict[int, Token] = {token.id: token for token in instance.tokens}
         self.active_count = sum(1 for token in instance.tokens if token.state is ACTIVE)
+        # How many active tokens run inside each token (its subprocess scope, its instances),
+        # kept up to date by ``put`` so that a scope's end is noticed without a scan.
+        self.live_inside: dict[int, int] = {}
+        for token in instance.tokens:
+            if token.scope_id is not None and token.state is ACTIVE:
+                self.live_inside[token.scope_id] = self.live_inside.get(token.scope_id, 0) + 1
         self.next_token_id = instance.next_token_id
         self.next_wait_id = instance.next_wait_id
         self.waits: dict[str, Wait] = {wait.id: wait for wait in instance.waits}
@@ -68,7 +75,7 @@ class Run:
         self.stopped = False
         self.visits = 0
         self.scope = Scope()
-        self._waiting: dict[str, list[int]] | None = None
+        self._waiting: dict[tuple[str, int | None], list[int]] | None = None
         self.changed = True
 
     # --- tokens -------------------------------------------------------------------------
@@ -76,14 +83,43 @@ class Run:
     def put(self, token: Token) -> Token:
         """Record the token's new version (or a new token); returns it for chaining."""
         old = self.tokens.get(token.id)
-        self.active_count += (token.state is ACTIVE) - (old is not None and old.state is ACTIVE)
+        change = (token.state is ACTIVE) - (old is not None and old.state is ACTIVE)
+        self.active_count += change
+        if change and token.scope_id is not None:
+            self.live_inside[token.scope_id] = self.live_inside.get(token.scope_id, 0) + change
         self.tokens[token.id] = token
         return token
 
-    def create_token(self, node_id: str, parent_id: int | None = None) -> Token:
+    def create_token(
+        self,
+        node_id: str,
+        parent_id: int | None = None,
+        scope_id: int | None = None,
+        locals_: JsonObject | None = None,
+    ) -> Token:
+        """A new token at ``node_id``; a forked child runs in its parent's scope."""
+        if scope_id is None and parent_id is not None:
+            scope_id = self.tokens[parent_id].scope_id
         token_id = self.next_token_id
         self.next_token_id += 1
-        return self.put(new_token(self.instance.uuid, token_id, node_id, parent_id))
+        token = new_token(self.instance.uuid, token_id, node_id, parent_id, scope_id, locals_)
+        return self.put(token)
+
+    def view(self, token: Token | None) -> JsonObject:
+        """The data as ``token``'s expressions see it: the instance data, with the locals of
+        the token and of the scopes it runs in laid over it (the nearest wins)."""
+        layers: list[JsonObject] = []
+        current = token
+        while current is not None:
+            if current.locals:
+                layers.append(current.locals)
+            current = self.tokens.get(current.scope_id) if current.scope_id is not None else None
+        if not layers:
+            return self.data
+        seen: JsonObject = dict(self.data)
+        for layer in reversed(layers):
+            seen.update(layer)
+        return seen
 
     def token(self, token_uuid: UUID) -> Token:
         found = next((t for t in self.tokens.values() if t.uuid == token_uuid), None)
@@ -91,14 +127,20 @@ class Run:
             raise TokenNotFound(tokenUuid=str(token_uuid))
         return found
 
-    def waiting_at(self, node_id: str) -> list[int]:
-        """Ids of the tokens waiting at the join ``node_id``; indexed once per step, on demand."""
+    def waiting_at(self, node_id: str, scope_id: int | None = None) -> list[int]:
+        """Ids of the tokens waiting at the join ``node_id`` in one scope (two instances of a
+        subprocess each join their own branches); indexed once per step, on demand."""
         if self._waiting is None:
             self._waiting = {}
             for token in self.tokens.values():
                 if token.state is ACTIVE and token.status is NodeStatus.WAITING_JOIN:
-                    self._waiting.setdefault(token.node_id, []).append(token.id)
-        return self._waiting.setdefault(node_id, [])
+                    key = (token.node_id, token.scope_id)
+                    self._waiting.setdefault(key, []).append(token.id)
+        return self._waiting.setdefault((node_id, scope_id), [])
+
+    def forget_joins(self) -> None:
+        """Tokens were cancelled: the join index is rebuilt when next needed."""
+        self._waiting = None
 
     def set_live_tokens(self, state: TokenState, live: TokenState = ACTIVE) -> None:
         for token in [t for t in self.tokens.values() if t.state is live]:

@@ -14,6 +14,7 @@ from procflow.engine.evaluate import EvaluationFailed, evaluate
 from procflow.engine.gateways import EXPRESSION_ERROR
 from procflow.engine.messages import subscribe
 from procflow.engine.run import Run
+from procflow.engine.scopes import loop_host
 from procflow.engine.tokens import with_status
 from procflow.model.definition import EventBasedGateway, Node, TimerCatchNode, message_of, timer_of
 from procflow.model.instance import Token, Wait, WaitKind
@@ -31,7 +32,7 @@ def resolve(run: Run, timer: TimerSpec, node_id: str, token: Token | None) -> st
     None after failing the instance with an incident at ``node_id``."""
     if timer.expression is None:
         return timer.value
-    outcome = evaluate(timer.expression, run.data)
+    outcome = evaluate(timer.expression, run.view(token))
     if isinstance(outcome, EvaluationFailed):
         message = f"timer of {node_id!r} ({timer.value!r}): {outcome.message}"
         run.fail(EXPRESSION_ERROR, message, node_id, token)
@@ -106,6 +107,8 @@ def _listen(run: Run, node: Node, node_id: str, token: Token) -> bool:
 def arm_boundaries(run: Run, token: Token, activity_id: str) -> None:
     """A token stops at an activity: its boundary timers start counting, its message
     boundaries listen (error boundaries need nothing until an error is thrown)."""
+    if loop_host(run, token) is not None:
+        return  # an instance of a multi-instance activity: its boundaries are its host's
     for boundary in run.definition.boundaries_of(activity_id):
         if not _listen(run, boundary, boundary.id, token):
             return

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from procflow.model.expression import Expression
+from procflow.model.loops import LoopSpec
 from procflow.model.timers import TimerKind, TimerSpec
 
 
@@ -169,6 +170,16 @@ class EventBasedGateway:
     name: str = ""
 
 
+@dataclass(frozen=True)
+class SubProcessNode:
+    """An embedded subprocess: a scope of the same instance (same data) with its own start
+    and end events. Its nodes are in the definition's flat node map; ``ProcessDefinition``
+    records which scope each one is in (``scopes``)."""
+
+    id: str
+    name: str = ""
+
+
 Node = (
     StartNode
     | EndNode
@@ -180,6 +191,7 @@ Node = (
     | MessageCatchNode
     | BoundaryEvent
     | EventBasedGateway
+    | SubProcessNode
 )
 
 NODE_KINDS: dict[str, type[Node]] = {
@@ -196,10 +208,13 @@ NODE_KINDS: dict[str, type[Node]] = {
     "message": MessageCatchNode,
     "receiveTask": MessageCatchNode,
     "eventGateway": EventBasedGateway,
+    "subProcess": SubProcessNode,
 }
 
 # Activities that boundary events may be attached to.
-ACTIVITY_KINDS = (TaskNode, UserTaskNode)
+ACTIVITY_KINDS = (TaskNode, UserTaskNode, SubProcessNode)
+# Activities that may carry multi-instance loop characteristics (``ProcessDefinition.loops``).
+LOOP_KINDS = (TaskNode, UserTaskNode, SubProcessNode)
 
 
 def timer_of(node: Node) -> TimerSpec | None:
@@ -258,6 +273,12 @@ class ProcessDefinition:
     incoming: Mapping[str, tuple[Flow, ...]] = field(default_factory=dict, compare=False)
     # Boundary events by the id of the activity they are attached to, in definition order.
     boundaries: Mapping[str, tuple[BoundaryEvent, ...]] = field(default_factory=dict, compare=False)
+    # The subprocess each nested node is in (nodes of the process itself are absent).
+    scopes: Mapping[str, str] = field(default_factory=dict)
+    # Multi-instance loop characteristics by activity id.
+    loops: Mapping[str, LoopSpec] = field(default_factory=dict)
+    # The start events of each subprocess, derived from ``scopes`` once.
+    inner_starts: Mapping[str, tuple[StartNode, ...]] = field(default_factory=dict, compare=False)
 
     @classmethod
     def create(
@@ -267,6 +288,8 @@ class ProcessDefinition:
         flows: list[Flow],
         description: str = "",
         expiry_time: str | None = None,
+        scopes: Mapping[str, str] | None = None,
+        loops: Mapping[str, LoopSpec] | None = None,
     ) -> ProcessDefinition:
         outgoing: dict[str, list[Flow]] = {node.id: [] for node in nodes}
         incoming: dict[str, list[Flow]] = {node.id: [] for node in nodes}
@@ -277,6 +300,11 @@ class ProcessDefinition:
         for node in nodes:
             if isinstance(node, BoundaryEvent):
                 boundaries.setdefault(node.attached_to, []).append(node)
+        scopes = dict(scopes or {})
+        inner_starts: dict[str, list[StartNode]] = {}
+        for node in nodes:
+            if isinstance(node, StartNode) and node.id in scopes:
+                inner_starts.setdefault(scopes[node.id], []).append(node)
         return cls(
             name=name,
             nodes={node.id: node for node in nodes},
@@ -286,11 +314,26 @@ class ProcessDefinition:
             outgoing={key: tuple(value) for key, value in outgoing.items()},
             incoming={key: tuple(value) for key, value in incoming.items()},
             boundaries={key: tuple(value) for key, value in boundaries.items()},
+            scopes=scopes,
+            loops=dict(loops or {}),
+            inner_starts={key: tuple(value) for key, value in inner_starts.items()},
         )
 
     @property
     def start_nodes(self) -> tuple[StartNode, ...]:
-        return tuple(node for node in self.nodes.values() if isinstance(node, StartNode))
+        """The process's own start events (a subprocess's are in ``inner_starts``)."""
+        return tuple(
+            node
+            for node in self.nodes.values()
+            if isinstance(node, StartNode) and node.id not in self.scopes
+        )
+
+    def scope_of(self, node_id: str) -> str | None:
+        """The subprocess ``node_id`` is in; None for the process's own nodes."""
+        return self.scopes.get(node_id)
+
+    def loop_of(self, node_id: str) -> LoopSpec | None:
+        return self.loops.get(node_id)
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]

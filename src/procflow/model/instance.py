@@ -16,25 +16,75 @@ from procflow.model.data import JsonObject
 from procflow.model.states import InstanceState, NodeStatus, TokenState
 
 # 2: waits, incident ids and resolutions, ``nextWaitId``. Version 1 documents are upgraded
-# when read (``upgrade_document``), never refused.
+# when read (``upgrade_document``), never refused. Tokens' ``scopeId``, ``locals`` and
+# ``loop`` (subprocesses, multi-instance) are optional keys, absent meaning none: documents
+# without them read as they always did, so they need no new version.
 FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
+class LoopState:
+    """A multi-instance activity's progress, on the token that waits there for its instances
+    (the "host"). ``items``: the collection as evaluated on arrival, kept for a sequential
+    loop (a parallel one starts every instance at once and needs it no more); ``outputs``:
+    each instance's output element by position, None until it completes; ``flow``: the flow
+    the last completed instance chose (a user task's action), which the host takes."""
+
+    total: int
+    started: int = 0
+    completed: int = 0
+    items: tuple[Any, ...] = ()
+    outputs: tuple[Any, ...] = ()
+    flow: str | None = None
+
+    def to_document(self) -> JsonObject:
+        return {
+            "total": self.total,
+            "started": self.started,
+            "completed": self.completed,
+            "items": list(self.items),
+            "outputs": list(self.outputs),
+            "flow": self.flow,
+        }
+
+    @classmethod
+    def from_document(cls, doc: JsonObject) -> LoopState:
+        return cls(
+            total=doc["total"],
+            started=doc["started"],
+            completed=doc["completed"],
+            items=tuple(doc["items"]),
+            outputs=tuple(doc["outputs"]),
+            flow=doc.get("flow"),
+        )
+
+
+_NO_LOCALS: JsonObject = {}
+
+
+@dataclass(frozen=True)
 class Token:
+    """``scope_id``: the token this one runs inside (the token waiting at its subprocess, or
+    the host of the multi-instance activity it is one instance of); ``locals``: variables
+    only this token and the tokens inside it see (an instance's element and loop counter);
+    ``loop``: set on the host of a multi-instance activity while its instances run."""
+
     id: int
     uuid: UUID
     node_id: str
     state: TokenState = TokenState.ACTIVE
     status: NodeStatus = NodeStatus.ARRIVED
     parent_id: int | None = None
+    scope_id: int | None = None
+    locals: JsonObject = field(default_factory=lambda: _NO_LOCALS)
+    loop: LoopState | None = None
 
     @property
     def is_live(self) -> bool:
         return self.state is TokenState.ACTIVE
 
     def to_document(self) -> JsonObject:
-        return {
+        doc: JsonObject = {
             "id": self.id,
             "uuid": str(self.uuid),
             "nodeId": self.node_id,
@@ -42,9 +92,17 @@ class Token:
             "status": self.status.value,
             "parentId": self.parent_id,
         }
+        if self.scope_id is not None:
+            doc["scopeId"] = self.scope_id
+        if self.locals:
+            doc["locals"] = self.locals
+        if self.loop is not None:
+            doc["loop"] = self.loop.to_document()
+        return doc
 
     @classmethod
     def from_document(cls, doc: JsonObject) -> Token:
+        loop = doc.get("loop")
         return cls(
             id=doc["id"],
             uuid=UUID(doc["uuid"]),
@@ -52,6 +110,9 @@ class Token:
             state=TokenState(doc["state"]),
             status=NodeStatus(doc["status"]),
             parent_id=doc.get("parentId"),
+            scope_id=doc.get("scopeId"),
+            locals=doc.get("locals") or _NO_LOCALS,
+            loop=LoopState.from_document(loop) if loop is not None else None,
         )
 
 

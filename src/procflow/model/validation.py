@@ -22,6 +22,7 @@ from procflow.model.definition import (
     ParallelGateway,
     ProcessDefinition,
     StartNode,
+    SubProcessNode,
     TimerCatchNode,
     UserTaskNode,
     is_external_task,
@@ -30,6 +31,7 @@ from procflow.model.definition import (
 )
 from procflow.model.errors import ProblemCollector
 from procflow.model.schema_refs import ref_problems
+from procflow.model.scopes_check import check_loops, check_scopes
 from procflow.model.timers import InvalidTimer, TimerKind, TimerSpec, check_timer_value
 
 LineOf = Callable[[str], int | None]
@@ -59,6 +61,8 @@ def check_graph(
     _check_boundaries(definition, report, reported)
     _check_event_gateways(definition, report)
     _check_expiry(definition, report)
+    check_scopes(definition, report)
+    check_loops(definition, report)
     _check_reachable(definition, report)
 
 
@@ -167,6 +171,7 @@ def reachable_from(definition: ProcessDefinition, roots: set[str]) -> set[str]:
         node_id = queue.popleft()
         following = [flow.target for flow in definition.outgoing_flows(node_id)]
         following += [boundary.id for boundary in definition.boundaries_of(node_id)]
+        following += [start.id for start in definition.inner_starts.get(node_id, ())]
         for target in following:
             if target in definition.nodes and target not in reached:
                 reached.add(target)
@@ -247,14 +252,18 @@ def _check_boundaries(
                 f"not to {kind_of(activity)} {activity.id!r}",
                 node.id,
             )
-        elif node.error is not None and not is_external_task(activity):
-            # Only something that can throw: external tasks now, call activities and
-            # subprocesses when they land (engine.errors finds the catching boundary).
+        elif node.error is not None and not _may_throw(activity):
+            # Only something that can throw: external tasks and subprocesses (an error end
+            # event inside); engine.errors finds the catching boundary.
             report(
-                "an error boundary event can only be attached to an external task, "
-                f"and {activity.id!r} is not one (give it a topic)",
+                "an error boundary event can only be attached to an external task or a "
+                f"subprocess, and {activity.id!r} is neither (give it a topic)",
                 node.id,
             )
+
+
+def _may_throw(node: Node) -> bool:
+    return is_external_task(node) or isinstance(node, SubProcessNode)
 
 
 def _is_activity(node: Node) -> bool:

@@ -34,12 +34,14 @@ from procflow.model.definition import (
     ParallelGateway,
     ProcessDefinition,
     StartNode,
+    SubProcessNode,
     TaskNode,
     TimerCatchNode,
     UserTaskNode,
 )
 from procflow.model.errors import ProblemCollector
 from procflow.model.expression import Expression, ExpressionSyntaxError
+from procflow.model.loops import DEFAULT_ELEMENT_VARIABLE, LoopSpec
 from procflow.model.timers import CEL_PREFIX, TimerKind, TimerSpec, timer_spec
 from procflow.model.validation import check_graph
 
@@ -167,15 +169,61 @@ def _build(
             )
             return None
 
-    nodes = [_build_node(raw, compile_at) for raw in document["nodes"]]
-    _report_duplicate_ids(nodes, problems, lines)
-    flows = [_build_flow(raw, compile_at) for raw in document["flows"]]
+    scoped = _Scoped()
+    scoped.add(document["nodes"], document["flows"], None, compile_at)
+    _report_duplicate_ids(scoped.nodes, problems, lines)
     return ProcessDefinition.create(
         document["name"],
-        nodes,
-        flows,
+        scoped.nodes,
+        scoped.flows,
         document.get("description", ""),
         document.get("expiryTime"),
+        scopes=scoped.scopes,
+        loops=scoped.loops,
+    )
+
+
+class _Scoped:
+    """Nodes and flows of the process and of its subprocesses (nested ``nodes``/``flows``),
+    in one flat list, with the subprocess each nested node is in and each activity's loop."""
+
+    def __init__(self) -> None:
+        self.nodes: list[Node] = []
+        self.flows: list[Flow] = []
+        self.scopes: dict[str, str] = {}
+        self.loops: dict[str, LoopSpec] = {}
+
+    def add(
+        self, nodes: list[Any], flows: list[Any], scope: str | None, compile_at: Compile
+    ) -> None:
+        for raw in nodes:
+            node = _build_node(raw, compile_at)
+            self.nodes.append(node)
+            if scope is not None:
+                self.scopes.setdefault(node.id, scope)
+            if "multiInstance" in raw:
+                loop = _build_loop(raw["multiInstance"], node.id, compile_at)
+                if loop is not None:
+                    self.loops[node.id] = loop
+            if raw["type"] == "subProcess":
+                self.add(raw["nodes"], raw["flows"], node.id, compile_at)
+        self.flows.extend(_build_flow(raw, compile_at) for raw in flows)
+
+
+def _build_loop(raw: Mapping[str, Any], node_id: str, compile_at: Compile) -> LoopSpec | None:
+    """A ``multiInstance:`` mapping; None when an expression does not compile (reported)."""
+    sources = [raw.get(key) for key in ("collection", "outputElement", "completionCondition")]
+    compiled = [compile_at(source, node_id) if source else None for source in sources]
+    collection, output, condition = compiled
+    if collection is None or any(c is None for c, s in zip(compiled, sources, strict=True) if s):
+        return None
+    return LoopSpec(
+        collection,
+        raw.get("elementVariable", DEFAULT_ELEMENT_VARIABLE),
+        output,
+        raw.get("outputCollection"),
+        condition,
+        bool(raw.get("sequential", False)),
     )
 
 
@@ -194,6 +242,8 @@ def _build_node(raw: Mapping[str, Any], compile_at: Compile) -> Node:
         return ExclusiveGateway(node_id, name, raw.get("default"))
     if kind == "parallelGateway":
         return ParallelGateway(node_id, name)
+    if kind == "subProcess":
+        return SubProcessNode(node_id, name)
     return EndNode(node_id, name, raw.get("errorCode"), bool(raw.get("terminate", False)))
 
 

@@ -10,6 +10,7 @@ hears the outcomes that move the instance.
 
 from __future__ import annotations
 
+from procflow.engine.activities import leave_activity
 from procflow.engine.errors import throw_error
 from procflow.engine.events import (
     BpmnErrorThrown,
@@ -18,7 +19,6 @@ from procflow.engine.events import (
     ExternalTaskFailed,
     OpenExternalTask,
 )
-from procflow.engine.activities import leave_activity
 from procflow.engine.run import Run
 from procflow.engine.tokens import is_waiting, with_status
 from procflow.model.data import merge_patch

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from procflow.engine.events import ActionExecuted, JobCompleted, JobFailed, Start
 from procflow.engine.activities import leave_activity
+from procflow.engine.events import ActionExecuted, JobCompleted, JobFailed, Start
 from procflow.engine.nodes import advance, execute_task
 from procflow.engine.run import Run
 from procflow.engine.timers import schedule_expiry

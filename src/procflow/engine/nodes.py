@@ -22,6 +22,7 @@ from procflow.model.definition import (
     EventBasedGateway,
     ExclusiveGateway,
     MessageCatchNode,
+    Node,
     ParallelGateway,
     StartNode,
     SubProcessNode,
@@ -60,6 +61,10 @@ def visit(run: Run, token: Token) -> Token | None:
     loop = run.definition.loops.get(node.id) if run.definition.loops else None
     if loop is not None and loop_host(run, token) is None:
         return start_loop(run, token, loop)
+    return _visit_node(run, token, node)
+
+
+def _visit_node(run: Run, token: Token, node: Node) -> Token | None:
     match node:
         case StartNode():
             return follow_only(run, token)

@@ -64,8 +64,11 @@ def _check_subprocess_starts(
 
 def _is_triggered(start: StartNode) -> bool:
     return bool(
-        start.timer or start.message or start.start_condition or start.mandatory_params
-        or start.data_schema  # fmt: skip
+        start.timer
+        or start.message
+        or start.start_condition
+        or start.mandatory_params
+        or start.data_schema
     )
 
 

@@ -22,6 +22,15 @@ NODE_TAGS = TASK_TAGS | {
     "eventBasedGateway",
     "receiveTask",
 }
+SUBPROCESS_TAG = "subProcess"
+# Activities that may carry bpmn:multiInstanceLoopCharacteristics (model.loops).
+LOOP_TAGS = TASK_TAGS | {"userTask", SUBPROCESS_TAG}
+# Children of a bpmn:subProcess that are about the subprocess itself, not its content.
+SUBPROCESS_OWN = frozenset(
+    {"incoming", "outgoing", "multiInstanceLoopCharacteristics", "dataInputAssociation",
+     "dataOutputAssociation", "documentation", "extensionElements", "ioSpecification",
+     "property"}
+)  # fmt: skip
 # Events that may carry a bpmn:timerEventDefinition; any other trigger is not supported yet.
 TIMER_EVENT_TAGS = frozenset({"startEvent", "intermediateCatchEvent", "boundaryEvent"})
 # Event definitions each event accepts besides a timer.
@@ -83,7 +92,9 @@ NODE_ARTIFACTS = frozenset(
 
 _CHILD_MESSAGES = {
     "standardLoopCharacteristics": "loop tasks are not supported yet",
-    "multiInstanceLoopCharacteristics": "multi-instance tasks are not supported yet",
+    "multiInstanceLoopCharacteristics": (
+        "multi-instance is supported on tasks, user tasks and subprocesses only"
+    ),
     "script": (
         "scriptTask scripts are not run; compute data with <procflow:rule> instead, or make it "
         'an external task with camunda:type="external" camunda:topic="..."'

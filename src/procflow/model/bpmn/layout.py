@@ -69,6 +69,29 @@ class Layout:
 
 
 def layout(definition: ProcessDefinition) -> Layout:
+    """Boxes and waypoints for every node and flow. Each subprocess's content is laid out
+    on its own, as the plane bpmn.io opens when one drills into the collapsed subprocess."""
+    if not definition.scopes:
+        return _layout_scope(definition)
+    boxes: dict[str, Box] = {}
+    waypoints: dict[str, list[Point]] = {}
+    for scope in (None, *sorted(set(definition.scopes.values()))):
+        part = _layout_scope(scope_part(definition, scope))
+        boxes.update(part.boxes)
+        waypoints.update(part.waypoints)
+    return Layout(boxes, waypoints)
+
+
+def scope_part(definition: ProcessDefinition, scope: str | None) -> ProcessDefinition:
+    """The nodes directly in ``scope`` (None: the process) and the flows between them, as a
+    definition of their own (a subprocess's start event is its start node)."""
+    nodes = [n for n in definition.nodes.values() if definition.scope_of(n.id) == scope]
+    ids = {node.id for node in nodes}
+    flows = [flow for flow in definition.flows if flow.source in ids]
+    return ProcessDefinition.create(definition.name, nodes, flows)
+
+
+def _layout_scope(definition: ProcessDefinition) -> Layout:
     order, loops = _order(definition)
     layers = _layers(definition, order, loops)
     boxes = _place(definition, order, layers)

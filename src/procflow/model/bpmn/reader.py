@@ -16,10 +16,13 @@ from procflow.model.bpmn.context import NAME_PATTERN, ReadContext
 from procflow.model.bpmn.elements import (
     FLOW_TAG,
     GATEWAY_TAGS,
+    LOOP_TAGS,
     NODE_ARTIFACTS,
     NODE_TAGS,
     OTHER_TRIGGERS,
     PROCESS_ARTIFACTS,
+    SUBPROCESS_OWN,
+    SUBPROCESS_TAG,
     TIMER_EVENT_TAGS,
     TRIGGERED_EVENT_TAGS,
     unsupported_child,
@@ -27,6 +30,7 @@ from procflow.model.bpmn.elements import (
     unsupported_trigger,
 )
 from procflow.model.bpmn.external import HINT, is_marked_external
+from procflow.model.bpmn.loops import LOOP_TAG, read_loop
 from procflow.model.bpmn.namespaces import (
     BPMN_NS,
     BPMNDI_NS,
@@ -35,10 +39,18 @@ from procflow.model.bpmn.namespaces import (
     procflow,
     split_tag,
 )
-from procflow.model.bpmn.nodes import read_flow, read_node, text_of
+from procflow.model.bpmn.nodes import check_extensions, read_flow, read_node, text_of
 from procflow.model.bpmn.secure_xml import load_xml
-from procflow.model.definition import Flow, Node, ParallelGateway, ProcessDefinition, TaskNode
+from procflow.model.definition import (
+    Flow,
+    Node,
+    ParallelGateway,
+    ProcessDefinition,
+    SubProcessNode,
+    TaskNode,
+)
 from procflow.model.errors import DefinitionInvalid, DefinitionProblem, ProblemCollector
+from procflow.model.loops import LoopSpec
 from procflow.model.validation import check_graph, reachable_from
 
 BPMN_SUFFIXES = (".bpmn", ".bpmn20.xml", ".xml")
@@ -160,7 +172,13 @@ def _read_process(element: etree._Element, problems: ProblemCollector) -> BpmnPr
     for child in element:
         graph.add(child)
     definition = ProcessDefinition.create(
-        name, graph.nodes, graph.flows, _description(element), _expiry_time(element, ctx)
+        name,
+        graph.nodes,
+        graph.flows,
+        _description(element),
+        _expiry_time(element, ctx),
+        scopes=graph.scopes,
+        loops=graph.loops,
     )
     graph.check(definition, process_id, element)
     return BpmnProcess(process_id, _without(definition, graph.placeholders))
@@ -197,12 +215,17 @@ class _ProcessGraph:
         self.flows: list[Flow] = []
         self.placeholders: set[str] = set()
         self.lines: dict[str, int] = {}
+        # The subprocess each nested element is in, and each activity's multi-instance loop.
+        self.scopes: dict[str, str] = {}
+        self.loops: dict[str, LoopSpec] = {}
 
-    def add(self, child: etree._Element) -> None:
+    def add(self, child: etree._Element, scope: str | None = None) -> None:
         namespace, tag = split_tag(child.tag)
         element_id = child.get("id")
-        if element_id and isinstance(child.sourceline, int):
-            self.lines.setdefault(element_id, child.sourceline)
+        self._note(child, namespace, tag, scope)
+        if namespace == BPMN_NS and tag == SUBPROCESS_TAG:
+            self._add_subprocess(child, element_id or "")
+            return
         if namespace == PROCFLOW_NS:
             self.ctx.report(f"<procflow:{tag}> is not allowed here", element_id, child)
         if namespace != BPMN_NS or tag in PROCESS_ARTIFACTS:
@@ -230,6 +253,7 @@ class _ProcessGraph:
             self.flows.append(read_flow(child, self.ctx))
         elif tag in NODE_TAGS:
             self.nodes.append(read_node(child, tag, self.ctx))
+            self._add_loop(child, tag, element_id or "")
         else:
             self.ctx.report(unsupported_element(tag), element_id, child)
             self._add_placeholder(element_id or "", tag)
@@ -249,7 +273,48 @@ class _ProcessGraph:
                     continue
                 if local in OTHER_TRIGGERS.get(tag, ()):
                     continue
+                if local == LOOP_TAG and tag in LOOP_TAGS:
+                    continue
                 self.ctx.report(unsupported_child(tag, local), element.get("id"), child)
+
+    def _note(
+        self, child: etree._Element, namespace: str | None, tag: str, scope: str | None
+    ) -> None:
+        """Where the element is: its line, and the subprocess it is in."""
+        element_id = child.get("id")
+        if element_id and isinstance(child.sourceline, int):
+            self.lines.setdefault(element_id, child.sourceline)
+        if scope is not None and element_id and namespace == BPMN_NS and tag != FLOW_TAG:
+            self.scopes.setdefault(element_id, scope)
+
+    def _add_loop(self, element: etree._Element, tag: str, element_id: str) -> None:
+        if tag in LOOP_TAGS:
+            loop = read_loop(element, element_id, self.ctx)
+            if loop is not None:
+                self.loops[element_id] = loop
+
+    def _add_subprocess(self, element: etree._Element, element_id: str) -> None:
+        """An embedded subprocess: its node, then its own flow elements, nested to any depth."""
+        if element.get("triggeredByEvent", "false").strip() == "true":
+            self.ctx.report("an event subprocess (triggeredByEvent) is not supported yet",
+                            element_id, element)  # fmt: skip
+            self._add_placeholder(element_id, SUBPROCESS_TAG)
+            return
+        if not element_id:
+            self.ctx.report(f"bpmn:{SUBPROCESS_TAG} needs an id", None, element)
+        else:
+            self.ctx.check_id(element_id, "id", element_id, element)
+        check_extensions(element, SUBPROCESS_TAG, element_id, self.ctx)
+        self.nodes.append(SubProcessNode(element_id, element.get("name", "")))
+        self._add_loop(element, SUBPROCESS_TAG, element_id)
+        for child in element:
+            namespace, local = split_tag(child.tag)
+            if namespace == BPMN_NS and local in SUBPROCESS_OWN:
+                continue
+            if namespace == BPMN_NS and local == "standardLoopCharacteristics":
+                self.ctx.report(unsupported_child(SUBPROCESS_TAG, local), element_id, child)
+                continue
+            self.add(child, element_id)
 
     def _add_placeholder(self, element_id: str, tag: str) -> None:
         self.placeholders.add(element_id)
@@ -294,6 +359,8 @@ def _without(definition: ProcessDefinition, placeholders: set[str]) -> ProcessDe
         list(definition.flows),
         definition.description,
         definition.expiry_time,
+        scopes={k: v for k, v in definition.scopes.items() if k not in placeholders},
+        loops=definition.loops,
     )
 
 

@@ -31,12 +31,14 @@ from procflow.model.definition import (
     ParallelGateway,
     ProcessDefinition,
     StartNode,
+    SubProcessNode,
     TaskNode,
     TimerCatchNode,
     UserTaskNode,
     message_of,
     timer_of,
 )
+from procflow.model.loops import DEFAULT_ELEMENT_VARIABLE, LoopSpec
 
 TARGET_NAMESPACE = "https://procflow.dev/processes"
 
@@ -83,8 +85,12 @@ def _write_process(process: etree._Element, definition: ProcessDefinition, proce
         process.set(procflow("expiryTime"), definition.expiry_time)
     if definition.description:
         etree.SubElement(process, bpmn("documentation")).text = definition.description
-    for node in definition.nodes.values():
-        element = _write_node(process, node)
+    # A subprocess's element before its content, which is written inside it.
+    containers: dict[str | None, etree._Element] = {None: process}
+    for node in sorted(definition.nodes.values(), key=lambda n: _depth(definition, n.id)):
+        element = _write_node(containers[definition.scope_of(node.id)], node)
+        if isinstance(node, SubProcessNode):
+            containers[node.id] = element
         for flow in definition.incoming_flows(node.id):
             etree.SubElement(element, bpmn("incoming")).text = flow.id
         for flow in definition.outgoing_flows(node.id):
@@ -94,8 +100,35 @@ def _write_process(process: etree._Element, definition: ProcessDefinition, proce
         if timer is not None:
             write_timer(element, timer)
         _write_error_and_terminate(process, element, node)
+        loop = definition.loop_of(node.id)
+        if loop is not None:
+            write_loop(element, loop)
     for flow in definition.flows:
-        _write_flow(process, flow)
+        _write_flow(containers.get(definition.scope_of(flow.source), process), flow)
+
+
+def _depth(definition: ProcessDefinition, node_id: str) -> int:
+    depth, scope = 0, definition.scope_of(node_id)
+    while scope is not None:
+        depth, scope = depth + 1, definition.scope_of(scope)
+    return depth
+
+
+def write_loop(element: etree._Element, loop: LoopSpec) -> None:
+    written = etree.SubElement(element, bpmn("multiInstanceLoopCharacteristics"))
+    if loop.sequential:
+        written.set("isSequential", "true")
+    written.set(procflow("collection"), loop.collection.source)
+    if loop.element_variable != DEFAULT_ELEMENT_VARIABLE:
+        written.set(procflow("elementVariable"), loop.element_variable)
+    if loop.output_element is not None:
+        written.set(procflow("outputElement"), loop.output_element.source)
+    if loop.output_collection is not None:
+        written.set(procflow("outputCollection"), loop.output_collection)
+    if loop.completion_condition is not None:
+        condition = etree.SubElement(written, bpmn("completionCondition"))
+        condition.set(f"{{{XSI_NS}}}type", "bpmn:tFormalExpression")
+        condition.text = loop.completion_condition.source
 
 
 def _write_error_and_terminate(
@@ -118,8 +151,9 @@ def _write_error_and_terminate(
         etree.SubElement(element, bpmn("terminateEventDefinition"))
 
 
-def _message_id(process: etree._Element, message: MessageSpec) -> str:
+def _message_id(where: etree._Element, message: MessageSpec) -> str:
     """The id of the file's ``bpmn:message`` for this name and key, declared once."""
+    process = _process_of(where)
     root = process.getparent()
     assert root is not None
     key = message.correlation_key.source if message.correlation_key else None
@@ -138,8 +172,9 @@ def _message_id(process: etree._Element, message: MessageSpec) -> str:
     return message_id
 
 
-def _error_id(process: etree._Element, code: str) -> str:
+def _error_id(where: etree._Element, code: str) -> str:
     """The id of the file's ``bpmn:error`` for ``code``, declared once before the process."""
+    process = _process_of(where)
     root = process.getparent()
     assert root is not None
     for error in root.iterchildren(bpmn("error")):
@@ -152,6 +187,15 @@ def _error_id(process: etree._Element, code: str) -> str:
     error.set("errorCode", code)
     process.addprevious(error)
     return error_id
+
+
+def _process_of(element: etree._Element) -> etree._Element:
+    """The ``bpmn:process`` an element (maybe inside subprocesses) is written in."""
+    while element.tag != bpmn("process"):
+        parent = element.getparent()
+        assert parent is not None
+        element = parent
+    return element
 
 
 def _new(parent: etree._Element, tag: str, node_id: str, name: str) -> etree._Element:
@@ -198,6 +242,8 @@ def _write_node(process: etree._Element, node: Node) -> etree._Element:
             return _write_catching(process, node)
         case ParallelGateway() | EndNode() | TimerCatchNode() | EventBasedGateway():
             return _new(process, _PLAIN_TAGS[type(node)], node.id, node.name)
+        case SubProcessNode():
+            return _new(process, "subProcess", node.id, node.name)
 
 
 def _write_catching(
@@ -267,14 +313,35 @@ def _write_diagram(
     plane.set("id", f"BPMNPlane_{process_id}")
     plane.set("bpmnElement", process_id)
     auto = layout(definition)
-    for node in definition.nodes.values():
+    planes: dict[str | None, etree._Element] = {None: plane}
+    for node in sorted(definition.nodes.values(), key=lambda n: _depth(definition, n.id)):
         kept = drawn.get(node.id)
-        plane.append(copy.deepcopy(kept) if kept is not None else _shape(node, auto.boxes[node.id]))
+        target = planes[definition.scope_of(node.id)]
+        target.append(
+            copy.deepcopy(kept) if kept is not None else _shape(node, auto.boxes[node.id])
+        )
+        if isinstance(node, SubProcessNode):
+            planes[node.id] = target if _expanded(kept) else _drill_down_plane(root, node.id)
     for flow in definition.flows:
         kept = drawn.get(flow.id)
-        plane.append(
+        planes.get(definition.scope_of(flow.source), plane).append(
             copy.deepcopy(kept) if kept is not None else _edge(flow.id, _waypoints(auto, flow))
         )
+
+
+def _expanded(shape: etree._Element | None) -> bool:
+    """A subprocess drawn expanded has its content on its parent's plane."""
+    return shape is not None and shape.get("isExpanded") == "true"
+
+
+def _drill_down_plane(root: etree._Element, subprocess_id: str) -> etree._Element:
+    """The plane of a collapsed subprocess's content (bpmn.io's drill-down view)."""
+    diagram = etree.SubElement(root, bpmndi("BPMNDiagram"))
+    diagram.set("id", f"BPMNDiagram_{subprocess_id}")
+    plane = etree.SubElement(diagram, bpmndi("BPMNPlane"))
+    plane.set("id", f"BPMNPlane_{subprocess_id}")
+    plane.set("bpmnElement", subprocess_id)
+    return plane
 
 
 def _shape(node: Node, box: Box) -> etree._Element:
@@ -283,6 +350,8 @@ def _shape(node: Node, box: Box) -> etree._Element:
     shape.set("bpmnElement", node.id)
     if isinstance(node, ExclusiveGateway):
         shape.set("isMarkerVisible", "true")
+    if isinstance(node, SubProcessNode):
+        shape.set("isExpanded", "false")
     bounds = etree.SubElement(shape, f"{{{DC_NS}}}Bounds")
     for attribute, value in (("x", box.x), ("y", box.y)):
         bounds.set(attribute, str(value))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -9,7 +10,7 @@ import orjson
 from starlette.responses import JSONResponse
 
 from procflow.model.build import Build, resource_definition_id
-from procflow.model.instance import Incident, ProcessInstance, Token, Wait
+from procflow.model.instance import Incident, ProcessInstance, Token, Wait, locals_seen
 from procflow.runtime.flowx_variants import ui_actions
 from procflow.runtime.queries import LineageView
 from procflow.runtime.starting import PreparedStart
@@ -31,8 +32,8 @@ def _text(value: UUID | None) -> str | None:
     return str(value) if value is not None else None
 
 
-def token_json(token: Token) -> Json:
-    return {
+def token_json(token: Token, by_id: Mapping[int, Token] | None = None) -> Json:
+    shown: Json = {
         "id": token.id,
         "uuid": str(token.uuid),
         "state": token.state.value,
@@ -40,10 +41,18 @@ def token_json(token: Token) -> Json:
         "currentNodeId": token.node_id,
         "parentTokenId": token.parent_id,
     }
+    if token.scope_id is not None:
+        shown["scopeTokenId"] = token.scope_id
+    variables = locals_seen(token, by_id) if by_id is not None else token.locals
+    if variables:
+        shown["variables"] = variables
+    return shown
 
 
 def start_response_json(instance: ProcessInstance, build: Build) -> Json:
-    """Exactly the FlowX start response (API.md), plus ``parentTokenId`` on tokens."""
+    """Exactly the FlowX start response (API.md), plus ``parentTokenId`` on tokens (and,
+    inside subprocesses and multi-instance activities, ``scopeTokenId`` and ``variables``)."""
+    by_id = {token.id: token for token in instance.tokens}
     return {
         "uuid": str(instance.uuid),
         "state": instance.state.value,
@@ -58,7 +67,7 @@ def start_response_json(instance: ProcessInstance, build: Build) -> Json:
         ),
         "parentApplicationId": None,
         "rootApplicationId": None,
-        "tokens": [token_json(t) for t in instance.tokens],
+        "tokens": [token_json(t, by_id) for t in instance.tokens],
         "instanceMetadata": {
             "processInstanceId": instance.id,
             "processInstanceUuid": str(instance.uuid),

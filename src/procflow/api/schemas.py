@@ -102,6 +102,16 @@ class Token(Schema):
     statusCurrentNode: NodeStatus
     currentNodeId: str
     parentTokenId: int | None
+    scopeTokenId: int | None = Field(
+        default=None,
+        description="The token this one runs inside: the token waiting at its subprocess, "
+        "or the multi-instance activity it is one instance of.",
+    )
+    variables: dict[str, Any] | None = Field(
+        default=None,
+        description="On a token of a multi-instance instance: its element and loopCounter "
+        "(not in the instance data).",
+    )
     uiActions: list[UiAction] | None = Field(
         default=None, description="On a token waiting at a user task: its actions (FlowX 4.6+)."
     )

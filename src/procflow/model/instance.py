@@ -6,6 +6,7 @@ release read instances saved by an earlier one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -290,6 +291,39 @@ class ProcessInstance:
             next_token_id=doc["nextTokenId"],
             next_wait_id=doc["nextWaitId"],
         )
+
+
+def locals_seen(token: Token, by_id: Mapping[int, Token]) -> JsonObject:
+    """The variables ``token`` sees beside the data: its own locals and those of the tokens
+    it runs inside (a multi-instance element), the nearest winning."""
+    layers: list[JsonObject] = []
+    current: Token | None = token
+    while current is not None:
+        if current.locals:
+            layers.append(current.locals)
+        current = by_id.get(current.scope_id) if current.scope_id is not None else None
+    seen: JsonObject = {}
+    for layer in reversed(layers):
+        seen.update(layer)
+    return seen
+
+
+def visible_locals(document: JsonObject, token_uuid: str) -> JsonObject:
+    """What ``Token.locals`` the token of a saved document sees (see ``locals_seen``):
+    read from the document itself, so that the store's readers (an external task's fetch)
+    need not load the whole instance."""
+    tokens = document.get("tokens", ())
+    by_id = {t["id"]: t for t in tokens}
+    current = next((t for t in tokens if t["uuid"] == token_uuid), None)
+    layers: list[JsonObject] = []
+    while current is not None:
+        if current.get("locals"):
+            layers.append(current["locals"])
+        current = by_id.get(current.get("scopeId")) if current.get("scopeId") is not None else None
+    seen: JsonObject = {}
+    for layer in reversed(layers):
+        seen.update(layer)
+    return seen
 
 
 def upgrade_document(doc: JsonObject) -> JsonObject:

@@ -20,7 +20,7 @@ from uuid import UUID
 from procflow.engine.events import BpmnErrorThrown, Event, ExternalTaskCompleted, ExternalTaskFailed
 from procflow.model.data import JsonObject, select_paths
 from procflow.model.errors import ExternalTaskLockLost, ExternalTaskNotFound, Forbidden
-from procflow.model.instance import ProcessInstance
+from procflow.model.instance import ProcessInstance, visible_locals
 from procflow.runtime.access import ANY_WORKSPACE, Principal, Role
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.pipeline import apply_step, run_command
@@ -96,6 +96,11 @@ def fetch_and_lock(
 
 
 def _narrowed(task: ExternalTask, topic: TopicRequest) -> ExternalTask:
+    """The task as its worker sees it: the data with the token's own variables laid over it
+    (a multi-instance element), narrowed to the variables the worker asked for."""
+    variables = visible_locals(task.document, str(task.token_uuid)) if task.document else {}
+    if variables:
+        task = replace(task, data={**task.data, **variables})
     if topic.variables is None:
         return task
     return replace(task, data=select_paths(task.data, topic.variables))

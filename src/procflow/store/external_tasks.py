@@ -23,7 +23,7 @@ _t = external_tasks.c
 _pi = process_instances.c
 
 _ROW_COLUMNS = (
-    *external_tasks.c, _pi.workspace_id, _pi.definition_name, _pi.data,
+    *external_tasks.c, _pi.workspace_id, _pi.definition_name, _pi.data, _pi.document,
 )  # fmt: skip
 _JOINED = external_tasks.join(process_instances, _pi.uuid == _t.instance_uuid)
 
@@ -111,7 +111,7 @@ def _task_from_row(row: Row[Any]) -> ExternalTask:
         retries=m["retries"], available_at=m["available_at"], locked_by=m["locked_by"],
         locked_until=m["locked_until"], error_message=m["error_message"],
         error_details=m["error_details"], workspace_id=m["workspace_id"],
-        definition_name=m["definition_name"], data=m["data"],
+        definition_name=m["definition_name"], data=m["data"], document=m["document"],
     )  # fmt: skip
 
 

@@ -127,6 +127,9 @@ class ExternalTask:
     workspace_id: UUID
     definition_name: str
     data: dict[str, Any] = field(default_factory=dict)
+    # The instance's saved document, read for the token's own variables (a multi-instance
+    # element), which the worker is given beside the data.
+    document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,9 @@ def _check_subprocess_starts(
 ) -> None:
     starts = definition.inner_starts.get(node.id, ())
     if not starts:
-        report("a subprocess needs a start event", node.id)
+        empty = not any(definition.scope_of(n) == node.id for n in definition.nodes)
+        hint = " (it is empty: draw what it does)" if empty else ""
+        report(f"a subprocess needs a start event{hint}", node.id)
     elif len(starts) > 1:
         report("a subprocess takes one start event", node.id)
     for start in starts:

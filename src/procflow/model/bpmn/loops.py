@@ -39,7 +39,12 @@ def read_loop(element: etree._Element, node_id: str, ctx: ReadContext) -> LoopSp
     sequential = loop.get("isSequential", "false").strip()
     if sequential not in ("true", "false"):
         ctx.report(f"isSequential must be 'true' or 'false', not {sequential!r}", node_id, loop)
-    spec = _zeebe_loop(loop, node_id, ctx) or _procflow_loop(loop, node_id, ctx)
+    zeebe_loop = next((c for e in loop.iterchildren(bpmn("extensionElements"))
+                       for c in e.iterchildren(zeebe("loopCharacteristics"))), None)  # fmt: skip
+    if zeebe_loop is not None:
+        spec = _zeebe_loop(zeebe_loop, node_id, ctx)
+    else:
+        spec = _procflow_loop(loop, node_id, ctx)
     if spec is None:
         return None
     condition = _completion_condition(loop, node_id, ctx)
@@ -88,12 +93,7 @@ def _procflow_loop(loop: etree._Element, node_id: str, ctx: ReadContext) -> _Par
     return collection, variable, output, output_collection
 
 
-def _zeebe_loop(loop: etree._Element, node_id: str, ctx: ReadContext) -> _Parts | None:
-    found = [c for e in loop.iterchildren(bpmn("extensionElements"))
-             for c in e.iterchildren(zeebe("loopCharacteristics"))]  # fmt: skip
-    if not found:
-        return None
-    zeebe_loop = found[0]
+def _zeebe_loop(zeebe_loop: etree._Element, node_id: str, ctx: ReadContext) -> _Parts | None:
     collection = _feel_path(zeebe_loop.get("inputCollection"), "inputCollection", node_id,
                             zeebe_loop, ctx)  # fmt: skip
     variable = _variable(zeebe_loop.get("inputElement"), node_id, zeebe_loop, ctx)

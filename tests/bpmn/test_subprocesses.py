@@ -66,8 +66,8 @@ def test_a_nested_subprocess_is_read_into_one_flat_node_map_with_scopes() -> Non
     [process] = parse_bpmn(document(body(PROCFLOW_LOOP)), "orders.bpmn")
     definition = process.definition
     assert isinstance(definition.nodes["each"], SubProcessNode)
-    assert definition.scopes == {"eachStart": "each", "pack": "each", "deeper": "each",
-                                 "eachEnd": "each", "deepStart": "deeper", "deepEnd": "deeper"}  # fmt: skip
+    inner = {"eachStart": "each", "pack": "each", "deeper": "each", "eachEnd": "each"}
+    assert definition.scopes == {**inner, "deepStart": "deeper", "deepEnd": "deeper"}
     assert [start.id for start in definition.start_nodes] == ["begin"]
     assert [start.id for start in definition.inner_starts["deeper"]] == ["deepStart"]
     loop = definition.loops["each"]

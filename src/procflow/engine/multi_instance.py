@@ -50,9 +50,11 @@ def start_loop(run: Run, token: Token, spec: LoopSpec) -> Token | None:
         total=total,
         started=1 if spec.sequential else total,
         items=tuple(items) if spec.sequential else (),
-        outputs=(None,) * total if spec.output_collection else (),
+        outputs=[None] * total if spec.output_collection else [],
     )
     host = run.put(with_loop(with_status(token, NodeStatus.EXECUTING), loop))
+    run.owned_outputs.add(host.id)
+    run.visit_limit += total * _body_size(run, node_id)
     details = {"instances": total, "sequential": spec.sequential}
     run.audit("multi_instance_started", node_id, host, details)
     arm_boundaries(run, host, node_id)
@@ -63,6 +65,21 @@ def start_loop(run: Run, token: Token, spec: LoopSpec) -> Token | None:
     instances = [_start_instance(run, host, spec, item, i) for i, item in enumerate(items)]
     run.queue.extend(instance.id for instance in instances)
     return None
+
+
+def _body_size(run: Run, node_id: str) -> int:
+    """The nodes one pass through the activity visits: itself, and a subprocess's content
+    at any depth."""
+    scopes = run.definition.scopes
+    if not scopes:
+        return 1
+    inside = 0
+    for direct in scopes.values():
+        scope: str | None = direct
+        while scope is not None and scope != node_id:
+            scope = scopes.get(scope)
+        inside += scope == node_id
+    return 1 + inside
 
 
 def _collection(run: Run, token: Token, spec: LoopSpec) -> list[Any] | None:
@@ -96,13 +113,9 @@ def instance_done(run: Run, host: Token, instance: Token, flow: Flow | None) -> 
     assert host.loop is not None
     loop = host.loop
     index = int(instance.locals[LOOP_COUNTER]) - 1
-    outputs = loop.outputs
-    if spec.output_element is not None:
-        value = _value(run, spec.output_element, run.view(instance), "output element", instance)
-        if isinstance(value, EvaluationFailed):
-            return None
-        if outputs:
-            outputs = (*outputs[:index], value, *outputs[index + 1 :])
+    outputs = _with_output(run, spec, host, instance, index)
+    if outputs is None:
+        return None
     loop = replace(loop, completed=loop.completed + 1, outputs=outputs,
                    flow=flow.id if flow is not None else loop.flow)  # fmt: skip
     early = False
@@ -125,6 +138,26 @@ def instance_done(run: Run, host: Token, instance: Token, flow: Flow | None) -> 
         host = run.put(with_loop(host, replace(loop, started=loop.started + 1)))
         return _start_instance(run, host, spec, loop.items[loop.started], loop.started)
     return None
+
+
+def _with_output(
+    run: Run, spec: LoopSpec, host: Token, instance: Token, index: int
+) -> list[Any] | None:
+    """The host's outputs with the instance's output element in its place; None after an
+    incident. The list is copied once per step, then written in place."""
+    assert host.loop is not None
+    outputs = host.loop.outputs
+    if spec.output_element is None:
+        return outputs
+    value = _value(run, spec.output_element, run.view(instance), "output element", instance)
+    if isinstance(value, EvaluationFailed):
+        return None
+    if outputs:
+        if host.id not in run.owned_outputs:
+            outputs = list(outputs)
+            run.owned_outputs.add(host.id)
+        outputs[index] = value
+    return outputs
 
 
 def _condition(run: Run, spec: LoopSpec, loop: LoopState, instance: Token) -> bool | None:

@@ -12,7 +12,7 @@ from procflow.engine.messages import wait_at_message_catch
 from procflow.engine.moves import follow_only
 from procflow.engine.multi_instance import start_loop, without_locals
 from procflow.engine.rules import RuleFailed, apply_rules
-from procflow.engine.run import VISIT_LIMIT, Run
+from procflow.engine.run import Run
 from procflow.engine.scopes import loop_host
 from procflow.engine.timers import arm_boundaries, wait_for_timers
 from procflow.engine.tokens import completed, with_status
@@ -48,8 +48,8 @@ def advance(run: Run, token: Token) -> None:
 
 def _visit_within_budget(run: Run, token: Token) -> Token | None:
     run.visits += 1
-    if run.visits > VISIT_LIMIT:
-        message = f"more than {VISIT_LIMIT} nodes visited in one step; the process loops"
+    if run.visits > run.visit_limit:
+        message = f"more than {run.visit_limit} nodes visited in one step; the process loops"
         run.fail(LOOP_LIMIT, message, token.node_id, token)
         return None
     return visit(run, token)

@@ -42,11 +42,13 @@ class Run:
         "next_token_id",
         "next_wait_id",
         "now",
+        "owned_outputs",
         "queue",
         "scope",
         "state",
         "stopped",
         "tokens",
+        "visit_limit",
         "visits",
         "waits",
     )
@@ -74,6 +76,12 @@ class Run:
         self.queue: deque[int] = deque()
         self.stopped = False
         self.visits = 0
+        # Raised by each multi-instance activity by what its instances may visit, so that a
+        # collection of thousands is not taken for a loop that never waits.
+        self.visit_limit = VISIT_LIMIT
+        # Hosts whose ``LoopState.outputs`` list this step copied, and may write in place
+        # (the instance it was given is never changed).
+        self.owned_outputs: set[int] = set()
         self.scope = Scope()
         self._waiting: dict[tuple[str, int | None], list[int]] | None = None
         self.changed = True

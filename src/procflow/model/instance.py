@@ -35,7 +35,9 @@ class LoopState:
     started: int = 0
     completed: int = 0
     items: tuple[Any, ...] = ()
-    outputs: tuple[Any, ...] = ()
+    # A list, so that a step writes an output without copying them all (the engine copies
+    # it once per step before writing: a given instance is never changed).
+    outputs: list[Any] = field(default_factory=list)
     flow: str | None = None
 
     def to_document(self) -> JsonObject:
@@ -55,7 +57,7 @@ class LoopState:
             started=doc["started"],
             completed=doc["completed"],
             items=tuple(doc["items"]),
-            outputs=tuple(doc["outputs"]),
+            outputs=list(doc["outputs"]),
             flow=doc.get("flow"),
         )
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from procflow.engine.events import BpmnErrorThrown, MessageCorrelated, TimerFired
-from procflow.model.errors import DefinitionInvalid
+from procflow.engine.events import BpmnErrorThrown, MessageCorrelated, Start, TimerFired
+from procflow.engine.step import step
+from procflow.model.errors import DefinitionInvalid, StartNodeNotFound
 from procflow.model.instance import ProcessInstance, WaitKind
 from procflow.model.states import InstanceState, NodeStatus, TokenState
-from tests.engine.conftest import Scenario, audit_types, live_at, parse
+from tests.engine.conftest import NOW, Scenario, audit_types, live_at, new_instance, parse
 
 EXECUTING, ARRIVED = NodeStatus.EXECUTING, NodeStatus.ARRIVED
 
@@ -311,3 +312,11 @@ def test_a_flow_across_a_subprocess_boundary_is_refused() -> None:
     with pytest.raises(DefinitionInvalid) as caught:
         parse(text)
     assert sum("crosses a subprocess boundary" in p.message for p in caught.value.problems) == 2
+
+
+def test_a_downstream_start_cannot_put_a_token_inside_a_subprocess() -> None:
+    definition = parse(REVIEW)
+    with pytest.raises(StartNodeNotFound):
+        step(definition, new_instance(), Start("check", downstream=True), NOW)
+    result = step(definition, new_instance(), Start("review", downstream=True), NOW)
+    assert sorted(t.node_id for t in result.instance.live_tokens) == ["check", "review"]

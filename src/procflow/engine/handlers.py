@@ -16,7 +16,14 @@ from procflow.engine.run import Run
 from procflow.engine.timers import schedule_expiry
 from procflow.engine.tokens import is_waiting
 from procflow.model.data import merge_patch
-from procflow.model.definition import BoundaryEvent, Flow, StartNode, TaskNode, UserTaskNode
+from procflow.model.definition import (
+    BoundaryEvent,
+    Flow,
+    ProcessDefinition,
+    StartNode,
+    TaskNode,
+    UserTaskNode,
+)
 from procflow.model.errors import (
     ActionNotAllowed,
     InstanceNotRunning,
@@ -33,7 +40,8 @@ def on_start(run: Run, event: Start) -> None:
     if run.state is not InstanceState.CREATED:
         raise InstanceNotRunning(state=run.state.value)
     node = run.definition.nodes.get(event.start_node_id)
-    if not (is_resume_node(node) if event.downstream else isinstance(node, StartNode)):
+    resumable = is_resume_node(node, run.definition)
+    if not (resumable if event.downstream else isinstance(node, StartNode)):
         raise StartNodeNotFound(startNodeId=event.start_node_id)
     run.become(InstanceState.STARTED)
     token = run.create_token(event.start_node_id)
@@ -43,10 +51,14 @@ def on_start(run: Run, event: Start) -> None:
     advance(run, token)
 
 
-def is_resume_node(node: object) -> bool:
+def is_resume_node(node: object, definition: ProcessDefinition | None = None) -> bool:
     """Where a downstream start may put its token: any node a token can stand on by itself.
-    A boundary event only exists attached to a running activity, so it is not one."""
-    return node is not None and not isinstance(node, BoundaryEvent)
+    A boundary event only exists attached to a running activity, and a node inside a
+    subprocess only within its subprocess's token, so neither is one."""
+    if node is None or isinstance(node, BoundaryEvent):
+        return False
+    inside = definition is not None and definition.scope_of(getattr(node, "id", "")) is not None
+    return not inside
 
 
 def on_action(run: Run, event: ActionExecuted) -> None:

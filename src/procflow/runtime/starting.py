@@ -163,7 +163,7 @@ def prepare_start(
 
 
 def _check_resume_node(resolved: ResolvedDefinition, node_id: str) -> None:
-    if not is_resume_node(resolved.definition.nodes.get(node_id)):
+    if not is_resume_node(resolved.definition.nodes.get(node_id), resolved.definition):
         raise InvalidParameter(
             f"startAt: the process {resolved.definition.name!r} has no node {node_id!r} "
             "a token can start at.",

@@ -10,8 +10,10 @@ from procflow.engine.events import (
     ActionExecuted,
     BpmnErrorThrown,
     ExternalTaskCompleted,
+    Hold,
     RetryIncident,
     TimerFired,
+    Unhold,
 )
 from procflow.model.instance import ProcessInstance, Token, WaitKind
 from procflow.model.loops import MAX_LOOP_ELEMENTS
@@ -276,3 +278,58 @@ def test_a_collection_longer_than_the_limit_is_an_incident_and_a_retry_can_fix_i
     scenario.send(RetryIncident(incident.id, {"numbers": [1, 2]}))
     assert scenario.state() is InstanceState.FINISHED
     assert scenario.data["results"]["doubled"] == [1002, 2004]
+
+
+ROUTED = """
+    name: routed
+    nodes:
+      - {id: begin, type: start}
+      - id: each
+        type: subProcess
+        multiInstance: {collection: input.amounts, elementVariable: amount,
+                        outputElement: input.route, outputCollection: routes}
+        nodes:
+          - {id: eachStart, type: start}
+          - {id: big, type: exclusiveGateway, default: small}
+          - {id: approve, type: userTask, actions: [ok]}
+          - {id: markBig, type: task, rules: [{set: {route: "'manual'"}}]}
+          - {id: markSmall, type: task, rules: [{set: {route: "'auto'"}}]}
+          - {id: eachEnd, type: end}
+        flows:
+          - {from: eachStart, to: big}
+          - {from: big, to: approve, condition: "input.amount > 100"}
+          - {id: small, from: big, to: markSmall}
+          - {from: approve, to: markBig}
+          - {from: markBig, to: eachEnd}
+          - {from: markSmall, to: eachEnd}
+      - {id: done, type: end}
+    flows:
+      - {from: begin, to: each}
+      - {from: each, to: done}
+"""
+
+
+def test_gateway_conditions_inside_an_instance_read_its_element() -> None:
+    scenario = Scenario(parse(ROUTED), {"amounts": [50, 500, 20]})
+    scenario.start()
+    # Only the instance whose element is over 100 waits for an approval.
+    [approve] = [t for t in scenario.instance.live_tokens if t.node_id == "approve"]
+    tokens = {t.id: t for t in scenario.instance.tokens}
+    assert tokens[approve.scope_id or 0].locals == {"amount": 500, "loopCounter": 2}
+    scenario.send(ActionExecuted(approve.uuid, "ok", {}))
+    assert scenario.state() is InstanceState.FINISHED
+    # The routes were written to the shared data, and captured per instance as they ended.
+    assert scenario.data["routes"] == ["auto", "manual", "auto"]
+
+
+def test_terminate_hold_and_unhold_reach_every_instance() -> None:
+    scenario = Scenario(parse(ROUTED), {"amounts": [500, 600]})
+    scenario.start()
+    scenario.send(Hold())
+    assert {t.state for t in scenario.instance.tokens if t.state is not TokenState.INACTIVE} \
+        == {TokenState.ON_HOLD}  # fmt: skip
+    scenario.send(Unhold())
+    assert len([t for t in scenario.instance.live_tokens if t.node_id == "approve"]) == 2
+    scenario.terminate("no longer needed")
+    assert scenario.state() is InstanceState.TERMINATED
+    assert scenario.instance.live_tokens == ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import assert_never
 
+from procflow.engine.calls import enter_call
 from procflow.engine.errors import enclosing_scope, throw_error
 from procflow.engine.external import open_external_task
 from procflow.engine.gateways import EXPRESSION_ERROR, decide, synchronize
@@ -15,6 +16,7 @@ from procflow.engine.timers import arm_boundaries, wait_for_timers
 from procflow.engine.tokens import completed, with_status
 from procflow.model.definition import (
     BoundaryEvent,
+    CallActivityNode,
     EndNode,
     EventBasedGateway,
     ExclusiveGateway,
@@ -71,6 +73,8 @@ def visit(run: Run, token: Token) -> Token | None:
         case TimerCatchNode() | EventBasedGateway() | MessageCatchNode():
             _wait_for_event(run, token, node)
             return None
+        case CallActivityNode():
+            return enter_call(run, token, node)
         case BoundaryEvent():
             # Reached only when the boundary fired; the token leaves by its flow.
             return follow_only(run, token)

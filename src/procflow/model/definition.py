@@ -169,6 +169,30 @@ class EventBasedGateway:
     name: str = ""
 
 
+@dataclass(frozen=True)
+class CallActivityNode:
+    """A call activity: the token waits (EXECUTING) while a child instance of the process
+    ``called_element`` runs (engine/calls.py). ``binding`` "build": that process of the
+    caller's own build (checked at deploy); "latest": of the app's active build when the
+    child starts. The child's data is the caller's, narrowed by ``params_to_copy`` (None:
+    all) and ``without_params``; at its end it is merged back, or set under ``output_key``.
+    ``is_async``: the caller moves on at once and nothing comes back."""
+
+    id: str
+    name: str = ""
+    called_element: str = ""
+    binding: str = "build"
+    params_to_copy: tuple[str, ...] | None = None
+    without_params: tuple[str, ...] = ()
+    output_key: str | None = None
+    is_async: bool = False
+    # Where the element is in its file, for deploy-time problems found across the build.
+    line: int | None = field(default=None, compare=False)
+
+
+CALL_BINDINGS = ("build", "latest")
+
+
 Node = (
     StartNode
     | EndNode
@@ -180,6 +204,7 @@ Node = (
     | MessageCatchNode
     | BoundaryEvent
     | EventBasedGateway
+    | CallActivityNode
 )
 
 NODE_KINDS: dict[str, type[Node]] = {
@@ -196,10 +221,11 @@ NODE_KINDS: dict[str, type[Node]] = {
     "message": MessageCatchNode,
     "receiveTask": MessageCatchNode,
     "eventGateway": EventBasedGateway,
+    "callActivity": CallActivityNode,
 }
 
 # Activities that boundary events may be attached to.
-ACTIVITY_KINDS = (TaskNode, UserTaskNode)
+ACTIVITY_KINDS = (TaskNode, UserTaskNode, CallActivityNode)
 
 
 def timer_of(node: Node) -> TimerSpec | None:

@@ -14,6 +14,7 @@ import jsonschema
 from procflow.model.definition import (
     ACTIVITY_KINDS,
     BoundaryEvent,
+    CallActivityNode,
     EndNode,
     EventBasedGateway,
     ExclusiveGateway,
@@ -247,14 +248,19 @@ def _check_boundaries(
                 f"not to {kind_of(activity)} {activity.id!r}",
                 node.id,
             )
-        elif node.error is not None and not is_external_task(activity):
+        elif node.error is not None and not _may_throw(activity):
             # Only something that can throw: external tasks now, call activities and
             # subprocesses when they land (engine.errors finds the catching boundary).
             report(
-                "an error boundary event can only be attached to an external task, "
-                f"and {activity.id!r} is not one (give it a topic)",
+                "an error boundary event can only be attached to an external task or a call "
+                f"activity, and {activity.id!r} is neither (give it a topic)",
                 node.id,
             )
+
+
+def _may_throw(activity: Node) -> bool:
+    """External tasks (a worker's bpmnError) and call activities (the child's uncaught one)."""
+    return is_external_task(activity) or isinstance(activity, CallActivityNode)
 
 
 def _is_activity(node: Node) -> bool:

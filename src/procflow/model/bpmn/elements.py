@@ -21,6 +21,7 @@ NODE_TAGS = TASK_TAGS | {
     "boundaryEvent",
     "eventBasedGateway",
     "receiveTask",
+    "callActivity",
 }
 # Events that may carry a bpmn:timerEventDefinition; any other trigger is not supported yet.
 TIMER_EVENT_TAGS = frozenset({"startEvent", "intermediateCatchEvent", "boundaryEvent"})

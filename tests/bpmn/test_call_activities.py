@@ -86,8 +86,10 @@ def test_bad_call_activities_are_refused_with_the_element(call: str, fragment: s
 
 
 def test_a_call_activity_is_written_back_to_bpmn() -> None:
-    node_xml = ('<bpmn:callActivity id="call" calledElement="child" procflow:binding="latest" '
-                'procflow:paramsToCopy="a,b" procflow:outputKey="out" procflow:async="true" />')  # fmt: skip
+    node_xml = (
+        '<bpmn:callActivity id="call" calledElement="child" procflow:binding="latest" '
+        'procflow:paramsToCopy="a,b" procflow:outputKey="out" procflow:async="true" />'
+    )
     [caller] = parse_bpmn(document(calling(node_xml)), "x.bpmn")
     [again] = parse_bpmn(export_bpmn(caller.definition), "y.bpmn")
     assert again.definition.nodes["call"] == caller.definition.nodes["call"]

@@ -87,9 +87,11 @@ def give_up_start(txn: StoreTxn, job: Job, now: datetime) -> None:
 
 
 def _still_calling(parent: ProcessInstance, job: Job) -> bool:
-    if parent.state.is_final:
-        return False
-    return bool(job.payload.get("async")) or any(w.id == job.wait_id for w in parent.waits)
+    """An async child starts unless its parent was terminated (it may have finished: it
+    does not wait); a called one only while its parent's token still waits for it."""
+    if job.payload.get("async"):
+        return parent.state is not InstanceState.TERMINATED
+    return not parent.state.is_final and any(w.id == job.wait_id for w in parent.waits)
 
 
 def _start(

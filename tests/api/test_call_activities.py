@@ -139,7 +139,8 @@ class Client:
         return self.status(child["uuid"])
 
     def state_becomes(self, uuid: str, state: str) -> dict[str, Any]:
-        return until(lambda: (s := self.status(uuid))["state"] == state and s, f"{uuid} {state}")
+        until(lambda: self.status(uuid)["state"] == state, f"{uuid} {state}")
+        return self.status(uuid)
 
 
 def until(probe: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:

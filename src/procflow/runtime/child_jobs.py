@@ -35,7 +35,10 @@ CASCADE = "cascade"
 _ENDINGS = {
     InstanceState.FINISHED: FINISHED,
     InstanceState.FAILED: FAILED,
+    # A child past its expiryTime never finishes: for its caller that is a failure.
+    InstanceState.EXPIRED: FAILED,
     InstanceState.TERMINATED: TERMINATED,
+    InstanceState.DISMISSED: TERMINATED,
 }
 # Which children each cascaded operation applies to (the others it would not change).
 _CASCADE_STATES = {
@@ -70,6 +73,8 @@ def tell_parent(txn: StoreTxn, before: ProcessInstance | None, saved: ProcessIns
     payload: dict[str, Any] = {"child": str(saved.uuid), "outcome": outcome}
     if outcome == FINISHED:
         payload["data"] = saved.data
+    if saved.state is InstanceState.EXPIRED:
+        payload["message"] = "it expired (expiryTime)"
     incident = next((i for i in reversed(saved.incidents) if i.is_open), None)
     if outcome == FAILED and incident is not None:
         payload["message"] = incident.message

@@ -8,6 +8,7 @@ the parent's ``call_start`` job, and the parent moves on once it has run the chi
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -91,6 +92,8 @@ class Client:
     http: httpx.Client
     workspace: str
     app: str
+    # ``procflow ARGS --url <this server> --token <this token>``: the CLI's stdout.
+    cli: Callable[..., str]
 
     def deploy(self, files: dict[str, str]) -> httpx.Response:
         path = f"/api/admin/wks/{self.workspace}/app/{self.app}/builds"
@@ -177,7 +180,11 @@ def client(cluster: Cluster, store_backend: str) -> Iterator[Client]:
     with httpx.Client(base_url=server.base_url, headers=headers, timeout=10) as http:
         http.post("/api/admin/workspaces", json={"id": workspace, "name": "calls"})
         http.post(f"/api/admin/wks/{workspace}/apps", json={"id": app, "name": "calls"})
-        made = Client(http, workspace, app)
+
+        def cli(*args: str) -> str:
+            return cluster.run(*args, "--url", server.base_url, "--token", token)
+
+        made = Client(http, workspace, app, cli)
         deployed = made.deploy(FILES)
         assert deployed.status_code == 201, deployed.text
         yield made
@@ -202,6 +209,10 @@ def test_a_child_waits_on_a_user_task_then_its_data_comes_back(client: Client) -
     assert [i["uuid"] for i in client.search(rootProcessInstanceUuid=parent["uuid"])] == [
         child["uuid"]
     ]
+    listed_by_cli = client.cli("instances", "list", "--workspace", client.workspace,
+                               "--parent", parent["uuid"], "--json")  # fmt: skip
+    assert [i["uuid"] for i in json.loads(listed_by_cli)["content"]] == [child["uuid"]]
+    assert child["uuid"] in client.cli("instances", "show", parent["uuid"])  # its children
     client.act(child["uuid"], "approve", {"approved": True})
     client.state_becomes(parent["uuid"], "FINISHED")
     data = client.data(parent["uuid"])

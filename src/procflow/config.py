@@ -61,6 +61,8 @@ class Settings:
     # Batches: items per transaction and the worker's pace (0: as fast as it can).
     batch_slice_size: int = 50
     batch_items_per_second: float = 500.0
+    # How deep a tree of call activities may grow (a child deeper than this: an incident).
+    max_call_depth: int = 50
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -101,6 +103,7 @@ class Settings:
             metrics_resync_seconds=float(env.get("PROCFLOW_METRICS_RESYNC_SECONDS", "30")),
             batch_slice_size=int(env.get("PROCFLOW_BATCH_SLICE_SIZE", "50")),
             batch_items_per_second=float(env.get("PROCFLOW_BATCH_ITEMS_PER_SECOND", "500")),
+            max_call_depth=int(env.get("PROCFLOW_MAX_CALL_DEPTH", "50")),
         )
 
 

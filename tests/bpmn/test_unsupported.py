@@ -9,7 +9,6 @@ from tests.bpmn.documents import document, line_of, minimal_body, process
 
 STANDALONE = [
     ("intermediateThrowEvent", '<bpmn:signalEventDefinition id="Signal_1" />'),
-    ("callActivity", ""),
     ("transaction", ""),
     ("adHocSubProcess", ""),
     ("inclusiveGateway", ""),

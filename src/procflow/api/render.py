@@ -73,6 +73,8 @@ def start_response_json(instance: ProcessInstance, build: Build) -> Json:
             "processInstanceUuid": str(instance.uuid),
             "copiedFromUuid": _text(instance.lineage.copied_from_uuid),
             "lineageRootUuid": _text(instance.lineage.lineage_root_uuid),
+            "parentProcessInstanceUuid": _text(instance.calling.parent_uuid),
+            "rootProcessInstanceUuid": _text(instance.calling.root_uuid),
         },
     }
 
@@ -118,6 +120,10 @@ def status_json(view: InstanceView) -> Json:
     body["waits"] = [wait_json(view.instance, w) for w in view.instance.waits]
     if view.audit_summary is not None:
         body["auditSummary"] = audit_summary_json(view.audit_summary)
+    body["children"] = [
+        {"uuid": str(child.uuid), "name": child.name, "state": child.state}
+        for child in view.children
+    ]
     return body
 
 
@@ -140,6 +146,8 @@ def instance_summary_json(instance: ProcessInstance) -> Json:
         "applicationId": str(instance.app_id),
         "copiedFromUuid": _text(instance.lineage.copied_from_uuid),
         "lineageRootUuid": _text(instance.lineage.lineage_root_uuid),
+        "parentProcessInstanceUuid": _text(instance.calling.parent_uuid),
+        "rootProcessInstanceUuid": _text(instance.calling.root_uuid),
         "createdAt": instance.created_at.isoformat(),
         "updatedAt": instance.updated_at.isoformat(),
     }

@@ -220,6 +220,12 @@ async def search_process_instances(
     createdFrom: Instant = None,
     createdTo: Instant = None,
     lineageRootUuid: UUID | None = None,
+    parentProcessInstanceUuid: Annotated[
+        UUID | None, Query(description="Only the children of this instance (call activities).")
+    ] = None,
+    rootProcessInstanceUuid: Annotated[
+        UUID | None, Query(description="Every instance of this call tree, below its root.")
+    ] = None,
     cursor: Annotated[
         str | None,
         Query(pattern=CURSOR_PATTERN, description="The nextCursor of the previous page."),
@@ -234,6 +240,8 @@ async def search_process_instances(
         created_from=instant(createdFrom, "createdFrom"),
         created_to=instant(createdTo, "createdTo"),
         lineage_root_uuid=lineageRootUuid,
+        parent_uuid=parentProcessInstanceUuid,
+        root_uuid=rootProcessInstanceUuid,
         after=int(cursor) if cursor is not None else None,
         limit=limit + 1,
     )

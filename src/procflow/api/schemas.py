@@ -76,6 +76,8 @@ EXAMPLE_START_RESPONSE: dict[str, Any] = {
         "processInstanceUuid": EXAMPLE_INSTANCE,
         "copiedFromUuid": None,
         "lineageRootUuid": None,
+        "parentProcessInstanceUuid": None,
+        "rootProcessInstanceUuid": None,
     },
 }
 
@@ -122,6 +124,12 @@ class InstanceMetadata(Schema):
     processInstanceUuid: UUID
     copiedFromUuid: UUID | None
     lineageRootUuid: UUID | None
+    parentProcessInstanceUuid: UUID | None = Field(
+        default=None, description="The instance whose call activity started this one."
+    )
+    rootProcessInstanceUuid: UUID | None = Field(
+        default=None, description="The top of this instance's call tree (null: it is the top)."
+    )
 
 
 class StartResponse(Schema):
@@ -192,6 +200,12 @@ class AuditSummary(Schema):
     lastEventAt: datetime | None
 
 
+class ChildInstance(Schema):
+    uuid: UUID
+    name: str = Field(description="The child's process definition name.")
+    state: InstanceState
+
+
 class InstanceStatus(StartResponse):
     """The start response plus timestamps, incidents and an audit summary."""
 
@@ -201,6 +215,9 @@ class InstanceStatus(StartResponse):
     incidents: list[Incident]
     waits: list[Wait]
     auditSummary: AuditSummary | None = None
+    children: list[ChildInstance] = Field(
+        default_factory=list, description="The instances its call activities started."
+    )
 
 
 class AuditEvent(Schema):
@@ -228,6 +245,8 @@ class InstanceSummary(Schema):
     applicationId: UUID
     copiedFromUuid: UUID | None
     lineageRootUuid: UUID | None
+    parentProcessInstanceUuid: UUID | None = None
+    rootProcessInstanceUuid: UUID | None = None
     createdAt: datetime
     updatedAt: datetime
 

@@ -50,6 +50,8 @@ def list_instances(
     created_from: Annotated[str | None, typer.Option(help="ISO 8601, inclusive")] = None,
     created_to: Annotated[str | None, typer.Option(help="ISO 8601, exclusive")] = None,
     lineage_root: Annotated[str | None, typer.Option(help="a lineage root uuid")] = None,
+    parent: Annotated[str | None, typer.Option(help="children of this instance (calls)")] = None,
+    root: Annotated[str | None, typer.Option(help="the call tree below this root")] = None,
     limit: Annotated[int, typer.Option(help="how many (one page)")] = 50,
     cursor: Annotated[str | None, typer.Option(help="the page after this cursor")] = None,
     url: UrlOption = DEFAULT_URL,
@@ -59,6 +61,7 @@ def list_instances(
     """Search instances: a table, oldest first; the next page's cursor at the end."""
     params = {"processName": process, "state": state or None, "createdFrom": created_from,
               "createdTo": created_to, "lineageRootUuid": lineage_root, "limit": limit,
+              "parentProcessInstanceUuid": parent, "rootProcessInstanceUuid": root,
               "cursor": cursor}  # fmt: skip
     query = {k: v for k, v in params.items() if v is not None}
     answer = get(url, token, f"/api/runtime/wks/{workspace}/process-instances", query)
@@ -89,6 +92,7 @@ def show(uuid: str, url: UrlOption = DEFAULT_URL, token: TokenOption = "",
         ["created", status["createdAt"]],
         ["updated", status["updatedAt"]],
         ["copied from", meta.get("copiedFromUuid") or "-"],
+        ["called by", meta.get("parentProcessInstanceUuid") or "-"],
     ], ["", ""]).split("\n", 1)[1])  # fmt: skip
     tokens = [[str(t["id"]), t["currentNodeId"], t["state"], t["statusCurrentNode"], t["uuid"]]
               for t in status["tokens"]]  # fmt: skip
@@ -97,6 +101,8 @@ def show(uuid: str, url: UrlOption = DEFAULT_URL, token: TokenOption = "",
                   "open" if i.get("resolvedAt") is None else "resolved", i.get("message", "")]
                  for i in status.get("incidents", [])]  # fmt: skip
     _show_section("incidents", incidents)
+    children = [[c["uuid"], c["name"], c["state"]] for c in status.get("children", [])]
+    _show_section("children", children)
     typer.echo(f"audit (last {min(AUDIT_TAIL, len(events))} of {len(events)}):")
     for event in events[-AUDIT_TAIL:]:
         typer.echo("  " + _audit_line(event))

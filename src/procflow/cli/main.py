@@ -62,7 +62,9 @@ def _store(settings: Settings) -> Store:
 def _context(settings: Settings, store: Store) -> RuntimeContext:
     batches = BatchSettings(settings.batch_slice_size, settings.batch_items_per_second)
     limits = DataLimits(max_bytes=settings.max_data_bytes)
-    return RuntimeContext(store, data_limits=limits, batches=batches)
+    return RuntimeContext(
+        store, data_limits=limits, batches=batches, max_call_depth=settings.max_call_depth
+    )
 
 
 def _issuer(settings: Settings) -> TokenIssuer:

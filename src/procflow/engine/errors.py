@@ -53,7 +53,8 @@ def throw_error(
         holder = owner_of(run, holder)
     where = activity_id or token.node_id
     text = f"BPMN error {code!r} thrown at {where!r} is caught by no error boundary event"
-    run.fail(UNHANDLED_ERROR, f"{text}: {message}" if message else text, where, token)
+    text = f"{text}: {message}" if message else text
+    run.fail(UNHANDLED_ERROR, text, where, token, error_code=code)
     return None
 
 

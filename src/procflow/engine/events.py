@@ -124,6 +124,30 @@ class RetryIncident:
     by: str | None = None
 
 
+@dataclass(frozen=True)
+class ChildEnded:
+    """A child instance started by one of this instance's call activities ended:
+    ``outcome`` "finished" (its ``data`` at the end), "failed", "terminated", or "error"
+    (an uncaught BPMN error, thrown at the call activity). The call's wait is found from
+    ``child_uuid``; a wait already gone (the token left) makes this event change nothing."""
+
+    child_uuid: UUID
+    outcome: str
+    data: dict[str, Any] = field(default_factory=dict)
+    error_code: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ChildStartRefused:
+    """The child of this call wait could not be started (no such process, too deep): an
+    incident of ``incident_type`` on the caller."""
+
+    wait_id: str
+    incident_type: str
+    message: str
+
+
 Event = (
     Start
     | ActionExecuted
@@ -138,6 +162,8 @@ Event = (
     | Hold
     | Unhold
     | RetryIncident
+    | ChildEnded
+    | ChildStartRefused
 )
 
 # --- effects --------------------------------------------------------------------------
@@ -217,6 +243,22 @@ class Subscribe:
     node_id: str
 
 
+@dataclass(frozen=True)
+class StartChild:
+    """Start the child instance of a call activity (in its own command, through a job):
+    the process ``called_element`` of the caller's build (``binding`` "build") or of the
+    app's active build ("latest"), with ``data``. ``wait_id`` names the call on the caller
+    and derives the child's uuid, so a job run twice starts one child."""
+
+    wait_id: str
+    token_uuid: UUID
+    node_id: str
+    called_element: str
+    binding: str
+    data: dict[str, Any]
+    is_async: bool = False
+
+
 Effect = (
     AuditEvent
     | ScheduleWait
@@ -225,6 +267,7 @@ Effect = (
     | OpenExternalTask
     | RetryExternalTask
     | Subscribe
+    | StartChild
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import assert_never
 
 from procflow.engine.activities import end_in_scope, enter_subprocess, leave_activity
+from procflow.engine.calls import enter_call
 from procflow.engine.errors import enclosing_scope, throw_error
 from procflow.engine.external import open_external_task
 from procflow.engine.gateways import EXPRESSION_ERROR, decide, synchronize
@@ -18,6 +19,7 @@ from procflow.engine.timers import arm_boundaries, wait_for_timers
 from procflow.engine.tokens import completed, with_status
 from procflow.model.definition import (
     BoundaryEvent,
+    CallActivityNode,
     EndNode,
     EventBasedGateway,
     ExclusiveGateway,
@@ -83,6 +85,8 @@ def _visit_node(run: Run, token: Token, node: Node) -> Token | None:
         case TimerCatchNode() | EventBasedGateway() | MessageCatchNode():
             _wait_for_event(run, token, node)
             return None
+        case CallActivityNode():
+            return enter_call(run, token, node)
         case BoundaryEvent():
             # Reached only when the boundary fired; the token leaves by its flow.
             return follow_only(run, token)

@@ -215,7 +215,14 @@ class Run:
         token_uuid = token.uuid if token is not None else None
         self.effects.append(AuditEvent(type_, node_id, token_uuid, details or {}))
 
-    def fail(self, incident_type: str, message: str, node_id: str, token: Token | None) -> None:
+    def fail(
+        self,
+        incident_type: str,
+        message: str,
+        node_id: str,
+        token: Token | None,
+        error_code: str | None = None,
+    ) -> None:
         """A process failure: record the incident, abort live tokens, and stop moving.
 
         Waits stay recorded and their jobs are held: retrying the incident revives the
@@ -223,7 +230,10 @@ class Run:
         """
         token_uuid = token.uuid if token is not None else None
         incident_id = max((i.id for i in self.incidents), default=0) + 1
-        incident = Incident(incident_type, message, node_id, token_uuid, self.now, incident_id)
+        incident = Incident(
+            incident_type, message, node_id, token_uuid, self.now, incident_id,
+            error_code=error_code,
+        )  # fmt: skip
         self.incidents.append(incident)
         self.become(InstanceState.FAILED)
         self.set_live_tokens(TokenState.ABORTED)

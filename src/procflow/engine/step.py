@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import assert_never
 
+from procflow.engine.calls import on_child_ended, on_child_start_refused
 from procflow.engine.events import (
     ActionExecuted,
     BpmnErrorThrown,
+    ChildEnded,
+    ChildStartRefused,
     Event,
     ExternalTaskCompleted,
     ExternalTaskFailed,
@@ -43,6 +46,13 @@ def step(
     failures are returned as an incident on a FAILED instance.
     """
     run = Run(definition, instance, now)
+    _dispatch(run, event)
+    if not run.changed:
+        return StepResult(instance, (), changed=False)
+    return StepResult(run.finish(), tuple(run.effects))
+
+
+def _dispatch(run: Run, event: Event) -> None:
     match event:
         case Start():
             on_start(run, event)
@@ -60,11 +70,10 @@ def step(
             _keep_moving(run, on_message_correlated(run, event))
         case Terminate() | Hold() | Unhold() | RetryIncident():
             on_operation(run, event)
+        case ChildEnded() | ChildStartRefused():
+            _on_child(run, event)
         case _:
             assert_never(event)
-    if not run.changed:
-        return StepResult(instance, (), changed=False)
-    return StepResult(run.finish(), tuple(run.effects))
 
 
 def _on_worker_answer(
@@ -81,6 +90,13 @@ def _on_worker_answer(
         case _:
             assert_never(event)
     _keep_moving(run, moved)
+
+
+def _on_child(run: Run, event: ChildEnded | ChildStartRefused) -> None:
+    if isinstance(event, ChildEnded):
+        _keep_moving(run, on_child_ended(run, event))
+    else:
+        on_child_start_refused(run, event)
 
 
 def _keep_moving(run: Run, token: Token | None) -> None:

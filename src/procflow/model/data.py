@@ -86,6 +86,17 @@ def without_paths(data: Mapping[str, Any], paths: Iterable[str]) -> JsonObject:
     return result
 
 
+def narrowed(
+    data: JsonObject, params_to_copy: Iterable[str] | None, without_params: Iterable[str]
+) -> JsonObject:
+    """``data`` narrowed as copyDataFrom and call activities narrow what they copy: only
+    ``params_to_copy`` (None: everything), then all but ``without_params``."""
+    if params_to_copy is not None:
+        data = select_paths(data, params_to_copy)
+    without = tuple(without_params)
+    return without_paths(data, without) if without else data
+
+
 def merge_patch(target: Any, patch: Any) -> Any:
     """JSON Merge Patch (RFC 7396): objects merge recursively, ``null`` removes, else replace."""
     if not isinstance(patch, Mapping):

@@ -180,6 +180,30 @@ class SubProcessNode:
     name: str = ""
 
 
+@dataclass(frozen=True)
+class CallActivityNode:
+    """A call activity: the token waits (EXECUTING) while a child instance of the process
+    ``called_element`` runs (engine/calls.py). ``binding`` "build": that process of the
+    caller's own build (checked at deploy); "latest": of the app's active build when the
+    child starts. The child's data is the caller's, narrowed by ``params_to_copy`` (None:
+    all) and ``without_params``; at its end it is merged back, or set under ``output_key``.
+    ``is_async``: the caller moves on at once and nothing comes back."""
+
+    id: str
+    name: str = ""
+    called_element: str = ""
+    binding: str = "build"
+    params_to_copy: tuple[str, ...] | None = None
+    without_params: tuple[str, ...] = ()
+    output_key: str | None = None
+    is_async: bool = False
+    # Where the element is in its file, for deploy-time problems found across the build.
+    line: int | None = field(default=None, compare=False)
+
+
+CALL_BINDINGS = ("build", "latest")
+
+
 Node = (
     StartNode
     | EndNode
@@ -192,6 +216,7 @@ Node = (
     | BoundaryEvent
     | EventBasedGateway
     | SubProcessNode
+    | CallActivityNode
 )
 
 NODE_KINDS: dict[str, type[Node]] = {
@@ -209,12 +234,13 @@ NODE_KINDS: dict[str, type[Node]] = {
     "receiveTask": MessageCatchNode,
     "eventGateway": EventBasedGateway,
     "subProcess": SubProcessNode,
+    "callActivity": CallActivityNode,
 }
 
 # Activities that boundary events may be attached to.
-ACTIVITY_KINDS = (TaskNode, UserTaskNode, SubProcessNode)
+ACTIVITY_KINDS = (TaskNode, UserTaskNode, SubProcessNode, CallActivityNode)
 # Activities that may carry multi-instance loop characteristics (``ProcessDefinition.loops``).
-LOOP_KINDS = (TaskNode, UserTaskNode, SubProcessNode)
+LOOP_KINDS = (TaskNode, UserTaskNode, SubProcessNode, CallActivityNode)
 
 
 def timer_of(node: Node) -> TimerSpec | None:

@@ -135,6 +135,9 @@ class Incident:
     id: int = 0
     resolved_at: datetime | None = None
     resolved_by: str | None = None
+    # An ``unhandled_error``'s BPMN error code: a child instance's uncaught error is thrown
+    # at its parent's call activity with it.
+    error_code: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -150,6 +153,7 @@ class Incident:
             "at": self.at.isoformat(),
             "resolvedAt": self.resolved_at.isoformat() if self.resolved_at else None,
             "resolvedBy": self.resolved_by,
+            **({"errorCode": self.error_code} if self.error_code is not None else {}),
         }
 
     @classmethod
@@ -165,6 +169,7 @@ class Incident:
             id=doc["id"],
             resolved_at=datetime.fromisoformat(resolved_at) if resolved_at else None,
             resolved_by=doc.get("resolvedBy"),
+            error_code=doc.get("errorCode"),
         )
 
 
@@ -176,6 +181,8 @@ class WaitKind(StrEnum):
     EXTERNAL = "external"
     # A message subscription (store ``message_subscriptions``, keyed by the wait id).
     MESSAGE = "message"
+    # A call activity's child instance (the child's uuid is derived from the wait's id).
+    CALL = "call"
 
 
 @dataclass(frozen=True)
@@ -236,6 +243,16 @@ class Lineage:
 
 
 @dataclass(frozen=True)
+class Calling:
+    """Where an instance started by a call activity sits in its call tree (store columns):
+    its parent, the tree's root, and how deep it is (the root: 0)."""
+
+    parent_uuid: UUID | None = None
+    root_uuid: UUID | None = None
+    depth: int = 0
+
+
+@dataclass(frozen=True)
 class ProcessInstance:
     uuid: UUID
     workspace_id: UUID
@@ -251,6 +268,7 @@ class ProcessInstance:
     incidents: tuple[Incident, ...] = ()
     waits: tuple[Wait, ...] = ()
     lineage: Lineage = Lineage()
+    calling: Calling = Calling()
     # Sequences for token and wait ids, kept on the instance so ids stay stable across saves.
     next_token_id: int = 1
     next_wait_id: int = 1
@@ -367,6 +385,7 @@ def snapshot(instance: ProcessInstance) -> dict[str, Any]:
         "data": instance.data,
         "document": instance.to_document(),
         "lineage": instance.lineage,
+        "calling": instance.calling,
         "version": instance.version,
         "definition": (instance.definition_id, instance.definition_name, instance.build_id),
     }

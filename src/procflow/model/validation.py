@@ -14,6 +14,7 @@ import jsonschema
 from procflow.model.definition import (
     ACTIVITY_KINDS,
     BoundaryEvent,
+    CallActivityNode,
     EndNode,
     EventBasedGateway,
     ExclusiveGateway,
@@ -253,17 +254,20 @@ def _check_boundaries(
                 node.id,
             )
         elif node.error is not None and not _may_throw(activity):
-            # Only something that can throw: external tasks and subprocesses (an error end
-            # event inside); engine.errors finds the catching boundary.
+            # Only something that can throw: external tasks (a worker's bpmnError),
+            # subprocesses (an error end event inside) and call activities (the
+            # child's uncaught error); engine.errors finds the catching boundary.
             report(
-                "an error boundary event can only be attached to an external task or a "
-                f"subprocess, and {activity.id!r} is neither (give it a topic)",
+                "an error boundary event can only be attached to an external task, a "
+                f"subprocess or a call activity, and {activity.id!r} is none of them "
+                "(give it a topic)",
                 node.id,
             )
 
 
-def _may_throw(node: Node) -> bool:
-    return is_external_task(node) or isinstance(node, SubProcessNode)
+def _may_throw(activity: Node) -> bool:
+    """External tasks, subprocesses and call activities (the child's uncaught error)."""
+    return is_external_task(activity) or isinstance(activity, SubProcessNode | CallActivityNode)
 
 
 def _is_activity(node: Node) -> bool:

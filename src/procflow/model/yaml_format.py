@@ -22,6 +22,7 @@ from procflow.model.definition import (
     Assignment,
     BoundaryEvent,
     BusinessRule,
+    CallActivityNode,
     EndNode,
     ErrorCatch,
     EventBasedGateway,
@@ -171,6 +172,7 @@ def _build(
 
     scoped = _Scoped()
     scoped.add(document["nodes"], document["flows"], None, compile_at)
+    scoped.nodes = [_with_line(node, lines) for node in scoped.nodes]
     _report_duplicate_ids(scoped.nodes, problems, lines)
     return ProcessDefinition.create(
         document["name"],
@@ -228,6 +230,13 @@ def _build_loop(raw: Mapping[str, Any], node_id: str, compile_at: Compile) -> Lo
 
 
 Compile = Callable[[str, str], Expression | None]
+
+
+def _with_line(node: Node, lines: dict[str, int]) -> Node:
+    """A call activity keeps its line: the build-wide checks (calledElement) report it."""
+    if isinstance(node, CallActivityNode):
+        return replace(node, line=lines.get(node.id))
+    return node
 
 
 def _build_node(raw: Mapping[str, Any], compile_at: Compile) -> Node:
@@ -310,6 +319,20 @@ def _build_task(raw: Mapping[str, Any], compile_at: Compile) -> TaskNode:
     return TaskNode(node_id, raw.get("name", ""), rules, bool(raw.get("async", False)), external)
 
 
+def _build_call(raw: Mapping[str, Any], _compile_at: Compile) -> Node:
+    copied = raw.get("paramsToCopy")
+    return CallActivityNode(
+        raw["id"],
+        raw.get("name", ""),
+        raw["calledElement"],
+        raw.get("binding", "build"),
+        tuple(copied) if copied is not None else None,
+        tuple(raw.get("withoutParams", ())),
+        raw.get("outputKey"),
+        bool(raw.get("async", False)),
+    )
+
+
 _COMPOSITE_BUILDERS: dict[str, Callable[[Mapping[str, Any], Compile], Node]] = {
     "start": _build_start,
     "message": _build_message_catch,
@@ -319,6 +342,7 @@ _COMPOSITE_BUILDERS: dict[str, Callable[[Mapping[str, Any], Compile], Node]] = {
     "boundaryError": _build_boundary,
     "boundaryMessage": _build_boundary,
     "task": _build_task,
+    "callActivity": _build_call,
 }
 
 

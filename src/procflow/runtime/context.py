@@ -27,3 +27,5 @@ class RuntimeContext:
     data_limits: DataLimits = DEFAULT_LIMITS
     # How fast this process's worker applies batches (PROCFLOW_BATCH_*).
     batches: BatchSettings = field(default_factory=BatchSettings)
+    # How deep call activities may nest (PROCFLOW_MAX_CALL_DEPTH): the root is depth 0.
+    max_call_depth: int = 50

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from procflow.model.data import JsonObject, merge_patch, select_paths, without_paths
+from procflow.model.data import JsonObject, merge_patch, narrowed
 from procflow.model.errors import ProcessInstanceNotFound
 from procflow.model.instance import Lineage, ProcessInstance
 from procflow.runtime.access import Principal, Role
@@ -51,11 +51,7 @@ def read_source(
 
 
 def copied_data(source: ProcessInstance, spec: CopySpec, body: JsonObject) -> JsonObject:
-    data: JsonObject = source.data
-    if spec.params_to_copy is not None:
-        data = select_paths(data, spec.params_to_copy)
-    if spec.without_params:
-        data = without_paths(data, spec.without_params)
+    data = narrowed(source.data, spec.params_to_copy, spec.without_params)
     merged: JsonObject = merge_patch(data, body)
     return merged
 

@@ -8,6 +8,8 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 from procflow.model.build import App, Build, DefinitionSource, Workspace, build_checksum
+from procflow.model.call_graph import call_problems
+from procflow.model.definition import ProcessDefinition
 from procflow.model.errors import (
     BuildAlreadyExists,
     BuildNotFound,
@@ -66,6 +68,7 @@ def parse_build_files(files: Mapping[str, bytes]) -> tuple[DefinitionSource, ...
     problems: list[DefinitionProblem] = []
     sources: list[DefinitionSource] = []
     seen: dict[str, str] = {}
+    deployed: list[tuple[ProcessDefinition, str]] = []
     for file_name in sorted(files):
         try:
             # Parsed from the text as stored, so a later load reads exactly what was checked.
@@ -84,7 +87,10 @@ def parse_build_files(files: Mapping[str, bytes]) -> tuple[DefinitionSource, ...
                     )
                 )
             seen[definition.name] = file_name
+            deployed.append((definition, file_name))
             sources.append(DefinitionSource(uuid4(), definition.name, file_name, text))
+    if not problems:  # a file that failed to parse would make its processes look missing
+        problems.extend(call_problems(deployed))
     if not files:
         problems.append(DefinitionProblem("(build)", "a build needs at least one file"))
     if problems:

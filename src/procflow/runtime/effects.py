@@ -20,9 +20,11 @@ from procflow.engine.events import (
     OpenExternalTask,
     RetryExternalTask,
     ScheduleWait,
+    StartChild,
     Subscribe,
 )
 from procflow.model.instance import WaitKind
+from procflow.runtime.child_jobs import call_start_job, terminate_called
 from procflow.store.port import NewAuditEvent, NewExternalTask, NewJob, NewSubscription, StoreTxn
 
 # Fixed forever: external task ids are derived from it (see ``external_task_id``).
@@ -77,7 +79,7 @@ def carry_out(
     now: datetime,
     reuse: JobReuse | None = None,
 ) -> None:
-    pending = _Pending(instance_uuid)
+    pending = _Pending(instance_uuid, now)
     for effect in effects:
         pending.add(effect)
     txn.append_audit(instance_uuid, pending.audit, now)
@@ -87,6 +89,7 @@ def carry_out(
     _enqueue(txn, list(pending.jobs.values()), reuse)
     txn.open_external_tasks(list(pending.tasks.values()), now)
     txn.open_subscriptions(list(pending.subscriptions.values()), now)
+    terminate_called(txn, instance_uuid, pending.cancelled_calls(), now)
     for retry in pending.retried:
         txn.retry_external_task(instance_uuid, retry.wait_id, retry.retries)
     if pending.held is not None:
@@ -97,8 +100,9 @@ class _Pending:
     """A step's effects as store writes, collected so that each kind is one statement, and
     a wait opened and cancelled within the step never reaches the store."""
 
-    def __init__(self, instance_uuid: UUID) -> None:
+    def __init__(self, instance_uuid: UUID, now: datetime) -> None:
         self.instance_uuid = instance_uuid
+        self.now = now
         self.audit: list[NewAuditEvent] = []
         self.jobs: dict[str, NewJob] = {}
         self.tasks: dict[str, NewExternalTask] = {}
@@ -120,6 +124,8 @@ class _Pending:
                 self.subscriptions[effect.wait_id] = subscription_for_wait(
                     self.instance_uuid, effect
                 )
+            case StartChild():
+                self.jobs[effect.wait_id] = call_start_job(self.instance_uuid, effect, self.now)
             case RetryExternalTask():
                 self.retried.append(effect)
             case CancelWaits(wait_ids, kinds):
@@ -140,6 +146,10 @@ class _Pending:
             for wait_id, kind in self.cancelled
             if kind in ("", table) or (table == "job" and kind not in own)
         ]
+
+    def cancelled_calls(self) -> list[str]:
+        """Cancelled call waits: their children are terminated (runtime/child_jobs.py)."""
+        return [wait_id for wait_id, kind in self.cancelled if kind == WaitKind.CALL.value]
 
     def _unopened(self, wait_id: str) -> bool:
         opened = (self.jobs, self.tasks, self.subscriptions)

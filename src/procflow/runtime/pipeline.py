@@ -20,7 +20,7 @@ from procflow.model.build import Build
 from procflow.model.errors import ConcurrentModification
 from procflow.model.instance import ProcessInstance
 from procflow.model.limits import check_instance_data
-from procflow.runtime import metrics
+from procflow.runtime import child_jobs, metrics
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.effects import JobReuse, carry_out
 from procflow.runtime.message_buffer import buffered_delivery
@@ -96,6 +96,8 @@ def apply_step(
         check_instance_data(result.instance.data, ctx.data_limits)
     saved = txn.insert_instance(result.instance) if is_new else txn.update_instance(result.instance)
     carry_out(txn, saved.uuid, (*prelude, *result.effects), now, reuse)
+    child_jobs.tell_parent(txn, None if is_new else instance, saved, now)
+    child_jobs.cascade(txn, saved, event, now)
     if is_new:
         metrics.observe_start(saved)
     else:

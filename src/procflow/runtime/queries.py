@@ -37,8 +37,9 @@ def instance_view(
         instance = load_visible(txn, principal, Role.READ, instance_uuid)
         build = ctx.catalog.build(txn, instance.build_id)
         summary = txn.summarize_audit(instance_uuid) if with_audit_summary else None
+        children = tuple(txn.children_of(instance_uuid)) if with_audit_summary else ()
     definition = ctx.catalog.definition_in(build, instance.definition_id)
-    return InstanceView(instance, build, summary, definition)
+    return InstanceView(instance, build, summary, definition, children)
 
 
 def audit_log(ctx: RuntimeContext, principal: Principal, instance_uuid: UUID) -> list[AuditRecord]:

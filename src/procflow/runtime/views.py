@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from procflow.model.build import Build
 from procflow.model.definition import ProcessDefinition
 from procflow.model.instance import ProcessInstance
-from procflow.store.port import AuditSummary
+from procflow.store.port import AuditSummary, ChildSummary
 
 
 @dataclass(frozen=True)
@@ -17,3 +17,5 @@ class InstanceView:
     audit_summary: AuditSummary | None = None
     # Given for status answers: it says which actions waiting tokens offer (uiActions).
     definition: ProcessDefinition | None = None
+    # The instances its call activities started (status answers).
+    children: tuple[ChildSummary, ...] = ()

@@ -36,7 +36,14 @@ from procflow.model.errors import (
 )
 from procflow.model.instance import ProcessInstance, WaitKind
 from procflow.model.states import RUNNING_INSTANCE_STATES
-from procflow.runtime import batch_runner, batches, metrics, timer_starts
+from procflow.runtime import (
+    batch_runner,
+    batches,
+    child_jobs,
+    children,
+    metrics,
+    timer_starts,
+)
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.pipeline import apply_step, run_command
 from procflow.store.port import Job, NewJob, StoreTxn
@@ -71,6 +78,11 @@ JOB_KINDS: dict[str, InstanceJob | OwnJob] = {
     WaitKind.EXPIRY.value: InstanceJob(lambda job: TimerFired(_wait_id(job))),
     timer_starts.TIMER_START: OwnJob(timer_starts.fire, timer_starts.skip),
     batches.BATCH_JOB: OwnJob(batch_runner.run_slice, batch_runner.give_up_slice),
+    # Call activities (runtime/children.py).
+    child_jobs.CALL_START: OwnJob(children.start_child, children.give_up_start),
+    children.CALL_REFUSED: InstanceJob(children.call_refused_event),
+    child_jobs.CHILD_ENDED: InstanceJob(children.child_ended_event),
+    child_jobs.CASCADE: OwnJob(children.run_cascade, children.skip_cascade),
 }
 
 

@@ -186,9 +186,21 @@ class InstanceQuery:
     created_from: datetime | None = None
     created_to: datetime | None = None
     lineage_root_uuid: UUID | None = None
+    # Call trees: the children of ``parent_uuid``; every descendant of ``root_uuid``.
+    parent_uuid: UUID | None = None
+    root_uuid: UUID | None = None
     after: int | None = None
     limit: int = 50
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChildSummary:
+    """A child instance started by one of its parent's call activities."""
+
+    uuid: UUID
+    name: str
+    state: str
 
 
 @dataclass(frozen=True)
@@ -295,6 +307,10 @@ class StoreTxn(Protocol):
 
     def count_instances(self, query: InstanceQuery) -> int:
         """How many instances ``query`` matches, ignoring its cursor and limit."""
+        ...
+
+    def children_of(self, parent_uuid: UUID) -> list[ChildSummary]:
+        """The instances ``parent_uuid``'s call activities started, oldest first."""
         ...
 
     def lineage_members(self, lineage_root_uuid: UUID) -> list[ProcessInstance]:

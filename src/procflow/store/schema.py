@@ -139,6 +139,10 @@ process_instances = Table(
     Column("lineage_root_uuid", Uuid, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Call activities (migration 0005): the calling instance, the call tree's root, depth.
+    Column("parent_uuid", Uuid, nullable=True),
+    Column("root_uuid", Uuid, nullable=True),
+    Column("call_depth", Integer, nullable=True),
     ForeignKeyConstraint(["workspace_id"], ["workspaces.id"]),
     ForeignKeyConstraint(["build_id"], ["builds.id"]),
     ForeignKeyConstraint(["definition_id"], ["process_definitions.id"]),
@@ -146,6 +150,8 @@ process_instances = Table(
     Index(None, "workspace_id", "state", "id"),
     Index(None, "lineage_root_uuid"),
     Index(None, "workspace_id", "created_at"),
+    Index(None, "parent_uuid"),
+    Index(None, "root_uuid"),
 )
 
 audit_events = Table(

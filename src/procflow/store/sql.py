@@ -33,7 +33,7 @@ from sqlalchemy import (
 
 from procflow.model.build import App, Build, DefinitionSource, Workspace
 from procflow.model.errors import ConcurrentModification
-from procflow.model.instance import Lineage, ProcessInstance
+from procflow.model.instance import Calling, Lineage, ProcessInstance
 from procflow.model.limits import has_long_digit_run
 from procflow.model.states import InstanceState
 from procflow.store import gauge_statements as gauges
@@ -43,6 +43,7 @@ from procflow.store.messages import MessageQueries
 from procflow.store.port import (
     AuditRecord,
     AuditSummary,
+    ChildSummary,
     IdempotencyRecord,
     InstanceQuery,
     Job,
@@ -140,6 +141,7 @@ def _instance_from_row(row: AnyRow) -> ProcessInstance:
         state=InstanceState(m["state"]),
         data=m["data"],
         lineage=Lineage(m["copied_from_uuid"], m["lineage_root_uuid"]),
+        calling=Calling(m["parent_uuid"], m["root_uuid"], m["call_depth"] or 0),
         version=m["version"],
         id=m["id"],
     )
@@ -160,6 +162,9 @@ def _instance_values(instance: ProcessInstance, version: int) -> dict[str, Any]:
         "version": version,
         "copied_from_uuid": instance.lineage.copied_from_uuid,
         "lineage_root_uuid": instance.lineage.lineage_root_uuid,
+        "parent_uuid": instance.calling.parent_uuid,
+        "root_uuid": instance.calling.root_uuid,
+        "call_depth": instance.calling.depth or None,
         "created_at": instance.created_at,
         "updated_at": instance.updated_at,
     }
@@ -318,6 +323,10 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
 
     def count_instances(self, query: InstanceQuery) -> int:
         return int(self.connection.execute(q.count_instances(query)).scalar_one())
+
+    def children_of(self, parent_uuid: UUID) -> list[ChildSummary]:
+        rows = self.connection.execute(q.SELECT_CHILDREN, {"parent": parent_uuid})
+        return [ChildSummary(row.uuid, row.definition_name, row.state) for row in rows]
 
     def lineage_members(self, lineage_root_uuid: UUID) -> list[ProcessInstance]:
         rows = self.connection.execute(q.SELECT_LINEAGE, {"root": lineage_root_uuid})

@@ -60,6 +60,9 @@ INSTANCE_COLUMNS = (
     _pi.lineage_root_uuid,
     _pi.created_at,
     _pi.updated_at,
+    _pi.parent_uuid,
+    _pi.root_uuid,
+    _pi.call_depth,
 )
 SELECT_INSTANCE = select(*INSTANCE_COLUMNS).where(_pi.uuid == bindparam("uuid"))
 SELECT_INSTANCE_FOR_UPDATE = SELECT_INSTANCE.with_for_update()
@@ -95,6 +98,12 @@ UPDATE_INSTANCE = (
 SELECT_LINEAGE = (
     select(*INSTANCE_COLUMNS)
     .where(or_(_pi.uuid == bindparam("root"), _pi.lineage_root_uuid == bindparam("root")))
+    .order_by(_pi.id)
+)
+
+SELECT_CHILDREN = (
+    select(_pi.uuid, _pi.definition_name, _pi.state)
+    .where(_pi.parent_uuid == bindparam("parent"))
     .order_by(_pi.id)
 )
 
@@ -266,6 +275,10 @@ def _filtered(statement: AnySelect, query: InstanceQuery) -> AnySelect:
     if query.lineage_root_uuid is not None:
         root = query.lineage_root_uuid
         statement = statement.where(or_(_pi.uuid == root, _pi.lineage_root_uuid == root))
+    if query.parent_uuid is not None:
+        statement = statement.where(_pi.parent_uuid == query.parent_uuid)
+    if query.root_uuid is not None:
+        statement = statement.where(_pi.root_uuid == query.root_uuid)
     return statement
 
 

@@ -21,6 +21,7 @@ NODE_TAGS = TASK_TAGS | {
     "boundaryEvent",
     "eventBasedGateway",
     "receiveTask",
+    "callActivity",
 }
 SUBPROCESS_TAG = "subProcess"
 # Activities that may carry bpmn:multiInstanceLoopCharacteristics (model.loops).

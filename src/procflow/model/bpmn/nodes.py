@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from lxml import etree
 
+from procflow.model.bpmn.calls import read_call_activity
 from procflow.model.bpmn.context import ReadContext
 from procflow.model.bpmn.elements import TASK_TAGS
 from procflow.model.bpmn.external import read_external
@@ -50,6 +51,7 @@ _ALLOWED_ATTRIBUTES = {
     "boundaryEvent": {"errorVariable", "correlationKey"},
     "intermediateCatchEvent": {"correlationKey"},
     "receiveTask": {"correlationKey"},
+    "callActivity": {"binding", "paramsToCopy", "withoutParams", "outputKey", "async"},
 }
 
 _CEL_LANGUAGES = ("cel", "https://github.com/google/cel-spec")
@@ -289,6 +291,7 @@ _NODE_READERS: dict[str, Callable[[etree._Element, str, str, ReadContext], Node]
     "boundaryEvent": _read_boundary,
     "eventBasedGateway": _read_event_gateway,
     "receiveTask": _read_receive_task,
+    "callActivity": read_call_activity,
 }
 
 

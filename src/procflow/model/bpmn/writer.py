@@ -21,6 +21,7 @@ from procflow.model.bpmn.timers import write_timer
 from procflow.model.definition import (
     DEFAULT_RETRIES,
     BoundaryEvent,
+    CallActivityNode,
     EndNode,
     EventBasedGateway,
     ExclusiveGateway,
@@ -244,6 +245,24 @@ def _write_node(process: etree._Element, node: Node) -> etree._Element:
             return _new(process, _PLAIN_TAGS[type(node)], node.id, node.name)
         case SubProcessNode():
             return _new(process, "subProcess", node.id, node.name)
+        case CallActivityNode():
+            return _write_call(process, node)
+
+
+def _write_call(process: etree._Element, node: CallActivityNode) -> etree._Element:
+    element = _new(process, "callActivity", node.id, node.name)
+    element.set("calledElement", node.called_element)
+    if node.binding != "build":
+        element.set(procflow("binding"), node.binding)
+    if node.params_to_copy is not None:
+        element.set(procflow("paramsToCopy"), ",".join(node.params_to_copy))
+    if node.without_params:
+        element.set(procflow("withoutParams"), ",".join(node.without_params))
+    if node.output_key is not None:
+        element.set(procflow("outputKey"), node.output_key)
+    if node.is_async:
+        element.set(procflow("async"), "true")
+    return element
 
 
 def _write_catching(

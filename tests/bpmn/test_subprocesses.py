@@ -123,3 +123,33 @@ def test_subprocesses_and_loops_are_written_back_nested_and_read_the_same() -> N
     text = exported.decode()
     assert text.index('<bpmn:subProcess id="deeper"') > text.index('<bpmn:subProcess id="each"')
     assert 'bpmnElement="each"' in text and 'id="BPMNPlane_deeper"' in text
+
+
+MULTI_CALL = """
+  <bpmn:process id="orders" isExecutable="true">
+    <bpmn:startEvent id="begin" />
+    <bpmn:callActivity id="check" calledElement="checker">
+      <bpmn:multiInstanceLoopCharacteristics isSequential="true"
+          procflow:collection="input.orders" procflow:elementVariable="order"
+          procflow:outputElement="input.verdict" procflow:outputCollection="verdicts" />
+    </bpmn:callActivity>
+    <bpmn:endEvent id="done" />
+    <bpmn:sequenceFlow id="F1" sourceRef="begin" targetRef="check" />
+    <bpmn:sequenceFlow id="F2" sourceRef="check" targetRef="done" />
+  </bpmn:process>
+  <bpmn:process id="checker" isExecutable="true">
+    <bpmn:startEvent id="cBegin" />
+    <bpmn:endEvent id="cDone" />
+    <bpmn:sequenceFlow id="F3" sourceRef="cBegin" targetRef="cDone" />
+  </bpmn:process>
+"""
+
+
+def test_a_call_activity_takes_a_loop_and_writes_it_back() -> None:
+    processes = parse_bpmn(document(MULTI_CALL), "calls.bpmn")
+    [orders] = [p for p in processes if p.definition.name == "orders"]
+    loop = orders.definition.loops["check"]
+    assert loop.sequential and loop.element_variable == "order"
+    assert loop.output_collection == "verdicts"
+    [again] = parse_bpmn(export_bpmn(orders.definition), "again.bpmn")
+    assert again.definition.loops["check"] == loop

@@ -225,3 +225,47 @@ def test_a_refused_async_start_is_only_recorded() -> None:
     result = scenario.send(ChildStartRefused(asked.wait_id, CALL_DEPTH_EXCEEDED, "too deep"))
     assert scenario.state() is InstanceState.STARTED
     assert audit_types(result) == ["child_start_refused"]
+
+
+MULTI_CALLER = """
+    name: caller
+    nodes:
+      - {id: begin, type: start}
+      - {id: call, type: callActivity, calledElement: child, paramsToCopy: [order, loopCounter],
+         multiInstance: {collection: input.orders, elementVariable: order,
+                         outputElement: input.checked, outputCollection: results}}
+      - {id: done, type: end}
+    flows:
+      - {from: begin, to: call}
+      - {from: call, to: done}
+"""
+
+
+def test_a_parallel_multi_instance_call_starts_one_child_per_element_with_its_element() -> None:
+    scenario = Scenario(parse(MULTI_CALLER), {"orders": [{"id": 1}, {"id": 2}, {"id": 3}]})
+    scenario.start()
+    starts = [e for e in scenario.results[-1].effects if isinstance(e, StartChild)]
+    assert [s.data for s in starts] == [
+        {"order": {"id": n}, "loopCounter": n} for n in (1, 2, 3)
+    ]
+    waits = [w.id for w in scenario.instance.waits if w.kind is WaitKind.CALL]
+    children = [child_uuid(scenario.instance.uuid, wait) for wait in waits]
+    # The children end in reverse order; the outputs stay in collection order.
+    for child, checked in zip(reversed(children), ["c3", "c2", "c1"], strict=True):
+        assert scenario.state() is InstanceState.STARTED
+        scenario.send(ChildEnded(child, "finished", {"checked": checked}))
+    assert scenario.state() is InstanceState.FINISHED
+    assert scenario.data["results"] == ["c1", "c2", "c3"]
+    assert "order" not in scenario.data and "loopCounter" not in scenario.data
+
+
+def test_a_sequential_multi_instance_call_starts_the_next_child_when_one_finishes() -> None:
+    text = MULTI_CALLER.replace("outputCollection: results}", "outputCollection: results,\n                         sequential: true}")
+    scenario = Scenario(parse(text), {"orders": [{"id": 1}, {"id": 2}]})
+    scenario.start()
+    for expected in (1, 2):
+        [start] = [e for e in scenario.results[-1].effects if isinstance(e, StartChild)]
+        assert start.data["order"] == {"id": expected}
+        scenario.send(ChildEnded(the_child(scenario), "finished", {"checked": expected}))
+    assert scenario.state() is InstanceState.FINISHED
+    assert scenario.data["results"] == [1, 2]

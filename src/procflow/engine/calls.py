@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from uuid import UUID, uuid5
 
+from procflow.engine.activities import leave_activity
 from procflow.engine.errors import throw_error
 from procflow.engine.events import ChildEnded, ChildStartRefused, StartChild
-from procflow.engine.moves import follow_only
 from procflow.engine.run import Run
 from procflow.engine.timers import arm_boundaries
 from procflow.engine.tokens import with_status
@@ -51,10 +51,9 @@ def child_uuid(caller_uuid: UUID, wait_id: str) -> UUID:
 
 
 def child_input(run: Run, token: Token, node: CallActivityNode) -> JsonObject:
-    """The data the child starts with: the caller's, narrowed by the node's params. The one
-    place a call's input is built, so that token-local variables (a multi-instance element)
-    can be added here."""
-    return narrowed(run.data, node.params_to_copy, node.without_params)
+    """The data the child starts with: the caller's as the token sees it (with a
+    multi-instance element and loop counter laid over it), narrowed by the node's params."""
+    return narrowed(run.view(token), node.params_to_copy, node.without_params)
 
 
 def enter_call(run: Run, token: Token, node: CallActivityNode) -> Token | None:
@@ -64,7 +63,7 @@ def enter_call(run: Run, token: Token, node: CallActivityNode) -> Token | None:
         wait_id = f"w{run.next_wait_id}"  # a number of its own, though nothing waits on it
         run.next_wait_id += 1
         _start_child(run, token, node, wait_id)
-        return follow_only(run, token)
+        return leave_activity(run, token)
     token = run.put(with_status(token, NodeStatus.EXECUTING))
     wait = run.record_wait(WaitKind.CALL, node.id, token)
     _start_child(run, token, node, wait.id)
@@ -96,7 +95,8 @@ def on_child_ended(run: Run, event: ChildEnded) -> Token | None:
         case "finished":
             run.take_wait(wait.id)
             run.data = _merged_back(run.data, node, event.data)
-            return follow_only(run, token)
+            # A multi-instance call's instance reports to its host instead of leaving.
+            return leave_activity(run, token)
         case "error":
             run.take_wait(wait.id)
             return throw_error(run, token, node.id, event.error_code, event.message)

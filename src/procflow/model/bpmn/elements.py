@@ -25,7 +25,7 @@ NODE_TAGS = TASK_TAGS | {
 }
 SUBPROCESS_TAG = "subProcess"
 # Activities that may carry bpmn:multiInstanceLoopCharacteristics (model.loops).
-LOOP_TAGS = TASK_TAGS | {"userTask", SUBPROCESS_TAG}
+LOOP_TAGS = TASK_TAGS | {"userTask", SUBPROCESS_TAG, "callActivity"}
 # Children of a bpmn:subProcess that are about the subprocess itself, not its content.
 SUBPROCESS_OWN = frozenset(
     {"incoming", "outgoing", "multiInstanceLoopCharacteristics", "dataInputAssociation",

@@ -13,7 +13,6 @@ STANDALONE = [
     ("subProcess", '<bpmn:startEvent id="Nested_start" />'),
     ("transaction", ""),
     ("adHocSubProcess", ""),
-    ("inclusiveGateway", ""),
     ("complexGateway", ""),
     ("sendTask", ""),
     ("manualTask", ""),
@@ -125,7 +124,7 @@ def test_unsupported_element_in_the_path_does_not_make_the_rest_unreachable() ->
 def test_flows_out_of_an_unsupported_gateway_are_not_blamed() -> None:
     body = minimal_body().replace(
         '<bpmn:sequenceFlow id="Flow_2" sourceRef="Task" targetRef="End" />',
-        """<bpmn:inclusiveGateway id="Any" />
+        """<bpmn:complexGateway id="Any" />
     <bpmn:endEvent id="End_2" />
     <bpmn:sequenceFlow id="Flow_2" sourceRef="Task" targetRef="Any" />
     <bpmn:sequenceFlow id="Flow_3" sourceRef="Any" targetRef="End">

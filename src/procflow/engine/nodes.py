@@ -7,6 +7,7 @@ from typing import assert_never
 from procflow.engine.errors import enclosing_scope, throw_error
 from procflow.engine.external import open_external_task
 from procflow.engine.gateways import EXPRESSION_ERROR, decide, synchronize
+from procflow.engine.inclusive import pass_inclusive, release_ready_join
 from procflow.engine.messages import wait_at_message_catch
 from procflow.engine.moves import follow_only
 from procflow.engine.rules import RuleFailed, apply_rules
@@ -18,6 +19,7 @@ from procflow.model.definition import (
     EndNode,
     EventBasedGateway,
     ExclusiveGateway,
+    InclusiveGateway,
     MessageCatchNode,
     ParallelGateway,
     StartNode,
@@ -32,8 +34,16 @@ LOOP_LIMIT = "loop_limit"
 
 
 def advance(run: Run, token: Token) -> None:
-    """Move ``token``, and every token it spawns, until each one waits or the instance stops."""
+    """Move ``token``, and every token it spawns, until each one waits or the instance stops.
+    Once all wait, an inclusive join that can expect no other token releases its own."""
     run.queue.append(token.id)
+    while not run.stopped:
+        _drain(run)
+        if run.stopped or not run.definition.inclusive_joins or not release_ready_join(run):
+            break
+
+
+def _drain(run: Run) -> None:
     while run.queue and not run.stopped:
         current: Token | None = run.tokens[run.queue.popleft()]
         # A loop rather than recursion, so that a long chain of nodes cannot overflow the stack.
@@ -66,6 +76,8 @@ def visit(run: Run, token: Token) -> Token | None:
             return decide(run, token, node)
         case ParallelGateway():
             return synchronize(run, token, node)
+        case InclusiveGateway():
+            return pass_inclusive(run, token, node)
         case EndNode():
             return end(run, token, node)
         case TimerCatchNode() | EventBasedGateway() | MessageCatchNode():

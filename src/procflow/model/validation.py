@@ -17,6 +17,7 @@ from procflow.model.definition import (
     EndNode,
     EventBasedGateway,
     ExclusiveGateway,
+    InclusiveGateway,
     MessageCatchNode,
     Node,
     ParallelGateway,
@@ -33,6 +34,9 @@ from procflow.model.schema_refs import ref_problems
 from procflow.model.timers import InvalidTimer, TimerKind, TimerSpec, check_timer_value
 
 LineOf = Callable[[str], int | None]
+
+# Gateways that choose their flows by condition (and may name a default flow).
+CONDITIONAL_GATEWAYS = (ExclusiveGateway, InclusiveGateway)
 
 
 def no_lines(_element_id: str) -> int | None:
@@ -75,8 +79,11 @@ def _check_flows(definition: ProcessDefinition, report: Report) -> None:
             if end not in definition.nodes:
                 report(f"flow refers to unknown node {end!r}", flow.id)
         source = definition.nodes.get(flow.source)
-        if flow.condition is not None and not isinstance(source, ExclusiveGateway):
-            report("only flows leaving an exclusive gateway may have a condition", flow.id)
+        if flow.condition is not None and not isinstance(source, CONDITIONAL_GATEWAYS):
+            report(
+                "only flows leaving an exclusive or inclusive gateway may have a condition",
+                flow.id,
+            )
         if flow.action is not None:
             _check_action_flow(source, flow.action, flow.id, report)
 
@@ -136,21 +143,28 @@ def _check_node_arity(definition: ProcessDefinition, report: Report) -> None:
             report("node has several outgoing flows; split with a gateway", node.id)
         if isinstance(node, ExclusiveGateway):
             _check_exclusive(definition, node, report)
+        if isinstance(node, CONDITIONAL_GATEWAYS):
+            _check_default(definition, node, report)
 
 
 def _may_branch(node: object, definition: ProcessDefinition) -> bool:
-    if isinstance(node, ExclusiveGateway | ParallelGateway | EventBasedGateway):
+    if isinstance(node, (*CONDITIONAL_GATEWAYS, ParallelGateway, EventBasedGateway)):
         return True
     if isinstance(node, UserTaskNode):
         return all(flow.action for flow in definition.outgoing_flows(node.id))
     return False
 
 
-def _check_exclusive(definition: ProcessDefinition, node: ExclusiveGateway, report: Report) -> None:
-    outgoing = definition.outgoing_flows(node.id)
-    ids = {flow.id for flow in outgoing}
+def _check_default(
+    definition: ProcessDefinition, node: ExclusiveGateway | InclusiveGateway, report: Report
+) -> None:
+    ids = {flow.id for flow in definition.outgoing_flows(node.id)}
     if node.default_flow is not None and node.default_flow not in ids:
         report(f"default flow {node.default_flow!r} does not leave this gateway", node.id)
+
+
+def _check_exclusive(definition: ProcessDefinition, node: ExclusiveGateway, report: Report) -> None:
+    outgoing = definition.outgoing_flows(node.id)
     for flow in outgoing:
         if flow.condition is None and flow.id != node.default_flow:
             report(

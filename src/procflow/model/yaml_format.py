@@ -28,6 +28,7 @@ from procflow.model.definition import (
     ExclusiveGateway,
     ExternalWork,
     Flow,
+    InclusiveGateway,
     MessageCatchNode,
     MessageSpec,
     Node,
@@ -194,6 +195,8 @@ def _build_node(raw: Mapping[str, Any], compile_at: Compile) -> Node:
         return ExclusiveGateway(node_id, name, raw.get("default"))
     if kind == "parallelGateway":
         return ParallelGateway(node_id, name)
+    if kind == "inclusiveGateway":
+        return InclusiveGateway(node_id, name, raw.get("default"))
     return EndNode(node_id, name, raw.get("errorCode"), bool(raw.get("terminate", False)))
 
 

@@ -17,6 +17,7 @@ NODE_TAGS = TASK_TAGS | {
     "userTask",
     "exclusiveGateway",
     "parallelGateway",
+    "inclusiveGateway",
     "intermediateCatchEvent",
     "boundaryEvent",
     "eventBasedGateway",

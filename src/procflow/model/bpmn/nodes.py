@@ -26,6 +26,7 @@ from procflow.model.definition import (
     EventBasedGateway,
     ExclusiveGateway,
     Flow,
+    InclusiveGateway,
     MessageCatchNode,
     MessageSpec,
     Node,
@@ -192,6 +193,10 @@ def _read_exclusive(element: etree._Element, node_id: str, name: str, ctx: ReadC
     return ExclusiveGateway(node_id, name, element.get("default") or None)
 
 
+def _read_inclusive(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
+    return InclusiveGateway(node_id, name, element.get("default") or None)
+
+
 def _read_parallel(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
     return ParallelGateway(node_id, name)
 
@@ -285,6 +290,7 @@ _NODE_READERS: dict[str, Callable[[etree._Element, str, str, ReadContext], Node]
     "userTask": _read_user_task,
     "exclusiveGateway": _read_exclusive,
     "parallelGateway": _read_parallel,
+    "inclusiveGateway": _read_inclusive,
     "intermediateCatchEvent": _read_catch,
     "boundaryEvent": _read_boundary,
     "eventBasedGateway": _read_event_gateway,

@@ -45,12 +45,16 @@ def decide(run: Run, token: Token, node: ExclusiveGateway) -> Token | None:
 def choose_flow(
     definition: ProcessDefinition, node: ExclusiveGateway, data: JsonObject, scope: Scope
 ) -> Flow | NoFlow:
-    """The first flow, in definition order, whose condition is exactly true; else the default."""
+    """The first flow, in definition order, whose condition is exactly true; else the default.
+    A flow other than the default without a condition counts as true, as in Camunda (the
+    definition carries a deploy warning about it)."""
     outgoing = definition.outgoing_flows(node.id)
     scope.bind(data, (flow.condition for flow in outgoing if flow.condition is not None))
     for flow in outgoing:
         if flow.condition is None:
-            continue
+            if flow.id == node.default_flow:
+                continue
+            return flow
         outcome = scope.evaluate(flow.condition)
         if isinstance(outcome, EvaluationFailed):
             return condition_failed(flow, outcome.message)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from procflow.model.errors import DefinitionProblem
 from procflow.model.expression import Expression
 from procflow.model.timers import TimerKind, TimerSpec
 
@@ -273,6 +274,12 @@ class ProcessDefinition:
     incoming: Mapping[str, tuple[Flow, ...]] = field(default_factory=dict, compare=False)
     # Boundary events by the id of the activity they are attached to, in definition order.
     boundaries: Mapping[str, tuple[BoundaryEvent, ...]] = field(default_factory=dict, compare=False)
+    # What a modeler drew that runs, but maybe not as meant (a gateway flow without a
+    # condition): told on deploy, never a refusal. Set by the parsers.
+    warnings: tuple[DefinitionProblem, ...] = field(default=(), compare=False)
+    # The name to show when ``name`` (the definition's identifier) had to be the process id
+    # because the drawn name is not URL-safe ("Test Process").
+    title: str = ""
 
     @classmethod
     def create(

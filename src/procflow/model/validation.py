@@ -141,8 +141,6 @@ def _check_node_arity(definition: ProcessDefinition, report: Report) -> None:
             report("node has no outgoing flow", node.id)
         elif len(outgoing) > 1 and not _may_branch(node, definition):
             report("node has several outgoing flows; split with a gateway", node.id)
-        if isinstance(node, ExclusiveGateway):
-            _check_exclusive(definition, node, report)
         if isinstance(node, CONDITIONAL_GATEWAYS):
             _check_default(definition, node, report)
 
@@ -163,13 +161,22 @@ def _check_default(
         report(f"default flow {node.default_flow!r} does not leave this gateway", node.id)
 
 
-def _check_exclusive(definition: ProcessDefinition, node: ExclusiveGateway, report: Report) -> None:
-    outgoing = definition.outgoing_flows(node.id)
-    for flow in outgoing:
-        if flow.condition is None and flow.id != node.default_flow:
-            report(
-                "flow leaving an exclusive gateway needs a condition or to be the default", flow.id
-            )
+def graph_warnings(definition: ProcessDefinition) -> list[tuple[str, str]]:
+    """(message, element id) for what runs, but perhaps not as the modeler meant."""
+    found = []
+    for node in definition.nodes.values():
+        if not isinstance(node, ExclusiveGateway):
+            continue
+        for flow in definition.outgoing_flows(node.id):
+            if flow.condition is None and flow.id != node.default_flow:
+                found.append((UNCONDITIONED_FLOW, flow.id))
+    return found
+
+
+UNCONDITIONED_FLOW = (
+    "flow leaving an exclusive gateway has no condition and is not the default: it is taken "
+    "as true, in document order (as Camunda does); give it a condition or make it the default"
+)
 
 
 def reachable_from(definition: ProcessDefinition, roots: set[str]) -> set[str]:

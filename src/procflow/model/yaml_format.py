@@ -39,10 +39,10 @@ from procflow.model.definition import (
     TimerCatchNode,
     UserTaskNode,
 )
-from procflow.model.errors import ProblemCollector
+from procflow.model.errors import DefinitionProblem, ProblemCollector
 from procflow.model.expression import Expression, ExpressionSyntaxError
 from procflow.model.timers import CEL_PREFIX, TimerKind, TimerSpec, timer_spec
-from procflow.model.validation import check_graph
+from procflow.model.validation import check_graph, graph_warnings
 
 YAML_SUFFIXES = (".yaml", ".yml")
 JSON_SUFFIXES = (".json",)
@@ -64,7 +64,11 @@ def parse_definition_text(text: str, file: str) -> ProcessDefinition:
     definition = _build(document, problems, lines)
     check_graph(definition, problems, lines.get, {p.element_id for p in problems.problems})
     problems.raise_if_any()
-    return definition
+    warnings = tuple(
+        DefinitionProblem(file, message, element_id, lines.get(element_id))
+        for message, element_id in graph_warnings(definition)
+    )
+    return replace(definition, warnings=warnings) if warnings else definition
 
 
 def _load(text: str, file: str, problems: ProblemCollector) -> tuple[Any, dict[str, int]]:

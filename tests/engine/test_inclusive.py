@@ -8,6 +8,7 @@ from itertools import product
 import pytest
 
 from procflow.engine.events import TimerFired
+from procflow.model.errors import DefinitionInvalid
 from procflow.model.instance import WaitKind
 from procflow.model.states import InstanceState, NodeStatus, TokenState
 from tests.engine.conftest import Scenario, audits_of, parse
@@ -337,3 +338,22 @@ def test_terminate_while_a_token_waits_at_the_join() -> None:
     scenario.terminate()
     assert scenario.state() is InstanceState.TERMINATED
     assert scenario.instance.live_tokens == ()
+
+
+def test_a_default_flow_that_does_not_leave_the_gateway_is_refused() -> None:
+    text = THREE_WAY.replace("default: to_fallback", "default: Flow_a_join")
+    with pytest.raises(DefinitionInvalid) as caught:
+        parse(text)
+    [problem] = caught.value.problems
+    assert (problem.element_id, problem.message) == (
+        "fork",
+        "default flow 'Flow_a_join' does not leave this gateway",
+    )
+
+
+def test_the_join_knows_which_nodes_can_still_reach_it() -> None:
+    definition = parse(MAY_END_ELSEWHERE)
+    # b and its boundary timer's activity can reach the join; b_timed_out's path cannot.
+    assert definition.upstream_of("join") == {"begin", "fork", "a", "b", "route"}
+    assert definition.inclusive_joins == ("join",)
+    assert definition.upstream_of("fork") == frozenset()  # one incoming flow: not a join

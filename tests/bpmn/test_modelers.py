@@ -14,6 +14,7 @@ import pytest
 
 from procflow.model.bpmn import export_bpmn_process, parse_bpmn
 from procflow.model.definition import InclusiveGateway, TaskNode, UserTaskNode
+from procflow.model.formats import parse_definition_file
 from procflow.model.instance import ProcessInstance
 from procflow.model.states import InstanceState
 from procflow.runtime import deploy
@@ -188,3 +189,15 @@ def test_with_no_process_marked_executable_every_process_is_read() -> None:
     assert "bpmn:subProcess is not supported yet" in {
         p.message for p in problems if p.element_id == "Activity_pay"
     }
+
+
+def test_a_build_that_deployed_a_pool_before_pools_were_skipped_still_loads_it() -> None:
+    # Before this rule every process of the file deployed; a stored build may name one.
+    data = read("collaboration.bpmn").replace(
+        b'<bpmn:subProcess id="Activity_pay" name="Pay somehow" />',
+        b'<bpmn:startEvent id="Start_pay" /><bpmn:endEvent id="End_pay" />'
+        b'<bpmn:sequenceFlow id="Flow_pay" sourceRef="Start_pay" targetRef="End_pay" />',
+    )
+    assert [p.name for p in parse_bpmn(data, "c.bpmn")] == ["Shop"]
+    [customer] = parse_definition_file(data, "c.bpmn", process="Customer")
+    assert set(customer.nodes) == {"Start_pay", "End_pay"}

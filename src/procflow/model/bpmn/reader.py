@@ -73,14 +73,17 @@ class BpmnProcess:
         return self.definition.name
 
 
-def parse_bpmn(data: bytes, file: str) -> list[BpmnProcess]:
-    """Every process of a BPMN file, validated; raises ``DefinitionInvalid`` with all problems."""
+def parse_bpmn(data: bytes, file: str, *, every_process: bool = False) -> list[BpmnProcess]:
+    """Every process of a BPMN file that is to run (``executable_processes``; with
+    ``every_process``, all of them), validated; raises ``DefinitionInvalid`` with all problems."""
     problems = ProblemCollector(file)
     root = load_xml(data, problems)
     if root is None or not _check_root(root, problems):
         problems.raise_if_any()
         return []
-    process_elements = executable_processes(list(root.iterchildren(bpmn("process"))))
+    process_elements = list(root.iterchildren(bpmn("process")))
+    if not every_process:
+        process_elements = executable_processes(process_elements)
     if not process_elements:
         _report(problems, "the file defines no bpmn:process", None, root)
     _check_unique_ids(root, problems)

@@ -127,3 +127,27 @@ def test_invalid_bpmn_upload_names_element_and_line(api: Api) -> None:
     assert response.status_code == 400
     problems = response.json()["problems"]
     assert any(p["elementId"] == "Flow_high" and p["line"] for p in problems)
+
+
+def test_upload_answers_deploy_warnings_placed_by_element_and_line(api: Api) -> None:
+    unconditioned = BPMN_IO_FILE.replace('default="Flow_low"', "")
+    response = api.client.post(
+        f"/api/admin/wks/{api.workspace}/app/{api.test_app}/builds",
+        json={"files": {"pruefung.bpmn": unconditioned}, "activate": True},
+        headers=api.headers(),
+    )
+    assert response.status_code == 201, response.text
+    [warning] = response.json()["warnings"]
+    line = next(
+        n for n, text in enumerate(unconditioned.splitlines(), 1) if 'id="Flow_low"' in text
+    )
+    assert warning["file"] == "pruefung.bpmn"
+    assert (warning["elementId"], warning["line"]) == ("Flow_low", line)
+    assert "taken as true, in document order" in warning["message"]
+    # The same files again: the existing build, with the same warning.
+    again = api.client.post(
+        f"/api/admin/wks/{api.workspace}/app/{api.test_app}/builds",
+        json={"files": {"pruefung.bpmn": unconditioned}},
+        headers=api.headers(),
+    )
+    assert again.status_code == 200 and again.json()["warnings"] == [warning]

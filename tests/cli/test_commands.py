@@ -76,3 +76,14 @@ def test_export_yaml_as_bpmn_with_layout(runner: CliRunner, tmp_path: Path) -> N
     [process] = parse_bpmn(out.read_bytes(), "loan.bpmn")
     assert process.name == "loan_application"
     assert set(process.diagram) >= set(process.definition.nodes)
+
+
+def test_deploy_prints_warnings_and_still_deploys(runner: CliRunner) -> None:
+    drawn = ROOT / "tests/bpmn/files/modelers/gateway_without_conditions.bpmn"
+    result = runner.invoke(app, ["deploy", str(drawn), "--workspace", WORKSPACE, "--app", APP])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 2
+    assert warnings[0].startswith("warning: gateway_without_conditions.bpmn:")
+    assert "[Flow_left]" in warnings[0] and "[Flow_right]" in warnings[1]
+    assert "Process_route" in result.stdout

@@ -137,3 +137,17 @@ def test_deploy_over_http_and_failures_are_one_clear_line(
     assert missing.stderr.strip().splitlines() == [
         f"error: cannot read {tmp_path / 'missing.yaml'}: No such file or directory"
     ]
+
+
+def test_deploy_over_http_prints_the_answer_s_warnings(server: tuple[str, Path]) -> None:
+    base, log = server
+    drawn = (
+        Path(__file__).resolve().parents[1] / "bpmn/files/modelers/gateway_without_conditions.bpmn"
+    )
+    target = ["--workspace", WORKSPACE, "--app", "00000000-0000-0000-0000-0000000000c8"]
+    result = _cli("deploy", str(drawn), *target, base=base, token=_token(log))
+    assert result.returncode == 0, result.stderr
+    warnings = result.stderr.splitlines()
+    assert len(warnings) == 2 and all(w.startswith("warning: ") for w in warnings), warnings
+    assert "gateway_without_conditions.bpmn:" in warnings[0] and "[Flow_left]" in warnings[0]
+    assert "Process_route" in result.stdout

@@ -106,6 +106,7 @@ async def upload_build(workspaceId: UUID, appId: UUID, request: Request) -> Resp
         )
     )
     answer = build_json(deployed.build, active=body.activate or None)
+    answer["warnings"] = [warning.as_dict() for warning in deployed.warnings]
     if deployed.existing:
         # The same files again: the existing build, not a duplicate (200, not 201).
         answer["existing"] = True

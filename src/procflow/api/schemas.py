@@ -272,6 +272,16 @@ class ProcessDefinitionRef(Schema):
     file: str
 
 
+class DeployWarning(Schema):
+    """Something a file says that deploys and runs, but perhaps not as the modeler meant
+    (docs/bpmn.md): placed like a problem of a refused file."""
+
+    file: str
+    elementId: str | None
+    line: int | None
+    message: str
+
+
 class BuildInfo(Schema):
     buildId: UUID
     applicationId: UUID
@@ -281,6 +291,8 @@ class BuildInfo(Schema):
     createdAt: datetime
     processDefinitions: list[ProcessDefinitionRef]
     active: bool | None = None
+    # Present on an upload's answer (empty when there is nothing to tell).
+    warnings: list[DeployWarning] | None = None
 
 
 class ExistingBuild(BuildInfo):

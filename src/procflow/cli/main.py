@@ -173,12 +173,15 @@ def deploy_command(
     try:
         if create:
             _ensure_workspace_and_app(store, workspace, app_id)
-        build = deploy.deploy_build(
+        deployed = deploy.deploy_or_reuse(
             store, SYSTEM, workspace, app_id, files, activate=activate, now=utc_now()
         )
     except ProcflowError as error:
         typer.echo(f"error: {error.message}", err=True)
         raise typer.Exit(code=1) from error
+    for warning in deployed.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    build = deployed.build
     names = ", ".join(d.name for d in build.definitions)
     state = "active" if activate else "not active"
     typer.echo(f"build {build.id} ({state}, {build.checksum}): {names}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import typer
@@ -30,10 +31,22 @@ def deploy_over_http(
     texts = {name: _text(name, data) for name, data in files.items()}
     build = request("POST", url, token, f"/api/admin/wks/{workspace}/app/{app_id}/builds",
                     body={"files": texts, "activate": activate})  # fmt: skip
+    for warning in build.get("warnings", []):
+        typer.echo(f"warning: {_placed(warning)}", err=True)
     names = ", ".join(d["name"] for d in build["processDefinitions"])
     state = "active" if build.get("active") else "not active"
     again = " (identical to an existing build)" if build.get("existing") else ""
     typer.echo(f"build {build['buildId']} ({state}, {build['checksum']}){again}: {names}")
+
+
+def _placed(warning: dict[str, Any]) -> str:
+    """A warning of the deploy answer, written as the local deploy writes it."""
+    where = str(warning.get("file", ""))
+    if warning.get("line") is not None:
+        where += f":{warning['line']}"
+    if warning.get("elementId") is not None:
+        where += f" [{warning['elementId']}]"
+    return f"{where}: {warning.get('message', '')}"
 
 
 def _text(name: str, data: bytes) -> str:

@@ -1,4 +1,4 @@
-"""Gateways: exclusive choice by condition, parallel fork and join."""
+"""Gateways: exclusive choice by condition, parallel fork and join (inclusive: ``inclusive``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from procflow.engine.moves import NO_BRANCH_TAKEN, follow
 from procflow.engine.run import Run
 from procflow.engine.tokens import arrived_at, completed, with_status
 from procflow.model.data import JsonObject
-from procflow.model.definition import ExclusiveGateway, Flow, ParallelGateway, ProcessDefinition
+from procflow.model.definition import (
+    ExclusiveGateway,
+    Flow,
+    InclusiveGateway,
+    ParallelGateway,
+    ProcessDefinition,
+)
 from procflow.model.instance import Token
 from procflow.model.states import NodeStatus, TokenState
 
@@ -39,23 +45,27 @@ def decide(run: Run, token: Token, node: ExclusiveGateway) -> Token | None:
 def choose_flow(
     definition: ProcessDefinition, node: ExclusiveGateway, data: JsonObject, scope: Scope
 ) -> Flow | NoFlow:
-    """The first flow, in definition order, whose condition is exactly true; else the default."""
+    """The first flow, in definition order, whose condition is exactly true; else the default.
+    A flow other than the default without a condition counts as true, as in Camunda (the
+    definition carries a deploy warning about it)."""
     outgoing = definition.outgoing_flows(node.id)
     scope.bind(data, (flow.condition for flow in outgoing if flow.condition is not None))
     for flow in outgoing:
         if flow.condition is None:
-            continue
+            if flow.id == node.default_flow:
+                continue
+            return flow
         outcome = scope.evaluate(flow.condition)
         if isinstance(outcome, EvaluationFailed):
-            return _condition_failed(flow, outcome.message)
+            return condition_failed(flow, outcome.message)
         if type(outcome.value) is not bool:
-            return _condition_failed(flow, f"returned {outcome.value!r}, not a bool")
+            return condition_failed(flow, f"returned {outcome.value!r}, not a bool")
         if outcome.value:
             return flow
     return _default_flow(definition, node)
 
 
-def _condition_failed(flow: Flow, message: str) -> NoFlow:
+def condition_failed(flow: Flow, message: str) -> NoFlow:
     source = flow.condition.source if flow.condition is not None else ""
     return NoFlow(EXPRESSION_ERROR, f"condition of flow {flow.id!r} ({source!r}): {message}")
 
@@ -85,7 +95,9 @@ def synchronize(run: Run, token: Token, node: ParallelGateway) -> Token | None:
     return None
 
 
-def fork(run: Run, token: Token, node: ParallelGateway, outgoing: tuple[Flow, ...]) -> None:
+def fork(
+    run: Run, token: Token, node: ParallelGateway | InclusiveGateway, outgoing: tuple[Flow, ...]
+) -> None:
     run.put(completed(token))
     children = [run.create_token(flow.target, parent_id=token.id) for flow in outgoing]
     run.queue.extend(child.id for child in children)
@@ -101,13 +113,15 @@ def join(run: Run, token: Token, node: ParallelGateway, expected: int) -> Token 
         return None
     arrived = [run.put(completed(run.tokens[token_id])) for token_id in waiting]
     waiting.clear()
-    continuing = _continuing_token(run, arrived, node)
+    continuing = continuing_token(run, arrived, node)
     details = {"tokenUuids": [str(t.uuid) for t in arrived]}
     run.audit("gateway_joined", node.id, continuing, details)
     return continuing
 
 
-def _continuing_token(run: Run, arrived: list[Token], node: ParallelGateway) -> Token:
+def continuing_token(
+    run: Run, arrived: list[Token], node: ParallelGateway | InclusiveGateway
+) -> Token:
     """The branches' common parent comes back to life at the join, else a new token goes on."""
     parent_ids = {token.parent_id for token in arrived}
     parent_id = parent_ids.pop() if len(parent_ids) == 1 else None

@@ -9,6 +9,7 @@ from procflow.engine.calls import enter_call
 from procflow.engine.errors import enclosing_scope, throw_error
 from procflow.engine.external import open_external_task
 from procflow.engine.gateways import EXPRESSION_ERROR, decide, synchronize
+from procflow.engine.inclusive import pass_inclusive, release_ready_join
 from procflow.engine.messages import wait_at_message_catch
 from procflow.engine.moves import follow_only
 from procflow.engine.multi_instance import start_loop, without_locals
@@ -23,6 +24,7 @@ from procflow.model.definition import (
     EndNode,
     EventBasedGateway,
     ExclusiveGateway,
+    InclusiveGateway,
     MessageCatchNode,
     Node,
     ParallelGateway,
@@ -39,8 +41,16 @@ LOOP_LIMIT = "loop_limit"
 
 
 def advance(run: Run, token: Token) -> None:
-    """Move ``token``, and every token it spawns, until each one waits or the instance stops."""
+    """Move ``token``, and every token it spawns, until each one waits or the instance stops.
+    Once all wait, an inclusive join that can expect no other token releases its own."""
     run.queue.append(token.id)
+    while not run.stopped:
+        _drain(run)
+        if run.stopped or not run.definition.inclusive_joins or not release_ready_join(run):
+            break
+
+
+def _drain(run: Run) -> None:
     while run.queue and not run.stopped:
         current: Token | None = run.tokens[run.queue.popleft()]
         # A loop rather than recursion, so that a long chain of nodes cannot overflow the stack.
@@ -80,6 +90,8 @@ def _visit_node(run: Run, token: Token, node: Node) -> Token | None:
             return decide(run, token, node)
         case ParallelGateway():
             return synchronize(run, token, node)
+        case InclusiveGateway():
+            return pass_inclusive(run, token, node)
         case EndNode():
             return end(run, token, node)
         case TimerCatchNode() | EventBasedGateway() | MessageCatchNode():

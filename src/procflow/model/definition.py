@@ -5,10 +5,13 @@ A definition is built once by a parser (YAML/JSON or BPMN), validated, and then 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+from procflow.model.errors import DefinitionProblem
 from procflow.model.expression import Expression
 from procflow.model.loops import LoopSpec
 from procflow.model.timers import TimerKind, TimerSpec
@@ -106,6 +109,17 @@ class ExclusiveGateway:
 class ParallelGateway:
     id: str
     name: str = ""
+
+
+@dataclass(frozen=True)
+class InclusiveGateway:
+    """Forks on every outgoing flow whose condition is true (a flow without one always is),
+    on ``default_flow`` when none is; as a join (several incoming flows) it waits for every
+    token that can still arrive (``ProcessDefinition.upstream_of``)."""
+
+    id: str
+    name: str = ""
+    default_flow: str | None = None
 
 
 # Only for constructing a node without its timer; parsers always set one.
@@ -211,6 +225,7 @@ Node = (
     | UserTaskNode
     | ExclusiveGateway
     | ParallelGateway
+    | InclusiveGateway
     | TimerCatchNode
     | MessageCatchNode
     | BoundaryEvent
@@ -226,6 +241,7 @@ NODE_KINDS: dict[str, type[Node]] = {
     "userTask": UserTaskNode,
     "exclusiveGateway": ExclusiveGateway,
     "parallelGateway": ParallelGateway,
+    "inclusiveGateway": InclusiveGateway,
     "timer": TimerCatchNode,
     "boundaryTimer": BoundaryEvent,
     "boundaryError": BoundaryEvent,
@@ -275,8 +291,8 @@ def is_external_task(node: Node) -> bool:
 
 @dataclass(frozen=True)
 class Flow:
-    """A sequence flow. ``condition`` is read by exclusive gateways; ``action`` by user tasks
-    whose outgoing flows depend on which action was executed."""
+    """A sequence flow. ``condition`` is read by exclusive and inclusive gateways; ``action``
+    by user tasks whose outgoing flows depend on which action was executed."""
 
     id: str
     source: str
@@ -305,6 +321,12 @@ class ProcessDefinition:
     loops: Mapping[str, LoopSpec] = field(default_factory=dict)
     # The start events of each subprocess, derived from ``scopes`` once.
     inner_starts: Mapping[str, tuple[StartNode, ...]] = field(default_factory=dict, compare=False)
+    # What a modeler drew that runs, but maybe not as meant (a gateway flow without a
+    # condition): told on deploy, never a refusal. Set by the parsers.
+    warnings: tuple[DefinitionProblem, ...] = field(default=(), compare=False)
+    # The name to show when ``name`` (the definition's identifier) had to be the process id
+    # because the drawn name is not URL-safe ("Test Process").
+    title: str = ""
 
     @classmethod
     def create(
@@ -372,3 +394,40 @@ class ProcessDefinition:
 
     def boundaries_of(self, activity_id: str) -> tuple[BoundaryEvent, ...]:
         return self.boundaries.get(activity_id, ())
+
+    def upstream_of(self, join_id: str) -> frozenset[str]:
+        """The nodes from which a token can still reach the inclusive join ``join_id``."""
+        return self._inclusive_upstream.get(join_id, frozenset())
+
+    @property
+    def inclusive_joins(self) -> tuple[str, ...]:
+        return tuple(self._inclusive_upstream)
+
+    @cached_property
+    def _inclusive_upstream(self) -> dict[str, frozenset[str]]:
+        # Computed once per definition, on first use (a frozen dataclass's cached_property
+        # writes to the instance dict directly); the catalog keeps definitions, so a step
+        # only looks the sets up.
+        return {
+            node.id: self._reaching(node.id)
+            for node in self.nodes.values()
+            if isinstance(node, InclusiveGateway) and len(self.incoming_flows(node.id)) > 1
+        }
+
+    def _reaching(self, target: str) -> frozenset[str]:
+        """Nodes with a path to ``target`` that does not pass through ``target`` itself (BPMN
+        2.0 13.3.2: a path through the join is not one by which a token can still arrive).
+        A boundary event is reached from the activity it is attached to."""
+        found: set[str] = set()
+        queue = deque([target])
+        while queue:
+            node_id = queue.popleft()
+            before = [flow.source for flow in self.incoming_flows(node_id)]
+            node = self.nodes.get(node_id)
+            if isinstance(node, BoundaryEvent):
+                before.append(node.attached_to)
+            for source in before:
+                if source != target and source not in found:
+                    found.add(source)
+                    queue.append(source)
+        return frozenset(found)

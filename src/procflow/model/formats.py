@@ -28,6 +28,9 @@ def parse_definition_file(
     if suffix.endswith(BPMN_SUFFIXES):
         processes = parse_bpmn(data, file)
         if process is not None:
+            if not any(process in (found.id, found.name) for found in processes):
+                # A build deployed before non-executable pools were skipped may run one.
+                processes = parse_bpmn(data, file, every_process=True)
             return [select_process(processes, process, file).definition]
         return [found.definition for found in processes]
     if suffix.endswith(YAML_SUFFIXES + JSON_SUFFIXES):

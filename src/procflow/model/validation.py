@@ -18,6 +18,7 @@ from procflow.model.definition import (
     EndNode,
     EventBasedGateway,
     ExclusiveGateway,
+    InclusiveGateway,
     MessageCatchNode,
     Node,
     ParallelGateway,
@@ -36,6 +37,9 @@ from procflow.model.scopes_check import check_loops, check_scopes
 from procflow.model.timers import InvalidTimer, TimerKind, TimerSpec, check_timer_value
 
 LineOf = Callable[[str], int | None]
+
+# Gateways that choose their flows by condition (and may name a default flow).
+CONDITIONAL_GATEWAYS = (ExclusiveGateway, InclusiveGateway)
 
 
 def no_lines(_element_id: str) -> int | None:
@@ -80,8 +84,11 @@ def _check_flows(definition: ProcessDefinition, report: Report) -> None:
             if end not in definition.nodes:
                 report(f"flow refers to unknown node {end!r}", flow.id)
         source = definition.nodes.get(flow.source)
-        if flow.condition is not None and not isinstance(source, ExclusiveGateway):
-            report("only flows leaving an exclusive gateway may have a condition", flow.id)
+        if flow.condition is not None and not isinstance(source, CONDITIONAL_GATEWAYS):
+            report(
+                "only flows leaving an exclusive or inclusive gateway may have a condition",
+                flow.id,
+            )
         if flow.action is not None:
             _check_action_flow(source, flow.action, flow.id, report)
 
@@ -139,28 +146,42 @@ def _check_node_arity(definition: ProcessDefinition, report: Report) -> None:
             report("node has no outgoing flow", node.id)
         elif len(outgoing) > 1 and not _may_branch(node, definition):
             report("node has several outgoing flows; split with a gateway", node.id)
-        if isinstance(node, ExclusiveGateway):
-            _check_exclusive(definition, node, report)
+        if isinstance(node, CONDITIONAL_GATEWAYS):
+            _check_default(definition, node, report)
 
 
 def _may_branch(node: object, definition: ProcessDefinition) -> bool:
-    if isinstance(node, ExclusiveGateway | ParallelGateway | EventBasedGateway):
+    if isinstance(node, (*CONDITIONAL_GATEWAYS, ParallelGateway, EventBasedGateway)):
         return True
     if isinstance(node, UserTaskNode):
         return all(flow.action for flow in definition.outgoing_flows(node.id))
     return False
 
 
-def _check_exclusive(definition: ProcessDefinition, node: ExclusiveGateway, report: Report) -> None:
-    outgoing = definition.outgoing_flows(node.id)
-    ids = {flow.id for flow in outgoing}
+def _check_default(
+    definition: ProcessDefinition, node: ExclusiveGateway | InclusiveGateway, report: Report
+) -> None:
+    ids = {flow.id for flow in definition.outgoing_flows(node.id)}
     if node.default_flow is not None and node.default_flow not in ids:
         report(f"default flow {node.default_flow!r} does not leave this gateway", node.id)
-    for flow in outgoing:
-        if flow.condition is None and flow.id != node.default_flow:
-            report(
-                "flow leaving an exclusive gateway needs a condition or to be the default", flow.id
-            )
+
+
+def graph_warnings(definition: ProcessDefinition) -> list[tuple[str, str]]:
+    """(message, element id) for what runs, but perhaps not as the modeler meant."""
+    found = []
+    for node in definition.nodes.values():
+        if not isinstance(node, ExclusiveGateway):
+            continue
+        for flow in definition.outgoing_flows(node.id):
+            if flow.condition is None and flow.id != node.default_flow:
+                found.append((UNCONDITIONED_FLOW, flow.id))
+    return found
+
+
+UNCONDITIONED_FLOW = (
+    "flow leaving an exclusive gateway has no condition and is not the default: it is taken "
+    "as true, in document order (as Camunda does); give it a condition or make it the default"
+)
 
 
 def reachable_from(definition: ProcessDefinition, roots: set[str]) -> set[str]:

@@ -29,6 +29,7 @@ from procflow.model.definition import (
     ExclusiveGateway,
     ExternalWork,
     Flow,
+    InclusiveGateway,
     MessageCatchNode,
     MessageSpec,
     Node,
@@ -40,11 +41,11 @@ from procflow.model.definition import (
     TimerCatchNode,
     UserTaskNode,
 )
-from procflow.model.errors import ProblemCollector
+from procflow.model.errors import DefinitionProblem, ProblemCollector
 from procflow.model.expression import Expression, ExpressionSyntaxError
 from procflow.model.loops import DEFAULT_ELEMENT_VARIABLE, LoopSpec
 from procflow.model.timers import CEL_PREFIX, TimerKind, TimerSpec, timer_spec
-from procflow.model.validation import check_graph
+from procflow.model.validation import check_graph, graph_warnings
 
 YAML_SUFFIXES = (".yaml", ".yml")
 JSON_SUFFIXES = (".json",)
@@ -66,7 +67,11 @@ def parse_definition_text(text: str, file: str) -> ProcessDefinition:
     definition = _build(document, problems, lines)
     check_graph(definition, problems, lines.get, {p.element_id for p in problems.problems})
     problems.raise_if_any()
-    return definition
+    warnings = tuple(
+        DefinitionProblem(file, message, element_id, lines.get(element_id))
+        for message, element_id in graph_warnings(definition)
+    )
+    return replace(definition, warnings=warnings) if warnings else definition
 
 
 def _load(text: str, file: str, problems: ProblemCollector) -> tuple[Any, dict[str, int]]:
@@ -253,6 +258,8 @@ def _build_node(raw: Mapping[str, Any], compile_at: Compile) -> Node:
         return ParallelGateway(node_id, name)
     if kind == "subProcess":
         return SubProcessNode(node_id, name)
+    if kind == "inclusiveGateway":
+        return InclusiveGateway(node_id, name, raw.get("default"))
     return EndNode(node_id, name, raw.get("errorCode"), bool(raw.get("terminate", False)))
 
 

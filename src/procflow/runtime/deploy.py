@@ -65,7 +65,20 @@ def _raise_taken(principal: Principal, owner: UUID, conflict: ConflictError) -> 
 
 def parse_build_files(files: Mapping[str, bytes]) -> tuple[DefinitionSource, ...]:
     """Validate every file; report the problems of all files together, then fail."""
+    return read_build_files(files).sources
+
+
+@dataclass(frozen=True)
+class ReadBuild:
+    sources: tuple[DefinitionSource, ...]
+    # What deploys but may not run as drawn (``ProcessDefinition.warnings``), file by file.
+    warnings: tuple[DefinitionProblem, ...] = ()
+
+
+def read_build_files(files: Mapping[str, bytes]) -> ReadBuild:
+    """``parse_build_files``, with the definitions' deploy warnings."""
     problems: list[DefinitionProblem] = []
+    warnings: list[DefinitionProblem] = []
     sources: list[DefinitionSource] = []
     seen: dict[str, str] = {}
     deployed: list[tuple[ProcessDefinition, str]] = []
@@ -89,13 +102,14 @@ def parse_build_files(files: Mapping[str, bytes]) -> tuple[DefinitionSource, ...
             seen[definition.name] = file_name
             deployed.append((definition, file_name))
             sources.append(DefinitionSource(uuid4(), definition.name, file_name, text))
+            warnings.extend(definition.warnings)
     if not problems:  # a file that failed to parse would make its processes look missing
         problems.extend(call_problems(deployed))
     if not files:
         problems.append(DefinitionProblem("(build)", "a build needs at least one file"))
     if problems:
         raise DefinitionInvalid(problems)
-    return tuple(sources)
+    return ReadBuild(tuple(sources), tuple(warnings))
 
 
 def new_build(
@@ -106,9 +120,22 @@ def new_build(
     build_id: UUID | None = None,
 ) -> Build:
     """A validated, checksummed build of ``files``; nothing is written."""
-    sources = parse_build_files(files)
+    return _new_build(workspace_id, app_id, files, now, build_id)[0]
+
+
+def _new_build(
+    workspace_id: UUID,
+    app_id: UUID,
+    files: Mapping[str, bytes],
+    now: datetime,
+    build_id: UUID | None,
+) -> tuple[Build, tuple[DefinitionProblem, ...]]:
+    read = read_build_files(files)
     texts = {name: definition_text(data, name) for name, data in files.items()}
-    return Build(build_id or uuid4(), workspace_id, app_id, build_checksum(texts), now, sources)
+    checksum = build_checksum(texts)
+    return Build(
+        build_id or uuid4(), workspace_id, app_id, checksum, now, read.sources
+    ), read.warnings
 
 
 def deploy_build(
@@ -133,6 +160,8 @@ class Deployed:
     build: Build
     # True when an identical build (same checksum) of the app existed and was answered.
     existing: bool = False
+    # Deployed, but told: what may not run as the modeler meant.
+    warnings: tuple[DefinitionProblem, ...] = ()
 
 
 def deploy_or_reuse(
@@ -149,7 +178,7 @@ def deploy_or_reuse(
     """Deploy ``files``; the same files deployed again answer the app's existing build
     (activated if asked) instead of a duplicate, unless a new ``build_id`` is named."""
     principal.require(workspace_id, Role.ADMIN, WorkspaceNotFound())
-    build = new_build(workspace_id, app_id, files, now, build_id)
+    build, warnings = _new_build(workspace_id, app_id, files, now, build_id)
     with store.transaction() as txn:
         check_app_in_workspace(txn, workspace_id, app_id)
         same = txn.find_build_by_checksum(app_id, build.checksum) if build_id is None else None
@@ -157,7 +186,7 @@ def deploy_or_reuse(
             existing_build = _require_build_of_app(txn, app_id, same)
             if activate:
                 timer_starts.activate(txn, existing_build, now)
-            return Deployed(existing_build, existing=True)
+            return Deployed(existing_build, existing=True, warnings=warnings)
         existing = txn.get_build(build.id)
         if existing is not None:
             _raise_taken(
@@ -166,7 +195,7 @@ def deploy_or_reuse(
         txn.insert_build(build)
         if activate:
             timer_starts.activate(txn, build, now)
-    return Deployed(build)
+    return Deployed(build, warnings=warnings)
 
 
 def activate_build(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from lxml import etree
 
+from procflow.model.bpmn.modelers import event_definition_ref_message, trigger_reason
 from procflow.model.bpmn.namespaces import split_tag
 
 TASK_TAGS = frozenset({"task", "scriptTask", "serviceTask", "sendTask", "businessRuleTask"})
@@ -15,8 +16,10 @@ NODE_TAGS = TASK_TAGS | {
     "startEvent",
     "endEvent",
     "userTask",
+    "manualTask",
     "exclusiveGateway",
     "parallelGateway",
+    "inclusiveGateway",
     "intermediateCatchEvent",
     "boundaryEvent",
     "eventBasedGateway",
@@ -88,6 +91,8 @@ NODE_ARTIFACTS = frozenset(
         "humanPerformer",
         "potentialOwner",
         "rendering",
+        # Membership of a bpmn:group: a drawing aid.
+        "categoryValueRef",
     }
 )
 
@@ -105,19 +110,17 @@ _CHILD_MESSAGES = {
 
 def unsupported_child(parent: str, child: str) -> str:
     """Why ``child`` inside a supported ``parent`` element cannot be run."""
-    if child.endswith("EventDefinition") or child == "eventDefinitionRef":
+    if child == "eventDefinitionRef":
+        return event_definition_ref_message(parent)
+    if child.endswith("EventDefinition"):
         kind = child.removesuffix("EventDefinition")
-        return f"{kind} {parent} ({child}) is not supported yet"
+        return f"{kind} {parent} ({child}) is not supported yet{trigger_reason(kind)}"
     return _CHILD_MESSAGES.get(child, f"bpmn:{child} inside bpmn:{parent} is not supported yet")
 
 
 def unsupported_trigger(element: etree._Element, tag: str) -> str | None:
     """Why a catch or boundary event cannot run: a trigger other than a timer, or none."""
-    definitions = [
-        local
-        for local in (split_tag(child.tag)[1] for child in element)
-        if local.endswith("EventDefinition") or local == "eventDefinitionRef"
-    ]
+    definitions = event_definitions(element)
     accepted = {"timerEventDefinition", *OTHER_TRIGGERS.get(tag, ())}
     other = [local for local in definitions if local not in accepted]
     if other:
@@ -130,3 +133,21 @@ def unsupported_trigger(element: etree._Element, tag: str) -> str | None:
 
 def unsupported_element(tag: str) -> str:
     return f"bpmn:{tag} is not supported yet"
+
+
+def event_definitions(element: etree._Element) -> list[str]:
+    """The local names of the event's definitions (and references to top-level ones)."""
+    return [
+        local
+        for local in (split_tag(child.tag)[1] for child in element)
+        if local.endswith("EventDefinition") or local == "eventDefinitionRef"
+    ]
+
+
+def unsupported_throw(element: etree._Element) -> str | None:
+    """Why an intermediate throw event cannot run; None for one without a definition, which
+    only marks a point reached (a milestone) and is passed through."""
+    definitions = event_definitions(element)
+    if not definitions:
+        return None
+    return unsupported_child("intermediateThrowEvent", definitions[0])

@@ -16,6 +16,7 @@ from procflow.model.definition import (
     EventBasedGateway,
     ExclusiveGateway,
     Flow,
+    InclusiveGateway,
     Node,
     ParallelGateway,
     ProcessDefinition,
@@ -57,7 +58,7 @@ class Box:
 def size_of(node: Node) -> tuple[int, int]:
     if isinstance(node, StartNode | EndNode | TimerCatchNode | BoundaryEvent):
         return 36, 36
-    if isinstance(node, ExclusiveGateway | ParallelGateway | EventBasedGateway):
+    if isinstance(node, ExclusiveGateway | InclusiveGateway | ParallelGateway | EventBasedGateway):
         return 50, 50
     return 100, 80
 

@@ -16,6 +16,7 @@ from procflow.model.bpmn.context import ReadContext
 from procflow.model.bpmn.elements import TASK_TAGS
 from procflow.model.bpmn.external import read_external
 from procflow.model.bpmn.messages import read_message
+from procflow.model.bpmn.modelers import IMPLICIT_ACTION
 from procflow.model.bpmn.namespaces import PROCFLOW_NS, XSI_NS, bpmn, procflow, split_tag
 from procflow.model.bpmn.timers import read_timer
 from procflow.model.definition import (
@@ -27,6 +28,7 @@ from procflow.model.definition import (
     EventBasedGateway,
     ExclusiveGateway,
     Flow,
+    InclusiveGateway,
     MessageCatchNode,
     MessageSpec,
     Node,
@@ -42,6 +44,7 @@ from procflow.model.expression import Expression
 _ALLOWED_CHILDREN = {
     "startEvent": {"mandatoryParam", "schema"},
     "userTask": {"action"},
+    "manualTask": {"action"},
     **{tag: {"rule"} for tag in TASK_TAGS},
 }
 _ALLOWED_ATTRIBUTES = {
@@ -185,13 +188,16 @@ def _read_user_task(element: etree._Element, node_id: str, name: str, ctx: ReadC
         if action_name in actions:
             ctx.report(f"action {action_name!r} is defined twice", node_id, action)
         actions.append(action_name)
-    if not actions:
-        ctx.report("a user task needs at least one <procflow:action>", node_id, element)
-    return UserTaskNode(node_id, name, tuple(actions))
+    # Drawn in a modeler without Procflow's extension: one action, "complete" (as API.md says).
+    return UserTaskNode(node_id, name, tuple(actions) or (IMPLICIT_ACTION,))
 
 
 def _read_exclusive(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
     return ExclusiveGateway(node_id, name, element.get("default") or None)
+
+
+def _read_inclusive(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
+    return InclusiveGateway(node_id, name, element.get("default") or None)
 
 
 def _read_parallel(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
@@ -285,8 +291,10 @@ _NODE_READERS: dict[str, Callable[[etree._Element, str, str, ReadContext], Node]
     "startEvent": _read_start,
     "endEvent": _read_end,
     "userTask": _read_user_task,
+    "manualTask": _read_user_task,
     "exclusiveGateway": _read_exclusive,
     "parallelGateway": _read_parallel,
+    "inclusiveGateway": _read_inclusive,
     "intermediateCatchEvent": _read_catch,
     "boundaryEvent": _read_boundary,
     "eventBasedGateway": _read_event_gateway,
@@ -319,7 +327,8 @@ def _read_condition(element: etree._Element, flow_id: str, ctx: ReadContext) -> 
     conditions = list(element.iterchildren(bpmn("conditionExpression")))
     for extra in conditions[1:]:
         ctx.report("a sequence flow takes one conditionExpression", flow_id, extra)
-    if not conditions:
+    if not conditions or not text_of(conditions[0]):
+        # bpmn.io leaves an empty conditionExpression when a condition is cleared: none.
         return None
     condition = conditions[0]
     language = condition.get("language", "").strip()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from procflow.model.bpmn.context import NAME_PATTERN, ReadContext
+from procflow.model.bpmn.context import ReadContext
 from procflow.model.bpmn.elements import (
     FLOW_TAG,
     GATEWAY_TAGS,
@@ -25,12 +25,20 @@ from procflow.model.bpmn.elements import (
     SUBPROCESS_TAG,
     TIMER_EVENT_TAGS,
     TRIGGERED_EVENT_TAGS,
+    event_definitions,
     unsupported_child,
     unsupported_element,
+    unsupported_throw,
     unsupported_trigger,
 )
 from procflow.model.bpmn.external import HINT, is_marked_external
 from procflow.model.bpmn.loops import LOOP_TAG, read_loop
+from procflow.model.bpmn.modelers import (
+    check_unique_ids,
+    executable_processes,
+    process_name,
+    with_warnings,
+)
 from procflow.model.bpmn.namespaces import (
     BPMN_NS,
     BPMNDI_NS,
@@ -77,14 +85,17 @@ class BpmnProcess:
         return self.definition.name
 
 
-def parse_bpmn(data: bytes, file: str) -> list[BpmnProcess]:
-    """Every process of a BPMN file, validated; raises ``DefinitionInvalid`` with all problems."""
+def parse_bpmn(data: bytes, file: str, *, every_process: bool = False) -> list[BpmnProcess]:
+    """Every process of a BPMN file that is to run (``executable_processes``; with
+    ``every_process``, all of them), validated; raises ``DefinitionInvalid`` with all problems."""
     problems = ProblemCollector(file)
     root = load_xml(data, problems)
     if root is None or not _check_root(root, problems):
         problems.raise_if_any()
         return []
     process_elements = list(root.iterchildren(bpmn("process")))
+    if not every_process:
+        process_elements = executable_processes(process_elements)
     if not process_elements:
         _report(problems, "the file defines no bpmn:process", None, root)
     _check_unique_ids(root, problems)
@@ -137,14 +148,10 @@ def _check_root(root: etree._Element, problems: ProblemCollector) -> bool:
 
 
 def _check_unique_ids(root: etree._Element, problems: ProblemCollector) -> None:
-    seen: set[str] = set()
-    for element in root.iter():
-        element_id = element.get("id") if isinstance(element.tag, str) else None
-        if element_id is None:
-            continue
-        if element_id in seen:
-            _report(problems, f"duplicate id {element_id!r}", element_id, element)
-        seen.add(element_id)
+    duplicates: list[tuple[str, etree._Element]] = []
+    check_unique_ids(root, duplicates)
+    for element_id, element in duplicates:
+        _report(problems, f"duplicate id {element_id!r}", element_id, element)
 
 
 def _check_unique_names(
@@ -160,19 +167,12 @@ def _check_unique_names(
 def _read_process(element: etree._Element, problems: ProblemCollector) -> BpmnProcess:
     process_id = element.get("id", "")
     ctx = ReadContext(problems)
-    name = element.get("name", "").strip() or process_id
-    if not NAME_PATTERN.fullmatch(name):
-        ctx.report(
-            f"process name {name!r} cannot name a definition (letters, digits, '_', '.', ':', "
-            "'-'); rename the process or remove its name to use its id",
-            process_id,
-            element,
-        )
+    name = process_name(element, ctx)
     graph = _ProcessGraph(ctx)
     for child in element:
         graph.add(child)
     definition = ProcessDefinition.create(
-        name,
+        name.name,
         graph.nodes,
         graph.flows,
         _description(element),
@@ -181,6 +181,7 @@ def _read_process(element: etree._Element, problems: ProblemCollector) -> BpmnPr
         loops=graph.loops,
     )
     graph.check(definition, process_id, element)
+    definition = with_warnings(definition, problems.file, graph.lines, name.title)
     return BpmnProcess(process_id, _without(definition, graph.placeholders))
 
 
@@ -200,6 +201,20 @@ def _throws_message_to_worker(element: etree._Element) -> bool:
     definitions = [split_tag(c.tag)[1] for c in element if split_tag(c.tag)[1].endswith(
         "EventDefinition")]  # fmt: skip
     return definitions == ["messageEventDefinition"] and is_marked_external(element)
+
+
+# Elements read as nodes (a throw event that the caller did not refuse is a pass-through).
+_READ_TAGS = NODE_TAGS | {FLOW_TAG, "intermediateThrowEvent"}
+
+
+def _refuse_throw(element: etree._Element, ctx: ReadContext) -> bool:
+    """Report a throw event that cannot run; a message one marked external was read already."""
+    reason = unsupported_throw(element)
+    if reason is not None:
+        if "messageEventDefinition" in event_definitions(element):
+            reason = f"a message intermediateThrowEvent needs a topic (a worker sends it); {HINT}"
+        ctx.report(reason, element.get("id"), element)
+    return reason is not None
 
 
 class _ProcessGraph:
@@ -236,10 +251,7 @@ class _ProcessGraph:
             self.ctx.report(trigger, element_id, child)
             self._add_placeholder(element_id or "", tag)
             return
-        if tag == "intermediateThrowEvent" and _throws_message_to_worker(child):
-            # "Send" means a worker hands the message on: read as the external task it is.
-            self.ctx.check_id(element_id or "", "id", element_id or "", child)
-            self.nodes.append(read_node(child, "sendTask", self.ctx))
+        if tag == "intermediateThrowEvent" and self._add_throw(child, element_id or ""):
             return
         if tag == "sendTask" and not is_marked_external(child):
             # Sending means handing the message to a worker: without a topic it would do nothing.
@@ -247,16 +259,29 @@ class _ProcessGraph:
             self.ctx.report(message, element_id, child)
             self._add_placeholder(element_id or "", tag)
             return
-        if tag in NODE_TAGS or tag == FLOW_TAG:
+        if tag in _READ_TAGS:
             self._check_element(child, tag, element_id)
         if tag == FLOW_TAG:
             self.flows.append(read_flow(child, self.ctx))
-        elif tag in NODE_TAGS:
+        elif tag in _READ_TAGS:
             self.nodes.append(read_node(child, tag, self.ctx))
             self._add_loop(child, tag, element_id or "")
         else:
             self.ctx.report(unsupported_element(tag), element_id, child)
             self._add_placeholder(element_id or "", tag)
+
+    def _add_throw(self, child: etree._Element, element_id: str) -> bool:
+        """Whether the throw event was dealt with here (read or refused); one without a
+        definition, a milestone, is read by the caller as a task that passes the token on."""
+        if _throws_message_to_worker(child):
+            # "Send" means a worker hands the message on: read as the external task it is.
+            self.ctx.check_id(element_id, "id", element_id, child)
+            self.nodes.append(read_node(child, "sendTask", self.ctx))
+            return True
+        if _refuse_throw(child, self.ctx):
+            self._add_placeholder(element_id, "intermediateThrowEvent")
+            return True
+        return False
 
     def _check_element(self, element: etree._Element, tag: str, element_id: str | None) -> None:
         if not element_id:

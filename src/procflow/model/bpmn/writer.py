@@ -26,6 +26,7 @@ from procflow.model.definition import (
     EventBasedGateway,
     ExclusiveGateway,
     Flow,
+    InclusiveGateway,
     MessageCatchNode,
     MessageSpec,
     Node,
@@ -234,8 +235,9 @@ def _write_node(process: etree._Element, node: Node) -> etree._Element:
             for action in node.actions:
                 _extension(element, "action").set("name", action)
             return element
-        case ExclusiveGateway():
-            element = _new(process, "exclusiveGateway", node.id, node.name)
+        case ExclusiveGateway() | InclusiveGateway():
+            tag = "exclusiveGateway" if isinstance(node, ExclusiveGateway) else "inclusiveGateway"
+            element = _new(process, tag, node.id, node.name)
             if node.default_flow:
                 element.set("default", node.default_flow)
             return element

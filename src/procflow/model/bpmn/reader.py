@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lxml import etree
 
@@ -378,7 +378,7 @@ def _without(definition: ProcessDefinition, placeholders: set[str]) -> ProcessDe
     if not placeholders:
         return definition
     nodes = [node for node in definition.nodes.values() if node.id not in placeholders]
-    return ProcessDefinition.create(
+    rebuilt = ProcessDefinition.create(
         definition.name,
         nodes,
         list(definition.flows),
@@ -387,6 +387,7 @@ def _without(definition: ProcessDefinition, placeholders: set[str]) -> ProcessDe
         scopes={k: v for k, v in definition.scopes.items() if k not in placeholders},
         loops=definition.loops,
     )
+    return replace(rebuilt, warnings=definition.warnings, title=definition.title)
 
 
 def diagram_elements(root: etree._Element) -> dict[str, etree._Element]:

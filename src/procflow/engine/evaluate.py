@@ -17,7 +17,7 @@ from typing import Any
 import cel
 
 from procflow.model.data import JsonObject
-from procflow.model.expression import Expression, is_native_panic
+from procflow.model.expression import Direct, Expression, is_native_panic
 from procflow.model.limits import json_problem
 
 INPUT = "input"
@@ -105,7 +105,7 @@ class Scope:
     def evaluate(self, expression: Expression) -> Evaluation:
         """Evaluate an expression of the bound group; the result is JSON-ready."""
         try:
-            result = expression.program.execute(self._bound_context())
+            result = self._execute(expression)
         except Exception as error:  # CEL raises many types; every one of them is an incident
             return EvaluationFailed(describe_error(error))
         except BaseException as error:
@@ -113,6 +113,16 @@ class Scope:
                 raise
             return EvaluationFailed(_shorten(f"the CEL library failed: {error}"))
         return to_json(result)
+
+    def _execute(self, expression: Expression) -> Any:
+        """The direct form when the data holds every chain it reads (the same result, for a
+        fraction of the conversion cost); otherwise the expression on the bound ``input``."""
+        direct = expression.direct
+        if direct is not None:
+            variables = leaves(self._data, direct)
+            if variables is not None:
+                return direct.program.execute(variables)
+        return expression.program.execute(self._bound_context())
 
     def _bound_context(self) -> Any:
         if self._context is None:
@@ -122,6 +132,27 @@ class Scope:
             self._context.add_variable(INPUT, cel_input(data, self._roots))
             self._stale = False
         return self._context
+
+
+_ABSENT = object()
+
+
+def leaves(data: JsonObject | None, direct: Direct) -> dict[str, Any] | None:
+    """The direct form's variables from ``data``; None when a chain is not there all the way
+    down (through JSON objects only), so that CEL itself reports what is wrong with it."""
+    if data is None:
+        return None
+    variables: dict[str, Any] = {}
+    for path, name in zip(direct.paths, direct.names, strict=True):
+        node: Any = data
+        for key in path:
+            if type(node) is not dict:
+                return None
+            node = node.get(key, _ABSENT)
+            if node is _ABSENT:
+                return None
+        variables[name] = node
+    return variables
 
 
 def evaluate(expression: Expression, data: JsonObject) -> Evaluation:

@@ -5,7 +5,9 @@ Tokens are frozen; each helper returns the token as it is after the transition.
 
 from __future__ import annotations
 
-from uuid import UUID, uuid5
+import hashlib
+from functools import lru_cache
+from uuid import UUID, SafeUUID
 
 from procflow.model.instance import Token
 from procflow.model.states import NodeStatus, TokenState
@@ -15,9 +17,29 @@ from procflow.model.states import NodeStatus, TokenState
 TOKEN_NAMESPACE = UUID("803ed12c-828f-4842-a2b8-f4db4f6cf58f")
 
 
+# The version (5) and variant (RFC 4122) bits ``uuid.uuid5`` sets on the SHA-1 digest.
+_CLEAR_BITS = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_SET_BITS = (5 << 76) | (0x8000 << 48)
+
+
 def token_uuid(instance_uuid: UUID, token_id: int) -> UUID:
-    """The same instance and token id always give the same uuid (a step stays deterministic)."""
-    return uuid5(TOKEN_NAMESPACE, f"{instance_uuid}/{token_id}")
+    """The same instance and token id always give the same uuid (a step stays deterministic):
+    ``uuid5(TOKEN_NAMESPACE, f"{instance_uuid}/{token_id}")``, computed without re-hashing the
+    namespace and instance part for every token and without ``UUID.__init__``'s argument
+    checks (a token is created on every start; the two cost as much as the rest of it)."""
+    digest = _instance_hash(instance_uuid).copy()
+    digest.update(str(token_id).encode())
+    value = (int.from_bytes(digest.digest()[:16], "big") & _CLEAR_BITS) | _SET_BITS
+    found = object.__new__(UUID)
+    object.__setattr__(found, "int", value)
+    object.__setattr__(found, "is_safe", SafeUUID.unknown)
+    return found
+
+
+@lru_cache(maxsize=256)
+def _instance_hash(instance_uuid: UUID) -> hashlib._Hash:
+    """SHA-1 state after the namespace and ``"<instance uuid>/"``, shared by its tokens."""
+    return hashlib.sha1(TOKEN_NAMESPACE.bytes + f"{instance_uuid}/".encode(), usedforsecurity=False)
 
 
 def new_token(instance_uuid: UUID, token_id: int, node_id: str, parent_id: int | None) -> Token:

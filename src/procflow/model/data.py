@@ -7,6 +7,7 @@ subtrees are shared rather than copied, so a step on a 1 MB document costs what 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 JsonObject = dict[str, Any]
@@ -14,8 +15,11 @@ JsonObject = dict[str, Any]
 _MISSING = object()
 
 
+@lru_cache(maxsize=4096)
 def split_path(path: str) -> tuple[str, ...]:
-    """``"applicant.address.city"`` -> ``("applicant", "address", "city")``."""
+    """``"applicant.address.city"`` -> ``("applicant", "address", "city")``; remembered, as
+    the same few paths (a definition's assignments and mandatory parameters) come back on
+    every step."""
     parts = tuple(path.split("."))
     if not path or any(part == "" for part in parts):
         raise ValueError(f"invalid data path {path!r}")

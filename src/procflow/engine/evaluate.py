@@ -49,6 +49,7 @@ _MEMBER = re.compile(
 
 
 _NO_ROOTS: frozenset[str] = frozenset()
+_UNBOUND = object()  # no binding made yet: differs from every Roots value
 
 
 @lru_cache(maxsize=4096)
@@ -82,24 +83,22 @@ class Scope:
 
     Binding data costs far more than evaluating an expression, so the expressions evaluated
     on the same data (the assignments of one rule, the conditions of one gateway) share one
-    binding, made lazily on the first evaluation, and one context object serves a whole step.
+    binding, made lazily on the first evaluation that needs it, and one context object serves
+    a whole step. An expression with a direct form needs none while the data holds the
+    chains it reads, so ``bind`` itself only notes the data and the group.
     """
 
-    __slots__ = ("_context", "_data", "_roots", "_stale")
+    __slots__ = ("_bound_data", "_bound_roots", "_context", "_data", "_group")
 
     def __init__(self) -> None:
         self._context: Any = None
         self._data: JsonObject | None = None
-        self._roots: Roots = None
-        self._stale = True
+        self._group: Iterable[Expression] = ()
+        self._bound_data: JsonObject | None = None
+        self._bound_roots: Roots | object = _UNBOUND
 
     def bind(self, data: JsonObject, expressions: Iterable[Expression]) -> Scope:
-        roots = roots_of(tuple(expression.source for expression in expressions))
-        # Identity, not equality: data is never mutated, and comparing documents costs.
-        # Expressions that read no data at all keep whatever empty binding they had.
-        data_matters = data is not self._data and roots != _NO_ROOTS
-        if data_matters or roots != self._roots:
-            self._data, self._roots, self._stale = data, roots, True
+        self._data, self._group = data, expressions
         return self
 
     def evaluate(self, expression: Expression) -> Evaluation:
@@ -125,13 +124,24 @@ class Scope:
         return expression.program.execute(self._bound_context())
 
     def _bound_context(self) -> Any:
+        if not isinstance(self._group, tuple):  # a generator is read once, here
+            self._group = tuple(self._group)
+        roots = roots_of(tuple(expression.source for expression in self._group))
+        data = self._data if self._data is not None else {}
+        # Identity, not equality: data is never mutated, and comparing documents costs.
+        # Expressions that read no data at all keep whatever empty binding they had.
+        data_matters = data is not self._bound_data and roots != _NO_ROOTS
         if self._context is None:
             self._context = cel.Context()
-        if self._stale:
-            data = self._data if self._data is not None else {}
-            self._context.add_variable(INPUT, cel_input(data, self._roots))
-            self._stale = False
+        if data_matters or roots != self._bound_roots:
+            self._context.add_variable(INPUT, cel_input(data, roots))
+            self._bound_data, self._bound_roots = data, roots
         return self._context
+
+
+def evaluate(expression: Expression, data: JsonObject) -> Evaluation:
+    """Evaluate ``expression`` with the data bound to ``input``; never raises."""
+    return Scope().bind(data, (expression,)).evaluate(expression)
 
 
 _ABSENT = object()
@@ -153,11 +163,6 @@ def leaves(data: JsonObject | None, direct: Direct) -> dict[str, Any] | None:
                 return None
         variables[name] = node
     return variables
-
-
-def evaluate(expression: Expression, data: JsonObject) -> Evaluation:
-    """Evaluate ``expression`` with the data bound to ``input``; never raises."""
-    return Scope().bind(data, (expression,)).evaluate(expression)
 
 
 def describe_error(error: Exception) -> str:

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 
+from procflow.engine.events import AuditEvent
 from procflow.engine.run import Run
 from procflow.model.definition import ProcessDefinition
 from procflow.model.instance import Lineage, ProcessInstance, Token
@@ -56,3 +57,23 @@ def test_finish_gives_what_dataclasses_replace_gives() -> None:
 
 def test_process_instance_has_no_post_init_for_finish_to_skip() -> None:
     assert not hasattr(ProcessInstance, "__post_init__")
+
+
+def test_audit_events_recorded_by_a_run_are_ordinary_audit_events() -> None:
+    instance = _instance()
+    run = Run(ProcessDefinition(name="p", nodes={}, flows=()), instance, instance.updated_at)
+    token = run.create_token("n")
+    run.audit("token_arrived", "n", token, {"k": 1})
+    run.audit("instance_started")
+    assert run.effects == [
+        AuditEvent("token_arrived", "n", token.uuid, {"k": 1}),
+        AuditEvent("instance_started", None, None, {}),
+    ]
+    assert [type(effect) for effect in run.effects] == [AuditEvent, AuditEvent]
+    # Run.audit fills these fields itself: a field added to AuditEvent must be added there.
+    assert [field.name for field in fields(AuditEvent)] == [
+        "type",
+        "node_id",
+        "token_uuid",
+        "details",
+    ]

@@ -186,6 +186,8 @@ class NotJson(ValueError):
 def to_json(value: Any) -> Evaluation:
     """CEL results as JSON values: timestamps become ISO strings; bytes, durations, maps with
     non-string keys and non-finite numbers are refused rather than silently changed."""
+    if value is None or type(value) is bool:  # most conditions: nothing to convert or check
+        return Value(value)
     try:
         converted = json_value(value)
     except NotJson as error:

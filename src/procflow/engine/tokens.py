@@ -6,7 +6,7 @@ Tokens are frozen; each helper returns the token as it is after the transition.
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from typing import Any
 from uuid import UUID, SafeUUID
 
 from procflow.model.instance import Token
@@ -28,7 +28,7 @@ def token_uuid(instance_uuid: UUID, token_id: int) -> UUID:
     namespace and instance part for every token and without ``UUID.__init__``'s argument
     checks (a token is created on every start; the two cost as much as the rest of it)."""
     digest = _instance_hash(instance_uuid).copy()
-    digest.update(str(token_id).encode())
+    digest.update(b"%d" % token_id)
     value = (int.from_bytes(digest.digest()[:16], "big") & _CLEAR_BITS) | _SET_BITS
     found = object.__new__(UUID)
     object.__setattr__(found, "int", value)
@@ -36,10 +36,21 @@ def token_uuid(instance_uuid: UUID, token_id: int) -> UUID:
     return found
 
 
-@lru_cache(maxsize=256)
-def _instance_hash(instance_uuid: UUID) -> hashlib._Hash:
-    """SHA-1 state after the namespace and ``"<instance uuid>/"``, shared by its tokens."""
-    return hashlib.sha1(TOKEN_NAMESPACE.bytes + f"{instance_uuid}/".encode(), usedforsecurity=False)
+_NAMESPACE_BYTES = TOKEN_NAMESPACE.bytes
+# The SHA-1 state of the last instance seen: a step creates all its tokens for one instance
+# (the same uuid object), and one entry needs no eviction. Threads that race on it at worst
+# compute a state again; the state itself is only ever copied, never updated.
+_last_instance: list[tuple[UUID | None, Any]] = [(None, None)]
+
+
+def _instance_hash(instance_uuid: UUID) -> Any:
+    """SHA-1 state after the namespace and ``"<instance uuid>/"``."""
+    cached_uuid, state = _last_instance[0]
+    if cached_uuid is not instance_uuid:
+        prefix = _NAMESPACE_BYTES + f"{instance_uuid}/".encode()
+        state = hashlib.sha1(prefix, usedforsecurity=False)
+        _last_instance[0] = (instance_uuid, state)
+    return state
 
 
 def new_token(instance_uuid: UUID, token_id: int, node_id: str, parent_id: int | None) -> Token:

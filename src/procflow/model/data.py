@@ -29,7 +29,7 @@ def split_path(path: str) -> tuple[str, ...]:
 def get_path(data: Mapping[str, Any], path: str, default: Any = None) -> Any:
     node: Any = data
     for part in split_path(path):
-        if not isinstance(node, Mapping) or part not in node:
+        if not (type(node) is dict or isinstance(node, Mapping)) or part not in node:
             return default
         node = node[part]
     return node
@@ -50,8 +50,10 @@ def _set_parts(node: Mapping[str, Any], parts: tuple[str, ...], value: Any) -> J
     if not rest:
         result[head] = value
         return result
-    child = node.get(head)
-    result[head] = _set_parts(child if isinstance(child, Mapping) else {}, rest, value)
+    child: Any = node.get(head)
+    if not (type(child) is dict or isinstance(child, Mapping)):  # the ABC check is slow
+        child = {}
+    result[head] = _set_parts(child, rest, value)
     return result
 
 

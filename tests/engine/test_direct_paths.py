@@ -129,14 +129,17 @@ def test_unsupported_expressions_still_evaluate_on_the_whole_input() -> None:
     [
         ({"a": {"b": 1}}, {"pf_input_0": 1}),
         ({"a": {"b": None}}, {"pf_input_0": None}),
-        ({"a": {"b": {"c": [1]}}}, {"pf_input_0": {"c": [1]}}),
+        ({"a": {"b": "x"}}, {"pf_input_0": "x"}),
+        ({"a": {"b": 2.5}}, {"pf_input_0": 2.5}),
+        ({"a": {"b": {"c": [1]}}}, None),  # an object: the group's shared binding converts it
+        ({"a": {"b": [1]}}, None),
         ({"a": {}}, None),  # missing key: CEL reports it
         ({"a": [1]}, None),  # through a list: CEL reports it
         ({"a": None}, None),
         ({}, None),
     ],
 )
-def test_leaves_are_taken_only_through_objects(data: JsonObject, found: Any) -> None:
+def test_leaves_are_scalars_taken_only_through_objects(data: JsonObject, found: Any) -> None:
     direct = Expression.compile("input.a.b").direct
     assert direct is not None
     assert leaves(data, direct) == found

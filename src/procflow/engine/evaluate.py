@@ -149,7 +149,9 @@ _ABSENT = object()
 
 def leaves(data: JsonObject | None, direct: Direct) -> dict[str, Any] | None:
     """The direct form's variables from ``data``; None when a chain is not there all the way
-    down (through JSON objects only), so that CEL itself reports what is wrong with it."""
+    down (through JSON objects only), so that CEL itself reports what is wrong with it, and
+    None when a chain ends at an object or array: converting those costs the same either
+    way, and the bound ``input`` is converted once for the whole group, not per expression."""
     if data is None:
         return None
     variables: dict[str, Any] = {}
@@ -161,6 +163,8 @@ def leaves(data: JsonObject | None, direct: Direct) -> dict[str, Any] | None:
             node = node.get(key, _ABSENT)
             if node is _ABSENT:
                 return None
+        if type(node) is dict or type(node) is list:
+            return None
         variables[name] = node
     return variables
 

@@ -6,7 +6,8 @@ microsecond apiece, while evaluating a compiled program takes about one microsec
 Most expressions only read a few leaves (``input.loan.amount > 1000``), so an expression
 whose every use of ``input`` is a plain chain of field selections (``input.a.b`` or
 ``input["a"]["b"]``) is also compiled with each chain replaced by a variable of its own; the
-engine binds those variables to the leaves (an int converts in a fraction of a microsecond).
+engine binds those variables to the leaves when they are scalars (an int converts in a
+fraction of a microsecond).
 
 The rewrite is only taken when it cannot change what the expression means: a chain that the
 data does not hold all the way down is evaluated the ordinary way (so a missing key fails

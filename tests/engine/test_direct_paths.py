@@ -22,6 +22,7 @@ DATA: list[JsonObject] = [
     {"loan": {"amount": 2**63 - 1, "nested": {"a": {"b": [1, {"c": True}]}}}},
     {"loan": [1, 2], "risk": {"band": "high", "ratio": 3.5}},
     {"risk": {"band": None}, "a b": {"é": "x"}, "in": 1},
+    {"a.b": {"c": 1}, "a": {"b": {"c": 2}}, "loan": {"amount": -(2**63)}},
 ]
 
 EXPRESSIONS = [
@@ -44,6 +45,9 @@ EXPRESSIONS = [
     '"a" in input.loan',
     'input["a b"]["é"]',
     "input . loan . amount",
+    'input["a.b"].c',
+    "input.a.b.c",
+    "input.loan.amount - 1",
     "-input.loan.amount",
     "!input.risk.band",
     "input.loan.amount + input.loan.amount",

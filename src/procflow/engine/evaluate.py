@@ -17,7 +17,7 @@ from typing import Any
 import cel
 
 from procflow.model.data import JsonObject
-from procflow.model.expression import Expression, is_native_panic
+from procflow.model.expression import Direct, Expression, is_native_panic
 from procflow.model.limits import json_problem
 
 INPUT = "input"
@@ -49,6 +49,7 @@ _MEMBER = re.compile(
 
 
 _NO_ROOTS: frozenset[str] = frozenset()
+_UNBOUND = object()  # no binding made yet: differs from every Roots value
 
 
 @lru_cache(maxsize=4096)
@@ -82,30 +83,28 @@ class Scope:
 
     Binding data costs far more than evaluating an expression, so the expressions evaluated
     on the same data (the assignments of one rule, the conditions of one gateway) share one
-    binding, made lazily on the first evaluation, and one context object serves a whole step.
+    binding, made lazily on the first evaluation that needs it, and one context object serves
+    a whole step. An expression with a direct form needs none while the data holds the
+    chains it reads, so ``bind`` itself only notes the data and the group.
     """
 
-    __slots__ = ("_context", "_data", "_roots", "_stale")
+    __slots__ = ("_bound_data", "_bound_roots", "_context", "_data", "_group")
 
     def __init__(self) -> None:
         self._context: Any = None
         self._data: JsonObject | None = None
-        self._roots: Roots = None
-        self._stale = True
+        self._group: Iterable[Expression] = ()
+        self._bound_data: JsonObject | None = None
+        self._bound_roots: Roots | object = _UNBOUND
 
     def bind(self, data: JsonObject, expressions: Iterable[Expression]) -> Scope:
-        roots = roots_of(tuple(expression.source for expression in expressions))
-        # Identity, not equality: data is never mutated, and comparing documents costs.
-        # Expressions that read no data at all keep whatever empty binding they had.
-        data_matters = data is not self._data and roots != _NO_ROOTS
-        if data_matters or roots != self._roots:
-            self._data, self._roots, self._stale = data, roots, True
+        self._data, self._group = data, expressions
         return self
 
     def evaluate(self, expression: Expression) -> Evaluation:
         """Evaluate an expression of the bound group; the result is JSON-ready."""
         try:
-            result = expression.program.execute(self._bound_context())
+            result = self._execute(expression)
         except Exception as error:  # CEL raises many types; every one of them is an incident
             return EvaluationFailed(describe_error(error))
         except BaseException as error:
@@ -114,19 +113,60 @@ class Scope:
             return EvaluationFailed(_shorten(f"the CEL library failed: {error}"))
         return to_json(result)
 
+    def _execute(self, expression: Expression) -> Any:
+        """The direct form when the data holds every chain it reads (the same result, for a
+        fraction of the conversion cost); otherwise the expression on the bound ``input``."""
+        direct = expression.direct
+        if direct is not None:
+            variables = leaves(self._data, direct)
+            if variables is not None:
+                return direct.program.execute(variables)
+        return expression.program.execute(self._bound_context())
+
     def _bound_context(self) -> Any:
+        if not isinstance(self._group, tuple):  # a generator is read once, here
+            self._group = tuple(self._group)
+        roots = roots_of(tuple(expression.source for expression in self._group))
+        data = self._data if self._data is not None else {}
+        # Identity, not equality: data is never mutated, and comparing documents costs.
+        # Expressions that read no data at all keep whatever empty binding they had.
+        data_matters = data is not self._bound_data and roots != _NO_ROOTS
         if self._context is None:
             self._context = cel.Context()
-        if self._stale:
-            data = self._data if self._data is not None else {}
-            self._context.add_variable(INPUT, cel_input(data, self._roots))
-            self._stale = False
+        if data_matters or roots != self._bound_roots:
+            self._context.add_variable(INPUT, cel_input(data, roots))
+            self._bound_data, self._bound_roots = data, roots
         return self._context
 
 
 def evaluate(expression: Expression, data: JsonObject) -> Evaluation:
     """Evaluate ``expression`` with the data bound to ``input``; never raises."""
     return Scope().bind(data, (expression,)).evaluate(expression)
+
+
+_ABSENT = object()
+
+
+def leaves(data: JsonObject | None, direct: Direct) -> dict[str, Any] | None:
+    """The direct form's variables from ``data``; None when a chain is not there all the way
+    down (through JSON objects only), so that CEL itself reports what is wrong with it, and
+    None when a chain ends at an object or array: converting those costs the same either
+    way, and the bound ``input`` is converted once for the whole group, not per expression."""
+    if data is None:
+        return None
+    variables: dict[str, Any] = {}
+    for path, name in zip(direct.paths, direct.names, strict=True):
+        node: Any = data
+        for key in path:
+            if type(node) is not dict:
+                return None
+            node = node.get(key, _ABSENT)
+            if node is _ABSENT:
+                return None
+        if type(node) is dict or type(node) is list:
+            return None
+        variables[name] = node
+    return variables
 
 
 def describe_error(error: Exception) -> str:
@@ -150,6 +190,8 @@ class NotJson(ValueError):
 def to_json(value: Any) -> Evaluation:
     """CEL results as JSON values: timestamps become ISO strings; bytes, durations, maps with
     non-string keys and non-finite numbers are refused rather than silently changed."""
+    if value is None or type(value) is bool:  # most conditions: nothing to convert or check
+        return Value(value)
     try:
         converted = json_value(value)
     except NotJson as error:

@@ -41,9 +41,16 @@ def apply_rules(
 
 def apply_rule(rule: BusinessRule, data: JsonObject, scope: Scope) -> JsonObject | RuleFailed:
     """Every assignment sees the data as it was before the rule; then all are set together."""
+    assignments = rule.assignments
+    scope.bind(data, (assignment.expression for assignment in assignments))
+    if len(assignments) == 1:  # the common rule: no list of values to gather
+        assignment = assignments[0]
+        outcome = scope.evaluate(assignment.expression)
+        if isinstance(outcome, EvaluationFailed):
+            return RuleFailed(rule.name, assignment, outcome.message)
+        return set_path(data, assignment.path, outcome.value)
     values: list[Any] = []
-    scope.bind(data, (assignment.expression for assignment in rule.assignments))
-    for assignment in rule.assignments:
+    for assignment in assignments:
         outcome = scope.evaluate(assignment.expression)
         if isinstance(outcome, EvaluationFailed):
             return RuleFailed(rule.name, assignment, outcome.message)

@@ -5,7 +5,9 @@ Tokens are frozen; each helper returns the token as it is after the transition.
 
 from __future__ import annotations
 
-from uuid import UUID, uuid5
+import hashlib
+from typing import Any
+from uuid import UUID, SafeUUID
 
 from procflow.model.data import JsonObject
 from procflow.model.instance import LoopState, Token
@@ -16,9 +18,40 @@ from procflow.model.states import NodeStatus, TokenState
 TOKEN_NAMESPACE = UUID("803ed12c-828f-4842-a2b8-f4db4f6cf58f")
 
 
+# The version (5) and variant (RFC 4122) bits ``uuid.uuid5`` sets on the SHA-1 digest.
+_CLEAR_BITS = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_SET_BITS = (5 << 76) | (0x8000 << 48)
+
+
 def token_uuid(instance_uuid: UUID, token_id: int) -> UUID:
-    """The same instance and token id always give the same uuid (a step stays deterministic)."""
-    return uuid5(TOKEN_NAMESPACE, f"{instance_uuid}/{token_id}")
+    """The same instance and token id always give the same uuid (a step stays deterministic):
+    ``uuid5(TOKEN_NAMESPACE, f"{instance_uuid}/{token_id}")``, computed without re-hashing the
+    namespace and instance part for every token and without ``UUID.__init__``'s argument
+    checks (a token is created on every start; the two cost as much as the rest of it)."""
+    digest = _instance_hash(instance_uuid).copy()
+    digest.update(b"%d" % token_id)
+    value = (int.from_bytes(digest.digest()[:16], "big") & _CLEAR_BITS) | _SET_BITS
+    found = object.__new__(UUID)
+    object.__setattr__(found, "int", value)
+    object.__setattr__(found, "is_safe", SafeUUID.unknown)
+    return found
+
+
+_NAMESPACE_BYTES = TOKEN_NAMESPACE.bytes
+# The SHA-1 state of the last instance seen: a step creates all its tokens for one instance
+# (the same uuid object), and one entry needs no eviction. Threads that race on it at worst
+# compute a state again; the state itself is only ever copied, never updated.
+_last_instance: list[tuple[UUID | None, Any]] = [(None, None)]
+
+
+def _instance_hash(instance_uuid: UUID) -> Any:
+    """SHA-1 state after the namespace and ``"<instance uuid>/"``."""
+    cached_uuid, state = _last_instance[0]
+    if cached_uuid is not instance_uuid:
+        prefix = _NAMESPACE_BYTES + f"{instance_uuid}/".encode()
+        state = hashlib.sha1(prefix, usedforsecurity=False)
+        _last_instance[0] = (instance_uuid, state)
+    return state
 
 
 def new_token(

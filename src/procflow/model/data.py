@@ -7,6 +7,7 @@ subtrees are shared rather than copied, so a step on a 1 MB document costs what 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 JsonObject = dict[str, Any]
@@ -14,8 +15,11 @@ JsonObject = dict[str, Any]
 _MISSING = object()
 
 
+@lru_cache(maxsize=4096)
 def split_path(path: str) -> tuple[str, ...]:
-    """``"applicant.address.city"`` -> ``("applicant", "address", "city")``."""
+    """``"applicant.address.city"`` -> ``("applicant", "address", "city")``; remembered, as
+    the same few paths (a definition's assignments and mandatory parameters) come back on
+    every step."""
     parts = tuple(path.split("."))
     if not path or any(part == "" for part in parts):
         raise ValueError(f"invalid data path {path!r}")
@@ -25,7 +29,7 @@ def split_path(path: str) -> tuple[str, ...]:
 def get_path(data: Mapping[str, Any], path: str, default: Any = None) -> Any:
     node: Any = data
     for part in split_path(path):
-        if not isinstance(node, Mapping) or part not in node:
+        if not (type(node) is dict or isinstance(node, Mapping)) or part not in node:
             return default
         node = node[part]
     return node
@@ -46,8 +50,10 @@ def _set_parts(node: Mapping[str, Any], parts: tuple[str, ...], value: Any) -> J
     if not rest:
         result[head] = value
         return result
-    child = node.get(head)
-    result[head] = _set_parts(child if isinstance(child, Mapping) else {}, rest, value)
+    child: Any = node.get(head)
+    if not (type(child) is dict or isinstance(child, Mapping)):  # the ABC check is slow
+        child = {}
+    result[head] = _set_parts(child, rest, value)
     return result
 
 

@@ -14,16 +14,29 @@ from typing import Any
 import cel
 
 from procflow.model.expression_limits import expression_limit_problem
+from procflow.model.expression_paths import Path, rewrite
 
 
 class ExpressionSyntaxError(ValueError):
     """The expression text is not valid CEL."""
 
 
+@dataclass(frozen=True, slots=True)
+class Direct:
+    """The expression compiled to read its data chains as variables (see expression_paths):
+    ``program`` sees the value at ``paths[i]`` as the variable ``names[i]``."""
+
+    program: Any
+    paths: tuple[Path, ...]
+    names: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Expression:
     source: str
     program: Any = field(compare=False, repr=False)
+    # None when the expression has no such form; it is then always evaluated on ``input``.
+    direct: Direct | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def compile(cls, source: str) -> Expression:
@@ -45,10 +58,29 @@ class Expression:
         if unknown and not _uses_macros(source):
             names = ", ".join(sorted(unknown))
             raise ExpressionSyntaxError(f"unknown variable(s) {names}; use input.<path>")
-        return cls(source, program)
+        return cls(source, program, _direct(source))
 
 
 ALLOWED_ROOTS = frozenset({"input"})
+
+
+def _direct(source: str) -> Direct | None:
+    """The direct form of an expression that compiled, when the rewrite applies; a rewrite
+    that does not compile, or reads anything but its own variables, is dropped."""
+    rewritten = rewrite(source)
+    if rewritten is None:
+        return None
+    try:
+        program = cel.compile(rewritten.source)
+    except (ValueError, RuntimeError):
+        return None
+    except BaseException as error:
+        if not is_native_panic(error):
+            raise
+        return None
+    if set(program.variables()) != set(rewritten.names):
+        return None
+    return Direct(program, rewritten.paths, rewritten.names)
 
 
 def is_native_panic(error: BaseException) -> bool:

@@ -245,9 +245,7 @@ def test_a_parallel_multi_instance_call_starts_one_child_per_element_with_its_el
     scenario = Scenario(parse(MULTI_CALLER), {"orders": [{"id": 1}, {"id": 2}, {"id": 3}]})
     scenario.start()
     starts = [e for e in scenario.results[-1].effects if isinstance(e, StartChild)]
-    assert [s.data for s in starts] == [
-        {"order": {"id": n}, "loopCounter": n} for n in (1, 2, 3)
-    ]
+    assert [s.data for s in starts] == [{"order": {"id": n}, "loopCounter": n} for n in (1, 2, 3)]
     waits = [w.id for w in scenario.instance.waits if w.kind is WaitKind.CALL]
     children = [child_uuid(scenario.instance.uuid, wait) for wait in waits]
     # The children end in reverse order; the outputs stay in collection order.
@@ -260,7 +258,10 @@ def test_a_parallel_multi_instance_call_starts_one_child_per_element_with_its_el
 
 
 def test_a_sequential_multi_instance_call_starts_the_next_child_when_one_finishes() -> None:
-    text = MULTI_CALLER.replace("outputCollection: results}", "outputCollection: results,\n                         sequential: true}")
+    text = MULTI_CALLER.replace(
+        "outputCollection: results}",
+        "outputCollection: results,\n                         sequential: true}",
+    )
     scenario = Scenario(parse(text), {"orders": [{"id": 1}, {"id": 2}]})
     scenario.start()
     for expected in (1, 2):

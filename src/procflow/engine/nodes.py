@@ -86,12 +86,8 @@ def _visit_node(run: Run, token: Token, node: Node) -> Token | None:
             run.audit("token_arrived", node.id, token)
             arm_boundaries(run, token, node.id)
             return None
-        case ExclusiveGateway():
-            return decide(run, token, node)
-        case ParallelGateway():
-            return synchronize(run, token, node)
-        case InclusiveGateway():
-            return pass_inclusive(run, token, node)
+        case ExclusiveGateway() | ParallelGateway() | InclusiveGateway():
+            return _pass_gateway(run, token, node)
         case EndNode():
             return end(run, token, node)
         case TimerCatchNode() | EventBasedGateway() | MessageCatchNode():
@@ -106,6 +102,16 @@ def _visit_node(run: Run, token: Token, node: Node) -> Token | None:
             return enter_subprocess(run, token, node)
         case _:
             assert_never(node)
+
+
+def _pass_gateway(
+    run: Run, token: Token, node: ExclusiveGateway | ParallelGateway | InclusiveGateway
+) -> Token | None:
+    if isinstance(node, ExclusiveGateway):
+        return decide(run, token, node)
+    if isinstance(node, ParallelGateway):
+        return synchronize(run, token, node)
+    return pass_inclusive(run, token, node)
 
 
 def _wait_for_event(

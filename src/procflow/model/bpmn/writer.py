@@ -231,10 +231,7 @@ def _write_node(process: etree._Element, node: Node) -> etree._Element:
         case TaskNode():
             return _write_task(process, node)
         case UserTaskNode():
-            element = _new(process, "userTask", node.id, node.name)
-            for action in node.actions:
-                _extension(element, "action").set("name", action)
-            return element
+            return _write_user_task(process, node)
         case ExclusiveGateway() | InclusiveGateway():
             tag = "exclusiveGateway" if isinstance(node, ExclusiveGateway) else "inclusiveGateway"
             element = _new(process, tag, node.id, node.name)
@@ -245,10 +242,25 @@ def _write_node(process: etree._Element, node: Node) -> etree._Element:
             return _write_catching(process, node)
         case ParallelGateway() | EndNode() | TimerCatchNode() | EventBasedGateway():
             return _new(process, _PLAIN_TAGS[type(node)], node.id, node.name)
-        case SubProcessNode():
-            return _new(process, "subProcess", node.id, node.name)
-        case CallActivityNode():
-            return _write_call(process, node)
+        case SubProcessNode() | CallActivityNode():
+            return _write_container(process, node)
+
+
+def _write_user_task(process: etree._Element, node: UserTaskNode) -> etree._Element:
+    element = _new(process, "userTask", node.id, node.name)
+    for action in node.actions:
+        _extension(element, "action").set("name", action)
+    return element
+
+
+def _write_container(
+    process: etree._Element, node: SubProcessNode | CallActivityNode
+) -> etree._Element:
+    """Activities that run other tokens: a subprocess (its content is written by the caller)
+    and a call activity (a child instance)."""
+    if isinstance(node, SubProcessNode):
+        return _new(process, "subProcess", node.id, node.name)
+    return _write_call(process, node)
 
 
 def _write_call(process: etree._Element, node: CallActivityNode) -> etree._Element:

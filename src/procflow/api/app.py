@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from procflow import __version__
 from procflow.api import (
+    console,
     docs,
     routes_admin,
     routes_batches,
@@ -18,6 +19,7 @@ from procflow.api import (
     routes_external_tasks,
     routes_instances,
     routes_messages,
+    routes_diagrams,
     routes_operations,
     routes_start,
     schemas,
@@ -111,7 +113,9 @@ def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier)
     app.include_router(routes_admin.router)
     app.include_router(routes_camunda.router)
     app.include_router(health)
+    app.include_router(routes_diagrams.router)
     app.include_router(docs.router)
+    app.include_router(console.router)
     install_openapi(app)
     return app
 

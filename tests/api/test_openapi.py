@@ -40,6 +40,8 @@ EXPECTED_OPERATIONS = {
     "listBuilds",
     "getBuild",
     "getDefinitionSource",
+    "getDefinitionDiagram",
+    "getInstanceDiagram",
     "createBatch",
     "getBatch",
     "listBatchItems",

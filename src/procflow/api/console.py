@@ -75,6 +75,9 @@ async def console_asset(name: str) -> Response:
 
 @router.api_route(PREFIX + "/{page:path}", methods=["GET", "HEAD"])
 async def console_page(page: str) -> Response:
+    if page.startswith("assets/"):
+        # A missing asset is a 404, not the app (a stale page must not get HTML as script).
+        raise HTTPException(404, "No such console asset.")
     index = DIST / "index.html"
     if not index.is_file():
         raise HTTPException(404, "The console is not built (make console).")

@@ -14,11 +14,11 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from procflow.api.schemas import problems
-from procflow.model.errors import ProcessDefinitionNotFound
-from procflow.model.build import DefinitionSource
-from procflow.model.export import export_file
 from procflow.api.requests import principal_of
+from procflow.api.schemas import problems
+from procflow.model.build import DefinitionSource
+from procflow.model.errors import ProcessDefinitionNotFound
+from procflow.model.export import export_file
 from procflow.runtime import admin_reads, queries
 from procflow.runtime.context import RuntimeContext
 

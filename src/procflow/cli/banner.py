@@ -48,7 +48,7 @@ def walkthrough(base: str, token: str) -> str:
 
 def print_banner(issuer: TokenIssuer, host: str, port: int, *, demo: bool) -> None:
     base = f"http://{host}:{port}"
-    typer.echo(f"Procflow listening on {base}  (API docs: {base}/docs)")
+    typer.echo(f"Procflow listening on {base}  (API docs: {base}/docs, console: {base}/console/)")
     if not demo:
         return
     token = issuer.mint("demo", {DEMO_WORKSPACE_ID: frozenset(Role)}, timedelta(hours=12))
@@ -58,3 +58,6 @@ def print_banner(issuer: TokenIssuer, host: str, port: int, *, demo: bool) -> No
         f" `procflow token --workspace {DEMO_WORKSPACE_ID}`. Paste these lines:"
     )
     typer.echo(walkthrough(base, token))
+    typer.echo(
+        f"Or open {base}/console/ and sign in with the token above (without 'export TOKEN=')."
+    )

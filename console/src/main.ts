@@ -40,7 +40,15 @@ async function chrome(title: string): Promise<boolean> {
     const chosen = currentWorkspace();
     if (!chosen && found.length) setWorkspace(found[0].id);
     clear(picker, found.map((w) => h("option", { value: w.id, selected: w.id === currentWorkspace() }, w.name)));
-    if (found.length === 0) picker.hidden = true;
+    if (found.length > 0) return;
+    // A token without role admin cannot list workspaces: the operator types the id.
+    const typed = h("input", { id: "workspace-id", type: "text", size: 36, "aria-label": "Workspace id",
+      placeholder: "workspace id", value: currentWorkspace() ?? "" }) as HTMLInputElement;
+    typed.addEventListener("change", () => {
+      setWorkspace(typed.value.trim());
+      navigate("/instances");
+    });
+    picker.replaceWith(typed);
   });
   picker.addEventListener("change", () => {
     setWorkspace(picker.value);

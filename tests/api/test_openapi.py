@@ -42,6 +42,7 @@ EXPECTED_OPERATIONS = {
     "getDefinitionSource",
     "getDefinitionDiagram",
     "getInstanceDiagram",
+    "countInstances",
     "createBatch",
     "getBatch",
     "listBatchItems",

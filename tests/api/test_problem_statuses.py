@@ -522,6 +522,7 @@ CASES: dict[tuple[str, int], Case] = {
     **_read_cases("getInstanceBuild", "/build/info", "/api/runtime/process-instance/"),
     **_workspace_read_cases("getActiveBuild", "/app/{app}/build/info"),
     **_workspace_read_cases("searchInstances", "/process-instances"),
+    **_workspace_read_cases("countInstances", "/process-instances/counts"),
     **_action_cases(),
     **_operation_cases(),
     **_create_workspace_cases(),

@@ -77,14 +77,10 @@ export async function instancesPage(main: HTMLElement, search: URLSearchParams):
     clear(table, instanceTable(rows));
   };
   const loadCounts = async () => {
-    const items = await Promise.all(
-      STATES.map(async (state) => {
-        const wanted = { ...params, state, limit: "500" };
-        const found = await getJson<{ content: Summary[]; nextCursor: string | null }>(base + query(wanted));
-        return [state, `${found.content.length}${found.nextCursor ? "+" : ""}`] as const;
-      }),
-    );
-    clear(counts, items.map(([state, count]) => h("li", {}, stateBadge(state), ` ${count}`)));
+    // Counts of every state under the other filters (the state filter picks the rows).
+    const { state: _state, ...others } = params;
+    const answer = await getJson<{ counts: Record<string, number> }>(`${base}/counts${query(others)}`);
+    clear(counts, STATES.map((state) => h("li", {}, stateBadge(state), ` ${answer.counts[state] ?? 0}`)));
   };
   more.addEventListener("click", () => void loadPage(false).catch((e: unknown) => (status.textContent = errorText(e))));
   try {

@@ -246,3 +246,30 @@ async def search_process_instances(
             "nextCursor": next_cursor,
         }
     )
+
+
+@router.get(
+    "/api/runtime/wks/{workspaceId}/process-instances/counts",
+    summary="How many instances match a search, by state (the search's filters but state)",
+    operation_id="countInstances",
+    response_model=schemas.InstanceCounts,
+    responses=problems(400, 401, 403, 404),
+)
+async def count_process_instances(
+    workspaceId: UUID,
+    request: Request,
+    processName: str | None = None,
+    createdFrom: Instant = None,
+    createdTo: Instant = None,
+    lineageRootUuid: UUID | None = None,
+) -> Response:
+    principal = principal_of(request)
+    query = InstanceQuery(
+        workspace_id=workspaceId,
+        definition_name=processName,
+        created_from=instant(createdFrom, "createdFrom"),
+        created_to=instant(createdTo, "createdTo"),
+        lineage_root_uuid=lineageRootUuid,
+    )
+    counts = await run_in_threadpool(queries.count_by_state, _ctx(request), principal, query)
+    return JsonResponse({"counts": counts})

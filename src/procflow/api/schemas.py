@@ -237,6 +237,12 @@ class SearchPage(Schema):
     )
 
 
+class InstanceCounts(Schema):
+    """Instances matching a search, by state: every state is listed, zeros included."""
+
+    counts: dict[str, int]
+
+
 class ProcessDefinitionRef(Schema):
     name: str
     flowxUuid: UUID

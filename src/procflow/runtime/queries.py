@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from procflow.model.build import Build
 from procflow.model.errors import InvalidParameter, WorkspaceNotFound
 from procflow.model.instance import ProcessInstance
+from procflow.model.states import InstanceState
 from procflow.runtime.access import Principal, Role
 from procflow.runtime.commands import load_visible
 from procflow.runtime.context import RuntimeContext
@@ -106,3 +107,16 @@ def search_instances(
         raise InvalidParameter("cursor is not a cursor this search returned.", parameter="cursor")
     with ctx.store.read_transaction() as txn:
         return txn.search_instances(query)
+
+
+def count_by_state(
+    ctx: RuntimeContext, principal: Principal, query: InstanceQuery
+) -> dict[str, int]:
+    """How many instances the search's other filters match, in each state (one read
+    transaction, so the counts are of one moment)."""
+    principal.require(query.workspace_id, Role.READ, WorkspaceNotFound())
+    with ctx.store.read_transaction() as txn:
+        return {
+            state.value: txn.count_instances(replace(query, states=(state,)))
+            for state in InstanceState
+        }

@@ -171,3 +171,13 @@ export interface BatchItem {
   resultUuid: string | null;
   error: JsonObject | null;
 }
+export interface ExternalTask {
+  id: string;
+  waitId: string;
+  nodeId: string;
+  topic: string;
+  retries: number;
+  lockedBy: string | null;
+  lockedUntil: string | null;
+  errorMessage: string | null;
+}

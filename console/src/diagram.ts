@@ -3,7 +3,7 @@
 import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
 import "bpmn-js/dist/assets/diagram-js.css";
 import "bpmn-js/dist/assets/bpmn-js.css";
-import type { AuditEvent, Status } from "./api";
+import type { AuditEvent, ExternalTask, Status } from "./api";
 import { h, when } from "./dom";
 
 interface Canvas {
@@ -52,6 +52,13 @@ export class Diagram {
     return this.registry().get(id)?.businessObject.name ?? id;
   }
 
+  /** The flow nodes (not flows, lanes or the process), for a keyboard choice of startAt. */
+  flowNodes(): { id: string; name: string }[] {
+    return this.registry().getAll()
+      .filter((e) => !/(SequenceFlow|Process|Participant|Lane|Label|Association)$/.test(e.type) && !e.id.endsWith("_label"))
+      .map((e) => ({ id: e.id, name: this.nodeName(e.id) }));
+  }
+
   /** Flow nodes a token can start at (for startAt): tasks, events, gateways. */
   onNodeClick(callback: (id: string) => void): void {
     const bus = this.viewer.get("eventBus") as EventBus;
@@ -79,7 +86,7 @@ export class Diagram {
   }
 
   /** Tokens (with their status and a count where several stand), incidents, waits. */
-  overlayInstance(status: Status, events: AuditEvent[]): void {
+  overlayInstance(status: Status, events: AuditEvent[], tasks: ExternalTask[] = []): void {
     const overlays = this.viewer.get("overlays") as Overlays;
     const active = status.tokens.filter((t) => t.state === "ACTIVE" && this.has(t.currentNodeId));
     const byNode = new Map<string, typeof active>();
@@ -109,14 +116,19 @@ export class Diagram {
       if (!this.has(wait.nodeId)) continue;
       overlays.add(wait.nodeId, {
         position: { bottom: -24, left: 0 },
-        html: h("span", { class: "pf-wait" }, waitLabel(wait, events)),
+        html: h("span", { class: "pf-wait" }, waitLabel(wait, events, tasks)),
       });
     }
   }
 }
 
 /** What a wait waits for: a timer's due time, a message's name and key, a task's topic. */
-export function waitLabel(wait: Status["waits"][number], events: AuditEvent[]): string {
+export function waitLabel(wait: Status["waits"][number], events: AuditEvent[], tasks: ExternalTask[] = []): string {
+  const task = tasks.find((t) => t.waitId === wait.id);
+  if (task) {
+    const lock = task.lockedBy ? `locked by ${task.lockedBy} until ${when(task.lockedUntil)}` : "not locked";
+    return `⚙ topic ${task.topic} · ${lock} · ${task.retries} retries left`;
+  }
   const origin = events.find((e) => e.details && e.details.waitId === wait.id);
   const details = origin?.details ?? {};
   if (wait.kind === "timer" || wait.kind === "expiry") return `⏱ due ${when(wait.dueAt)}`;

@@ -43,6 +43,7 @@ EXPECTED_OPERATIONS = {
     "getDefinitionDiagram",
     "getInstanceDiagram",
     "countInstances",
+    "listInstanceExternalTasks",
     "createBatch",
     "getBatch",
     "listBatchItems",

@@ -519,6 +519,7 @@ CASES: dict[tuple[str, int], Case] = {
     **_read_cases("getAuditLog", "/audit"),
     **_read_cases("getLineage", "/lineage"),
     **_read_cases("getInstanceDiagram", "/diagram"),
+    **_read_cases("listInstanceExternalTasks", "/external-tasks"),
     **_read_cases("getInstanceBuild", "/build/info", "/api/runtime/process-instance/"),
     **_workspace_read_cases("getActiveBuild", "/app/{app}/build/info"),
     **_workspace_read_cases("searchInstances", "/process-instances"),

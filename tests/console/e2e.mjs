@@ -142,6 +142,14 @@ try {
     return seen;
   });
 
+  await step("externalTask", async () => {
+    await page.goto(`${base}/console/instances/${given.charge}`);
+    const overlay = page.locator(".pf-wait");
+    await overlay.waitFor();
+    const listed = await page.locator("section[aria-labelledby=waits-title] li").innerText();
+    return { overlay: await overlay.innerText(), listed: listed.replace(/^pay: /, "") };
+  });
+
   await step("batch", async () => {
     const seen = {};
     await page.goto(`${base}/console/instances?processName=loan_application&state=STARTED`);

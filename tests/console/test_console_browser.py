@@ -48,16 +48,25 @@ def start_loan(client: Client) -> str:
     return str(client.post(f"{app}/process-name/loan_application/start", LOAN)["uuid"])
 
 
-def start_failing(client: Client) -> str:
-    """An instance of ``failing`` (divides by ``zero``) in an app of its own: FAILED."""
+def start_ops(client: Client) -> tuple[str, str]:
+    """In an app of its own: an instance of ``failing`` (divides by ``zero``: FAILED), and one
+    of ``charge`` whose external task worker ``w1`` has fetched and locked."""
     app = client.post(f"/api/admin/wks/{DEMO_WORKSPACE}/apps", {"name": "ops"})["id"]
-    files = {"failing.yaml": (DEFINITIONS / "failing.yaml").read_text()}
+    files = {name: (DEFINITIONS / name).read_text() for name in ("failing.yaml", "charge.yaml")}
     builds = f"/api/admin/wks/{DEMO_WORKSPACE}/app/{app}/builds"
     client.post(builds, {"files": files, "activate": True})
-    start = f"/api/runtime/wks/{DEMO_WORKSPACE}/app/{app}/process-name/failing/start"
-    started = client.post(start, {"a": 12, "zero": 0})
-    assert started["state"] == "FAILED"
-    return str(started["uuid"])
+    start = f"/api/runtime/wks/{DEMO_WORKSPACE}/app/{app}/process-name/{{}}/start"
+    failed = client.post(start.format("failing"), {"a": 12, "zero": 0})
+    assert failed["state"] == "FAILED"
+    charge = client.post(start.format("charge"), {"amount": 5})
+    fetch = {"workerId": "w1", "maxTasks": 1,
+             "topics": [{"topicName": "payments", "lockDuration": 600_000}]}  # fmt: skip
+    answer = httpx.post(
+        f"{client.base}/api/runtime/wks/{DEMO_WORKSPACE}/external-tasks/fetch-and-lock",
+        json=fetch, headers=client.headers, timeout=30,
+    )  # fmt: skip
+    assert answer.status_code == 200 and len(answer.json()) == 1, answer.text
+    return str(failed["uuid"]), str(charge["uuid"])
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +75,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, An
     npm_ci(E2E_DIR)
     with serve(tmp_path_factory.mktemp("console")) as served:
         client = Client(served)
-        given = {"story": start_loan(client), "failing": start_failing(client)}
+        failing, charge = start_ops(client)
+        given = {"story": start_loan(client), "failing": failing, "charge": charge}
         for _ in range(2):  # more loans waiting at review for the batch
             start_loan(client)
         print(f"console screenshots: {SCREENSHOTS}")
@@ -94,8 +104,8 @@ def test_the_readme_story_from_the_browser(run: tuple[dict[str, Any], Client]) -
     seen = _scenario(result, "story")
     story = result["given"]["story"]
     assert seen["signInUrl"] == "/console/sign-in" and seen["stored"] is True
-    # Three loans wait at review, the failing instance failed (exact counts, every state).
-    assert "STARTED 3" in seen["counts"] and "FAILED 1" in seen["counts"]
+    # Three loans and the charge wait, the failing instance failed (exact, every state).
+    assert "STARTED 4" in seen["counts"] and "FAILED 1" in seen["counts"]
     assert len(seen["counts"]) == 8
     assert seen["tokenOnReview"].startswith("● ARRIVED")
     assert seen["activeMarked"] == 1 and seen["visited"] > 3
@@ -125,6 +135,13 @@ def test_a_failed_instance_is_retried_with_a_patch(run: tuple[dict[str, Any], Cl
     assert seen["after"] == "FINISHED"
     data = client.get(f"/api/runtime/process/{result['given']['failing']}/data")
     assert data["zero"] == 4 and data["ratio"] == 3
+
+
+def test_an_external_task_shows_its_topic_and_lock(run: tuple[dict[str, Any], Client]) -> None:
+    seen = _scenario(run[0], "externalTask")
+    assert seen["overlay"].startswith("⚙ topic payments · locked by w1 until ")
+    assert seen["overlay"].endswith("· 2 retries left")
+    assert seen["listed"] == seen["overlay"]
 
 
 def test_a_batch_from_the_search_with_its_progress(run: tuple[dict[str, Any], Client]) -> None:

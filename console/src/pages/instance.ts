@@ -1,4 +1,4 @@
-import { ApiError, getJson, getText, postJson, type AuditEvent, type Json, type Lineage, type Status, type Summary } from "../api";
+import { ApiError, getJson, getText, postJson, type AuditEvent, type ExternalTask, type Json, type Lineage, type Status, type Summary } from "../api";
 import { Diagram, waitLabel } from "../diagram";
 import { clear, errorText, h, link, short, stateBadge, statusLine, when } from "../dom";
 import { jsonTree, parseObject } from "../json";
@@ -10,18 +10,20 @@ interface Loaded {
   audit: AuditEvent[];
   lineage: Lineage;
   xml: string;
+  tasks: ExternalTask[];
 }
 
 async function load(uuid: string): Promise<Loaded> {
   const base = `/api/runtime/process/${uuid}`;
-  const [status, data, audit, lineage, xml] = await Promise.all([
+  const [status, data, audit, lineage, xml, tasks] = await Promise.all([
     getJson<Status>(`${base}/status`),
     getJson<Json>(`${base}/data`),
     getJson<{ events: AuditEvent[] }>(`${base}/audit`),
     getJson<Lineage>(`${base}/lineage`),
     getText(`${base}/diagram`, "application/xml"),
+    getJson<{ content: ExternalTask[] }>(`${base}/external-tasks`),
   ]);
-  return { status, data, audit: audit.events, lineage, xml };
+  return { status, data, audit: audit.events, lineage, xml, tasks: tasks.content };
 }
 
 export async function instancePage(main: HTMLElement, uuid: string): Promise<void> {
@@ -34,7 +36,7 @@ export async function instancePage(main: HTMLElement, uuid: string): Promise<voi
     clear(main, h("h1", {}, "Instance"), h("p", { class: "error", role: "alert" }, errorText(error)));
     return;
   }
-  const { status, data, audit, lineage, xml } = loaded;
+  const { status, data, audit, lineage, xml, tasks } = loaded;
   const canvas = h("div", { class: "diagram", id: "diagram" });
   const notice = statusLine();
   const refresh = () => void instancePage(main, uuid);
@@ -50,7 +52,7 @@ export async function instancePage(main: HTMLElement, uuid: string): Promise<voi
         actionsSection(status, notice, refresh),
         incidentsSection(status, notice, refresh),
         operationsSection(status, notice, refresh),
-        waitsSection(status, audit),
+        waitsSection(status, audit, tasks),
         lineageSection(status, lineage)),
       h("div", {},
         h("section", { "aria-labelledby": "data-title" }, h("h2", { id: "data-title" }, "Data"), h("div", { class: "json" }, jsonTree(data))),
@@ -60,7 +62,7 @@ export async function instancePage(main: HTMLElement, uuid: string): Promise<voi
   try {
     await diagram.show(xml);
     diagram.shadePath(audit);
-    diagram.overlayInstance(status, audit);
+    diagram.overlayInstance(status, audit, tasks);
   } catch (error) {
     canvas.textContent = `The diagram did not open: ${errorText(error)}`;
   }
@@ -181,10 +183,10 @@ function operationsSection(status: Status, notice: HTMLElement, refresh: () => v
       button("Terminate", () => postJson(`${base}/terminate`, { reason: reason.value }))));
 }
 
-function waitsSection(status: Status, audit: AuditEvent[]): HTMLElement | null {
+function waitsSection(status: Status, audit: AuditEvent[], tasks: ExternalTask[]): HTMLElement | null {
   if (status.waits.length === 0) return null;
   return h("section", { "aria-labelledby": "waits-title" }, h("h2", { id: "waits-title" }, "Waits"),
-    h("ul", {}, status.waits.map((wait) => h("li", {}, h("code", {}, wait.nodeId ?? "instance"), ": ", waitLabel(wait, audit)))));
+    h("ul", {}, status.waits.map((wait) => h("li", {}, h("code", {}, wait.nodeId ?? "instance"), ": ", waitLabel(wait, audit, tasks)))));
 }
 
 function lineageSection(status: Status, lineage: Lineage): HTMLElement {

@@ -32,7 +32,9 @@ export async function rerunPage(main: HTMLElement, uuid: string): Promise<void> 
   editor.value = JSON.stringify(data, null, 2);
   const process = h("select", { id: "rerun-process" },
     build.processDefinitions.map((d) => h("option", { value: d.name, selected: d.name === status.processDefinitionName }, d.name))) as HTMLSelectElement;
-  const startAt = h("input", { id: "rerun-start-at", type: "text", placeholder: "the start node" }) as HTMLInputElement;
+  const startAt = h("input", { id: "rerun-start-at", type: "text", placeholder: "the start node", list: "rerun-nodes" }) as HTMLInputElement;
+  // Typing works too: the diagram's nodes are offered as suggestions (keyboard users).
+  const nodes = h("datalist", { id: "rerun-nodes" });
   const canvas = h("div", { class: "diagram small", id: "rerun-diagram" });
   const preview = h("section", { id: "preview", "aria-labelledby": "preview-title" });
   const notice = statusLine();
@@ -42,7 +44,7 @@ export async function rerunPage(main: HTMLElement, uuid: string): Promise<void> 
     h("div", { class: "field" }, h("label", { for: "rerun-data" }, "Data of the new instance (edit as JSON)"), editor),
     h("div", { class: "row" },
       h("div", { class: "field" }, h("label", { for: "rerun-process" }, "Target process"), process),
-      h("div", { class: "field" }, h("label", { for: "rerun-start-at" }, "Start at (click a node on the diagram)"), startAt)),
+      h("div", { class: "field" }, h("label", { for: "rerun-start-at" }, "Start at (click a node on the diagram, or type its id)"), startAt, nodes)),
     h("div", { class: "row" }, dryButton, startButton),
     notice);
   clear(main, h("h1", {}, "Rerun ", link(`/instances/${uuid}`, h("code", {}, short(uuid))), " with edits"),
@@ -58,6 +60,7 @@ export async function rerunPage(main: HTMLElement, uuid: string): Promise<void> 
       : `/api/admin/wks/${build.workspaceId}/app/${build.applicationId}/builds/${build.buildId}/definitions/${encodeURIComponent(process.value)}/diagram`;
     try {
       await diagram.show(await getText(path, "application/xml"));
+      clear(nodes, diagram.flowNodes().map((n) => h("option", { value: n.id }, n.name)));
       diagram.onNodeClick((id) => {
         startAt.value = id;
         notice.textContent = `Start at ${id}.`;

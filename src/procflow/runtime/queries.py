@@ -13,7 +13,7 @@ from procflow.runtime.access import Principal, Role
 from procflow.runtime.commands import load_visible
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.views import InstanceView
-from procflow.store.port import AuditRecord, InstanceQuery
+from procflow.store.port import AuditRecord, ExternalTask, InstanceQuery
 
 MAX_INSTANCE_ID = 2**63 - 1
 
@@ -46,6 +46,15 @@ def audit_log(ctx: RuntimeContext, principal: Principal, instance_uuid: UUID) ->
     with ctx.store.read_transaction() as txn:
         load_visible(txn, principal, Role.READ, instance_uuid)
         return txn.list_audit(instance_uuid)
+
+
+def external_tasks(
+    ctx: RuntimeContext, principal: Principal, instance_uuid: UUID
+) -> list[ExternalTask]:
+    """The instance's open external tasks, with who holds each lock and until when."""
+    with ctx.store.read_transaction() as txn:
+        load_visible(txn, principal, Role.READ, instance_uuid)
+        return txn.list_external_tasks(instance_uuid)
 
 
 def lineage_view(ctx: RuntimeContext, principal: Principal, instance_uuid: UUID) -> LineageView:

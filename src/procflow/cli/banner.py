@@ -55,9 +55,7 @@ def print_banner(issuer: TokenIssuer, host: str, port: int, *, demo: bool) -> No
     typer.echo(
         f"\nDemo workspace {DEMO_WORKSPACE_ID}, app {DEMO_APP_ID} (loan_application)."
         f"\nA dev token valid 12 hours is below; mint more with"
-        f" `procflow token --workspace {DEMO_WORKSPACE_ID}`. Paste these lines:"
+        f" `procflow token --workspace {DEMO_WORKSPACE_ID}`. Sign in to {base}/console/ with it,"
+        f" or paste these lines:"
     )
     typer.echo(walkthrough(base, token))
-    typer.echo(
-        f"Or open {base}/console/ and sign in with the token above (without 'export TOKEN=')."
-    )

@@ -8,7 +8,9 @@ import { h, when } from "./dom";
 
 interface Canvas {
   zoom(level: string): void;
+  resized(): void;
   addMarker(id: string, marker: string): void;
+  removeMarker(id: string, marker: string): void;
 }
 interface Overlays {
   add(id: string, overlay: { position: Record<string, number>; html: HTMLElement }): void;
@@ -31,6 +33,15 @@ export class Diagram {
   async show(xml: string): Promise<void> {
     await this.viewer.importXML(xml);
     this.canvas().zoom("fit-viewport");
+    // A narrower window (or a rotated phone) fits the whole diagram again.
+    let width = this.container.clientWidth;
+    new ResizeObserver(() => {
+      const { clientWidth, clientHeight } = this.container;
+      if (clientWidth === width || clientWidth === 0 || clientHeight === 0 || !this.container.isConnected) return;
+      width = this.container.clientWidth;
+      this.canvas().resized();
+      this.canvas().zoom("fit-viewport");
+    }).observe(this.container);
     const svg = this.container.querySelector("svg");
     svg?.setAttribute("role", "img");
     svg?.setAttribute("aria-label", "BPMN diagram");
@@ -69,6 +80,10 @@ export class Diagram {
 
   mark(id: string, marker: string): void {
     if (this.has(id)) this.canvas().addMarker(id, marker);
+  }
+
+  unmark(id: string, marker: string): void {
+    if (this.has(id)) this.canvas().removeMarker(id, marker);
   }
 
   /** Shade the nodes the audit log saw, and the flows between two of them. */

@@ -109,6 +109,7 @@ try {
     await page.fill("#rerun-data", JSON.stringify(data, null, 2));
     await page.click('#rerun-diagram .djs-element[data-element-id="review"]');
     seen.startAt = await page.inputValue("#rerun-start-at");
+    seen.startMarked = await page.locator('#rerun-diagram .djs-element.pf-start[data-element-id="review"]').count();
     await page.click("#dry-run");
     await page.locator("table.diff").waitFor();
     seen.diff = await page.locator("table.diff tbody tr").allInnerTexts();

@@ -112,7 +112,7 @@ def test_the_readme_story_from_the_browser(run: tuple[dict[str, Any], Client]) -
     assert seen["watermark"] == 1, "bpmn.io's watermark stays"
     assert seen["afterApprove"] == "FINISHED"
     assert client.get(f"/api/runtime/process/{story}/data")["decision"] == {"by": "sam"}
-    assert seen["startAt"] == "review"
+    assert seen["startAt"] == "review" and seen["startMarked"] == 1
     rows = " | ".join(seen["diff"])
     assert "applicant.income\tchanged\t5000\t6000" in rows
     assert "retryReason\tadded" in rows and "decision\tremoved" in rows

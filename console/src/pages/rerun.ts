@@ -61,7 +61,10 @@ export async function rerunPage(main: HTMLElement, uuid: string): Promise<void> 
     try {
       await diagram.show(await getText(path, "application/xml"));
       clear(nodes, diagram.flowNodes().map((n) => h("option", { value: n.id }, n.name)));
-      diagram.onNodeClick((id) => {
+      const shown = diagram;
+      shown.onNodeClick((id) => {
+        if (startAt.value) shown.unmark(startAt.value, "pf-start");
+        shown.mark(id, "pf-start");
         startAt.value = id;
         notice.textContent = `Start at ${id}.`;
         startButton.setAttribute("disabled", "");

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite check fmt bench clean
+.PHONY: run test test-sqlite check fmt bench clean console
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,12 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/procflow serve
+
+# Rebuild the operator console (console/) into src/procflow/api/console_dist, which is
+# committed: `make run` and `pip install` serve it without Node.js. Needs Node 20 and npm.
+console:
+	npm ci --no-audit --no-fund --prefix console
+	npm run --prefix console build
 
 # openapi-python-client cannot share .venv (it pins an older typer): its own venv, for the
 # generated-client test (tests/api/test_generated_clients.py).

@@ -40,6 +40,10 @@ EXPECTED_OPERATIONS = {
     "listBuilds",
     "getBuild",
     "getDefinitionSource",
+    "getDefinitionDiagram",
+    "getInstanceDiagram",
+    "countInstances",
+    "listInstanceExternalTasks",
     "createBatch",
     "getBatch",
     "listBatchItems",
@@ -118,12 +122,18 @@ def test_no_422_anywhere(document: Document) -> None:
     assert "HTTPValidationError" not in document["components"]["schemas"]
 
 
+# The console's diagrams answer BPMN 2.0 XML (api/routes_diagrams.py).
+XML_OPERATIONS = {"getInstanceDiagram", "getDefinitionDiagram"}
+
+
 def test_every_operation_has_a_typed_answer_and_problem_answers(document: Document) -> None:
     for operation_id, (_, _, operation) in operations(document).items():
         responses = operation["responses"]
         status, success = next((k, v) for k, v in responses.items() if k.startswith("2"))
         if status == "204":  # an answer that is done, with nothing to say
             assert "content" not in success, operation_id
+        elif operation_id in XML_OPERATIONS:  # BPMN XML, and only that
+            assert set(success["content"]) == {"application/xml"}, operation_id
         else:
             schema = success["content"]["application/json"]["schema"]
             assert schema != {"type": "string"}, operation_id
@@ -289,3 +299,19 @@ def test_a_definition_source_documents_its_media_types(document: Document, api: 
     assert response.status_code == 200
     assert response.headers["content-type"] in content
     assert "Content-Disposition" in operation["responses"]["200"]["headers"]
+
+
+def test_diagrams_answer_the_xml_they_document(document: Document, api: Api) -> None:
+    started = api.start("straight", {"a": 1, "b": 2})
+    build = f"/api/admin/wks/{api.workspace}/app/{api.test_app}/builds/{api.test_build.id}"
+    paths = {
+        "getInstanceDiagram": f"/api/runtime/process/{started['uuid']}/diagram",
+        "getDefinitionDiagram": f"{build}/definitions/straight/diagram",
+    }
+    for operation_id, path in paths.items():
+        _, _, operation = operations(document)[operation_id]
+        answer = api.client.get(path, headers=api.headers())
+        assert answer.status_code == 200
+        assert (
+            answer.headers["content-type"].split(";")[0] in operation["responses"]["200"]["content"]
+        )

@@ -400,6 +400,10 @@ def _admin_read_cases() -> dict[tuple[str, int], Case]:
         "getDefinitionSource": lambda api, wks: (
             f"/api/admin/wks/{wks}/app/{api.test_app}/builds/{api.test_build.id}{source}"
         ),
+        "getDefinitionDiagram": lambda api, wks: (
+            f"/api/admin/wks/{wks}/app/{api.test_app}/builds/{api.test_build.id}"
+            "/definitions/straight/diagram"
+        ),
     }
     for op, path in paths.items():
         cases.update(_admin_read(op, path))
@@ -514,9 +518,12 @@ CASES: dict[tuple[str, int], Case] = {
     **_read_cases("getData", "/data"),
     **_read_cases("getAuditLog", "/audit"),
     **_read_cases("getLineage", "/lineage"),
+    **_read_cases("getInstanceDiagram", "/diagram"),
+    **_read_cases("listInstanceExternalTasks", "/external-tasks"),
     **_read_cases("getInstanceBuild", "/build/info", "/api/runtime/process-instance/"),
     **_workspace_read_cases("getActiveBuild", "/app/{app}/build/info"),
     **_workspace_read_cases("searchInstances", "/process-instances"),
+    **_workspace_read_cases("countInstances", "/process-instances/counts"),
     **_action_cases(),
     **_operation_cases(),
     **_create_workspace_cases(),

@@ -11,10 +11,12 @@ from starlette.responses import Response
 
 from procflow import __version__
 from procflow.api import (
+    console,
     docs,
     routes_admin,
     routes_batches,
     routes_camunda,
+    routes_diagrams,
     routes_external_tasks,
     routes_instances,
     routes_messages,
@@ -111,7 +113,9 @@ def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier)
     app.include_router(routes_admin.router)
     app.include_router(routes_camunda.router)
     app.include_router(health)
+    app.include_router(routes_diagrams.router)
     app.include_router(docs.router)
+    app.include_router(console.router)
     install_openapi(app)
     return app
 

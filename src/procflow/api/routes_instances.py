@@ -27,7 +27,7 @@ from procflow.model.states import InstanceState
 from procflow.runtime import flowx_variants, metrics, queries
 from procflow.runtime.commands import execute_action
 from procflow.runtime.context import RuntimeContext
-from procflow.store.port import InstanceQuery
+from procflow.store.port import ExternalTask, InstanceQuery
 
 router = APIRouter(tags=["instances"])
 
@@ -165,6 +165,33 @@ async def execute_ui_action(
 
 
 @router.get(
+    "/api/runtime/process/{uuid}/external-tasks",
+    summary="The instance's open external tasks: topic, lock holder and expiry, retries",
+    operation_id="listInstanceExternalTasks",
+    response_model=schemas.InstanceExternalTasks,
+    responses=READ_ERRORS,
+)
+async def instance_external_tasks(uuid: UUID, request: Request) -> Response:
+    principal = principal_of(request)
+    tasks = await run_in_threadpool(queries.external_tasks, _ctx(request), principal, uuid)
+    return JsonResponse({"content": [_task_json(t) for t in tasks]})
+
+
+def _task_json(task: ExternalTask) -> dict[str, object]:
+    return {
+        "id": str(task.id),
+        "waitId": task.wait_id,
+        "nodeId": task.node_id,
+        "topic": task.topic,
+        "retries": task.retries,
+        "availableAt": task.available_at.isoformat(),
+        "lockedBy": task.locked_by,
+        "lockedUntil": task.locked_until.isoformat() if task.locked_until else None,
+        "errorMessage": task.error_message,
+    }
+
+
+@router.get(
     "/api/runtime/process/{uuid}/lineage",
     summary="The copy chain of an instance",
     operation_id="getLineage",
@@ -254,3 +281,30 @@ async def search_process_instances(
             "nextCursor": next_cursor,
         }
     )
+
+
+@router.get(
+    "/api/runtime/wks/{workspaceId}/process-instances/counts",
+    summary="How many instances match a search, by state (the search's filters but state)",
+    operation_id="countInstances",
+    response_model=schemas.InstanceCounts,
+    responses=problems(400, 401, 403, 404),
+)
+async def count_process_instances(
+    workspaceId: UUID,
+    request: Request,
+    processName: str | None = None,
+    createdFrom: Instant = None,
+    createdTo: Instant = None,
+    lineageRootUuid: UUID | None = None,
+) -> Response:
+    principal = principal_of(request)
+    query = InstanceQuery(
+        workspace_id=workspaceId,
+        definition_name=processName,
+        created_from=instant(createdFrom, "createdFrom"),
+        created_to=instant(createdTo, "createdTo"),
+        lineage_root_uuid=lineageRootUuid,
+    )
+    counts = await run_in_threadpool(queries.count_by_state, _ctx(request), principal, query)
+    return JsonResponse({"counts": counts})

@@ -266,6 +266,30 @@ class SearchPage(Schema):
     )
 
 
+class InstanceExternalTask(Schema):
+    """An open external task of an instance, as an operator sees it (no data)."""
+
+    id: UUID
+    waitId: str
+    nodeId: str
+    topic: str
+    retries: int
+    availableAt: datetime
+    lockedBy: str | None = Field(description="The worker holding the lock, if any.")
+    lockedUntil: datetime | None
+    errorMessage: str | None = Field(description="The last failure a worker reported.")
+
+
+class InstanceExternalTasks(Schema):
+    content: list[InstanceExternalTask]
+
+
+class InstanceCounts(Schema):
+    """Instances matching a search, by state: every state is listed, zeros included."""
+
+    counts: dict[str, int]
+
+
 class ProcessDefinitionRef(Schema):
     name: str
     flowxUuid: UUID

@@ -48,13 +48,14 @@ def walkthrough(base: str, token: str) -> str:
 
 def print_banner(issuer: TokenIssuer, host: str, port: int, *, demo: bool) -> None:
     base = f"http://{host}:{port}"
-    typer.echo(f"Procflow listening on {base}  (API docs: {base}/docs)")
+    typer.echo(f"Procflow listening on {base}  (API docs: {base}/docs, console: {base}/console/)")
     if not demo:
         return
     token = issuer.mint("demo", {DEMO_WORKSPACE_ID: frozenset(Role)}, timedelta(hours=12))
     typer.echo(
         f"\nDemo workspace {DEMO_WORKSPACE_ID}, app {DEMO_APP_ID} (loan_application)."
         f"\nA dev token valid 12 hours is below; mint more with"
-        f" `procflow token --workspace {DEMO_WORKSPACE_ID}`. Paste these lines:"
+        f" `procflow token --workspace {DEMO_WORKSPACE_ID}`. Sign in to {base}/console/ with it,"
+        f" or paste these lines:"
     )
     typer.echo(walkthrough(base, token))

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from procflow.model.build import Build
 from procflow.model.errors import InvalidParameter, WorkspaceNotFound
 from procflow.model.instance import ProcessInstance
+from procflow.model.states import InstanceState
 from procflow.runtime.access import Principal, Role
 from procflow.runtime.commands import load_visible
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.views import InstanceView
-from procflow.store.port import AuditRecord, InstanceQuery
+from procflow.store.port import AuditRecord, ExternalTask, InstanceQuery
 
 MAX_INSTANCE_ID = 2**63 - 1
 
@@ -46,6 +47,15 @@ def audit_log(ctx: RuntimeContext, principal: Principal, instance_uuid: UUID) ->
     with ctx.store.read_transaction() as txn:
         load_visible(txn, principal, Role.READ, instance_uuid)
         return txn.list_audit(instance_uuid)
+
+
+def external_tasks(
+    ctx: RuntimeContext, principal: Principal, instance_uuid: UUID
+) -> list[ExternalTask]:
+    """The instance's open external tasks, with who holds each lock and until when."""
+    with ctx.store.read_transaction() as txn:
+        load_visible(txn, principal, Role.READ, instance_uuid)
+        return txn.list_external_tasks(instance_uuid)
 
 
 def lineage_view(ctx: RuntimeContext, principal: Principal, instance_uuid: UUID) -> LineageView:
@@ -107,3 +117,16 @@ def search_instances(
         raise InvalidParameter("cursor is not a cursor this search returned.", parameter="cursor")
     with ctx.store.read_transaction() as txn:
         return txn.search_instances(query)
+
+
+def count_by_state(
+    ctx: RuntimeContext, principal: Principal, query: InstanceQuery
+) -> dict[str, int]:
+    """How many instances the search's other filters match, in each state (one read
+    transaction, so the counts are of one moment)."""
+    principal.require(query.workspace_id, Role.READ, WorkspaceNotFound())
+    with ctx.store.read_transaction() as txn:
+        return {
+            state.value: txn.count_instances(replace(query, states=(state,)))
+            for state in InstanceState
+        }

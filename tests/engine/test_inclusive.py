@@ -11,7 +11,7 @@ from procflow.engine.events import TimerFired
 from procflow.model.errors import DefinitionInvalid
 from procflow.model.instance import WaitKind
 from procflow.model.states import InstanceState, NodeStatus, TokenState
-from tests.engine.conftest import Scenario, audits_of, parse
+from tests.engine.conftest import Scenario, audit_types, audits_of, parse
 
 # Three conditional branches and a default one, each a user task, all meeting at one join.
 THREE_WAY = """
@@ -357,3 +357,48 @@ def test_the_join_knows_which_nodes_can_still_reach_it() -> None:
     assert definition.upstream_of("join") == {"begin", "fork", "a", "b", "route"}
     assert definition.inclusive_joins == ("join",)
     assert definition.upstream_of("fork") == frozenset()  # one incoming flow: not a join
+
+
+SCOPED = """
+    name: scoped_inclusive
+    nodes:
+      - {id: begin, type: start}
+      - id: each
+        type: subProcess
+        multiInstance: {collection: input.items, elementVariable: item}
+        nodes:
+          - {id: inner, type: start}
+          - {id: split, type: inclusiveGateway}
+          - {id: review, type: userTask, actions: [ok]}
+          - {id: note, type: task}
+          - {id: merge, type: inclusiveGateway}
+          - {id: innerEnd, type: end}
+        flows:
+          - {from: inner, to: split}
+          - {from: split, to: review, condition: input.item.a}
+          - {from: split, to: note, condition: input.item.b}
+          - {from: review, to: merge, action: ok}
+          - {from: note, to: merge}
+          - {from: merge, to: innerEnd}
+      - {id: done, type: end}
+    flows:
+      - {from: begin, to: each}
+      - {from: each, to: done}
+"""
+
+
+def test_an_inclusive_join_in_a_multi_instance_subprocess_waits_only_for_its_own_instance() -> None:
+    # The second instance takes only the task branch; the first one's review token can
+    # reach the join too, but it runs in another instance's scope and must not hold it.
+    items = [{"a": True, "b": True}, {"a": False, "b": True}]
+    scenario = Scenario(parse(SCOPED), {"items": items})
+    scenario.start()
+    assert scenario.state() is InstanceState.STARTED
+    joined = [t for t in scenario.instance.tokens if t.node_id == "merge"]
+    assert [t.status for t in joined] == [NodeStatus.WAITING_JOIN]  # the first instance's
+    completed = [
+        e for e in audit_types(scenario.results[-1]) if e == "multi_instance_instance_completed"
+    ]
+    assert len(completed) == 1
+    scenario.act("review", "ok")
+    assert scenario.state() is InstanceState.FINISHED

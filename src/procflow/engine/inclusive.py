@@ -26,7 +26,8 @@ _LIVE = (TokenState.ACTIVE, TokenState.ON_HOLD)
 def pass_inclusive(run: Run, token: Token, node: InclusiveGateway) -> Token | None:
     """A join waits (released later, all together); a gateway with one incoming flow forks."""
     if len(run.definition.incoming_flows(node.id)) > 1:
-        run.waiting_at(node.id).append(run.put(with_status(token, NodeStatus.WAITING_JOIN)).id)
+        waiting = run.waiting_at(node.id, token.scope_id)
+        waiting.append(run.put(with_status(token, NodeStatus.WAITING_JOIN)).id)
         return None
     return fork_inclusive(run, token, node)
 
@@ -34,7 +35,7 @@ def pass_inclusive(run: Run, token: Token, node: InclusiveGateway) -> Token | No
 def fork_inclusive(run: Run, token: Token, node: InclusiveGateway) -> Token | None:
     """The token, moved along the one flow taken; None after a fork into several (they are
     queued) or an incident."""
-    choice = flows_taken(run.definition, node, run.data, run.scope)
+    choice = flows_taken(run.definition, node, run.view(token), run.scope)
     if isinstance(choice, NoFlow):
         run.fail(choice.incident_type, choice.message, node.id, token)
         return None
@@ -78,19 +79,25 @@ def release_ready_join(run: Run) -> bool:
     """Release the first inclusive join (in definition order) whose waiting tokens can expect
     no other; its continuing token is queued. Whether one was released."""
     for join_id in run.definition.inclusive_joins:
-        waiting = run.waiting_at(join_id)
-        if waiting and not _more_can_arrive(run, join_id, waiting):
-            node = run.definition.nodes[join_id]
-            assert isinstance(node, InclusiveGateway)
-            _release(run, node, waiting)
-            return True
+        for scope_id, waiting in run.joins_waiting_at(join_id):
+            if not _more_can_arrive(run, join_id, scope_id, waiting):
+                node = run.definition.nodes[join_id]
+                assert isinstance(node, InclusiveGateway)
+                _release(run, node, waiting)
+                return True
     return False
 
 
-def _more_can_arrive(run: Run, join_id: str, waiting: list[int]) -> bool:
+def _more_can_arrive(run: Run, join_id: str, scope_id: int | None, waiting: list[int]) -> bool:
+    """Whether a live token of the join's scope (the same subprocess or multi-instance
+    instance) can still reach it. Tokens of other scopes never can: flows stay inside their
+    scope, and what runs deeper inside is stood for by its owner's token, in this scope."""
     upstream = run.definition.upstream_of(join_id)
     return any(
-        token.state in _LIVE and token.node_id in upstream and token.id not in waiting
+        token.state in _LIVE
+        and token.scope_id == scope_id
+        and token.node_id in upstream
+        and token.id not in waiting
         for token in run.tokens.values()
     )
 
@@ -117,4 +124,4 @@ def _continuing(run: Run, arrived: list[Token], node: InclusiveGateway) -> Token
     branches = {t.id for t in run.tokens.values() if t.parent_id == parent_id}
     if parent_id is not None and branches == {token.id for token in ended}:
         return continuing_token(run, ended, node)
-    return run.create_token(node.id)
+    return run.create_token(node.id, scope_id=arrived[0].scope_id)

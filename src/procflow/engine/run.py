@@ -146,6 +146,13 @@ class Run:
                     self._waiting.setdefault(key, []).append(token.id)
         return self._waiting.setdefault((node_id, scope_id), [])
 
+    def joins_waiting_at(self, node_id: str) -> list[tuple[int | None, list[int]]]:
+        """Every scope with tokens waiting at the join ``node_id``: (scope id, token ids)."""
+        self.waiting_at(node_id)  # builds the index
+        assert self._waiting is not None
+        return [(scope, ids) for (node, scope), ids in self._waiting.items()
+                if node == node_id and ids]  # fmt: skip
+
     def forget_joins(self) -> None:
         """Tokens were cancelled: the join index is rebuilt when next needed."""
         self._waiting = None

@@ -90,7 +90,7 @@ class PostgresStore(SqlStore):
             # Errors name the statement, never the instance data bound to it.
             hide_parameters=True,
         )
-        super().__init__(engine)
+        super().__init__(engine, jsonb_dumps_bytes)
         self._conninfo = sa_url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._listener: psycopg.Connection[tuple[object, ...]] | None = None
         self._listener_lock = threading.Lock()

@@ -74,7 +74,11 @@ SELECT_INSTANCE_OF_TASK_FOR_UPDATE = (
     )
     .with_for_update()
 )
-INSERT_INSTANCE = process_instances.insert().returning(_pi.id)
+INSERT_INSTANCE = (
+    process_instances.insert()
+    .values({c.name: bindparam(c.name) for c in INSTANCE_COLUMNS if c is not _pi.id})
+    .returning(_pi.id)
+)
 UPDATE_INSTANCE = (
     update(process_instances)
     .where(
@@ -121,6 +125,12 @@ SELECT_ACTIVE_BUILD = select(active_builds.c.build_id).where(
 )
 
 _ae = audit_events.c
+# inline(): no RETURNING of the sequence number, which nothing reads.
+INSERT_AUDIT = (
+    audit_events.insert()
+    .inline()
+    .values({c.name: bindparam(c.name) for c in audit_events.c if c is not _ae.seq})
+)
 SELECT_AUDIT = (
     select(_ae.seq, _ae.instance_uuid, _ae.type, _ae.node_id, _ae.token_uuid, _ae.details, _ae.at)
     .where(_ae.instance_uuid == bindparam("instance_uuid"))

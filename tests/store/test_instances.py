@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from procflow.model.errors import ConcurrentModification
+from procflow.model.errors import ActiveBuildChanged, ConcurrentModification
 from procflow.model.instance import snapshot
 from procflow.model.states import InstanceState
 from procflow.store.port import Store
@@ -142,3 +142,17 @@ def test_duplicate_uuid_is_rejected(store: Store) -> None:
         txn.insert_instance(instance)
     with pytest.raises(Exception, match=r"(?i)unique|duplicate"), store.transaction() as txn:
         txn.insert_instance(instance)
+
+
+def test_insert_while_active_writes_only_on_the_active_build(store: Store) -> None:
+    deployment = deploy_in(store)
+    instance = new_instance(deployment)
+    with pytest.raises(ActiveBuildChanged), store.transaction() as txn:
+        txn.insert_instance(instance, while_active=True)  # no active build yet
+    with store.transaction() as txn:
+        assert txn.get_instance(instance.uuid) is None
+        txn.set_active_build(deployment.workspace.id, deployment.app.id, deployment.build.id)
+    with store.transaction() as txn:
+        saved = txn.insert_instance(instance, while_active=True)
+    with store.transaction() as txn:
+        assert txn.get_instance(instance.uuid) == saved

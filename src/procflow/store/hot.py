@@ -123,6 +123,7 @@ class HotStatements:
             self.error = sqlite3.Error
         self.convert = converters_for(dialect.name, json_dumps)
         self.insert_instance = compile_for(dialect, q.INSERT_INSTANCE)
+        self.insert_instance_while_active = compile_for(dialect, q.INSERT_INSTANCE_WHILE_ACTIVE)
         self.update_instance = compile_for(dialect, q.UPDATE_INSTANCE)
         self.insert_audit = compile_for(dialect, q.INSERT_AUDIT)
         self.select_active_build = compile_for(dialect, q.SELECT_ACTIVE_BUILD)

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 
 from procflow.model.build import App, Build, DefinitionSource, Workspace
-from procflow.model.errors import ConcurrentModification
+from procflow.model.errors import ActiveBuildChanged, ConcurrentModification
 from procflow.model.instance import Lineage, ProcessInstance
 from procflow.model.limits import has_long_digit_run
 from procflow.model.states import InstanceState
@@ -291,11 +291,21 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
 
     # instances
 
-    def insert_instance(self, instance: ProcessInstance) -> ProcessInstance:
+    def insert_instance(
+        self, instance: ProcessInstance, *, while_active: bool = False
+    ) -> ProcessInstance:
         hot = self._hot
         values = _instance_values(instance, version=1, convert=hot.convert)
-        new_id = hot.execute(self._hot_statements.insert_instance, values).fetchone()[0]
-        return replace(instance, id=new_id, version=1)
+        statements = self._hot_statements
+        statement = (
+            statements.insert_instance_while_active
+            if while_active
+            else (statements.insert_instance)
+        )
+        row = hot.execute(statement, values).fetchone()
+        if row is None:
+            raise ActiveBuildChanged(buildId=str(instance.build_id))
+        return replace(instance, id=row[0], version=1)
 
     def update_instance(self, instance: ProcessInstance) -> ProcessInstance:
         hot = self._hot

@@ -74,6 +74,31 @@ SELECT_INSTANCE_OF_TASK_FOR_UPDATE = (
     )
     .with_for_update()
 )
+# A start on the app's active build inserts only while ``build_id`` is still the active one:
+# the runtime may have read it from its cache, and another replica may have activated
+# another build since (no row returned: the start runs again on the new one).
+INSERT_INSTANCE_WHILE_ACTIVE = (
+    process_instances.insert()
+    .from_select(
+        [c.name for c in INSTANCE_COLUMNS if c is not _pi.id],
+        select(
+            *(
+                bindparam(c.name, type_=c.type).label(c.name)
+                for c in INSTANCE_COLUMNS
+                if c is not _pi.id
+            )
+        ).where(
+            select(active_builds.c.build_id)
+            .where(
+                active_builds.c.workspace_id == bindparam("workspace_id"),
+                active_builds.c.app_id == bindparam("app_id"),
+                active_builds.c.build_id == bindparam("build_id"),
+            )
+            .exists()
+        ),
+    )
+    .returning(_pi.id)
+)
 INSERT_INSTANCE = (
     process_instances.insert()
     .values({c.name: bindparam(c.name) for c in INSTANCE_COLUMNS if c is not _pi.id})

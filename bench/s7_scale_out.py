@@ -40,8 +40,9 @@ WINDOW = 2.0
 MAX_PROCESSES = 4
 
 
-def child(url: str, workspace: str, app: str, begin_at: float, window: float) -> None:
-    """One caller process: warm up, wait for the common start, start until the window ends."""
+def child(url: str, workspace: str, app: str, window: float) -> None:
+    """One caller process: warm up, say READY, wait for GO on stdin (every caller is ready
+    by then), start until the window ends."""
     store = PostgresStore(url, pool_size=2)
     ctx = RuntimeContext(store)
     request = StartRequest(
@@ -49,7 +50,8 @@ def child(url: str, workspace: str, app: str, begin_at: float, window: float) ->
     )
     for _ in range(20):
         start_process(ctx, PRINCIPAL, request)
-    time.sleep(max(0.0, begin_at - time.time()))
+    print("READY", flush=True)
+    sys.stdin.readline()
     count, began = 0, time.perf_counter()
     deadline = began + window
     while time.perf_counter() < deadline:
@@ -62,12 +64,21 @@ def child(url: str, workspace: str, app: str, begin_at: float, window: float) ->
 
 def _processes_rate(url: str, workspace: UUID, app: UUID, processes: int) -> float:
     window = seconds(WINDOW)
-    begin_at = time.time() + 3.0  # imports and warm-up of every child fit before this
     command = [sys.executable, "-m", "bench.s7_scale_out", "--child", url, str(workspace)]
-    command += [str(app), str(begin_at), str(window)]
+    command += [str(app), str(window)]
     children = [
-        subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(processes)
+        subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(processes)
     ]
+    for process in children:
+        assert process.stdout is not None
+        while (line := process.stdout.readline()).strip() != "READY":
+            if not line:
+                raise RuntimeError("a caller process exited before it was ready")
+    for process in children:  # every caller is warm: all go at once
+        assert process.stdin is not None
+        process.stdin.write("GO\n")
+        process.stdin.flush()
     total = 0.0
     for process in children:
         out, _ = process.communicate(timeout=120)
@@ -170,8 +181,8 @@ def draw(stats: dict[int, Stat], path: Path) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        url, workspace, app, begin_at, window = sys.argv[2:7]
-        child(url, workspace, app, float(begin_at), float(window))
+        url, workspace, app, window = sys.argv[2:6]
+        child(url, workspace, app, float(window))
         return
     with tempfile.TemporaryDirectory(prefix="procflow-scale-") as work:
         for row in run(Path(work)):

@@ -53,7 +53,7 @@ class PostgresTxn(SqlTxn):
         limit: int,
         workspace_ids: Sequence[UUID] | None,
     ) -> list[ExternalTask]:
-        locked = super().lock_external_tasks(
+        locked = self._lock_returning_rows(
             worker_id, topic, now, locked_until, limit, workspace_ids
         )
         if locked:

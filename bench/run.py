@@ -59,9 +59,9 @@ def main() -> None:
     skipped: list[str] = []
     if not with_postgres:
         skipped.append("PostgreSQL unreachable: every PostgreSQL case skipped")
+    meta = _machine(with_postgres)  # the commit measured is the one at the start
     with tempfile.TemporaryDirectory(prefix="procflow-bench-") as work:
         rows = _scenarios(only, Path(work), with_postgres, skipped)
-    meta = _machine(with_postgres)
     meta["duration_s"] = round(time.monotonic() - began)
     meta["skipped"] = skipped
     args.out.mkdir(parents=True, exist_ok=True)

@@ -60,7 +60,6 @@ bench: $(BENCH_STAMP)
 		else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi; } \
 		|| echo "wrk could not be installed: scenario 3 will be skipped"
 	$(BIN)/python -m bench.run
-	$(BIN)/python -m bench.s6_workers
 	$(BIN)/python -m bench.profiles
 	$(BIN)/python -m bench.batch_replay
 

@@ -86,6 +86,11 @@ class Deployment:
         request = StartRequest(target, f"bench_{process}", body=body, copy=copy)
         return start_process(self.ctx, PRINCIPAL, request)
 
+    def start_named(self, process_name: str, body: dict[str, Any]) -> StartOutcome:
+        """A start of any process of the deployment's app, by its full name."""
+        request = StartRequest(StartTarget(self.app_id, self.workspace_id), process_name, body)
+        return start_process(self.ctx, PRINCIPAL, request)
+
 
 PRINCIPAL: Principal = SYSTEM
 

@@ -1,6 +1,6 @@
 """``make bench``: every scenario, then bench/results/latest.{md,json,png}.
 
-    python -m bench.run [--only 1,2,3,4,5]
+    python -m bench.run [--only 1,2,3,4,5,6,7,8]
 
 PROCFLOW_BENCH_RUNS (default 5) and PROCFLOW_BENCH_TIME_SCALE (default 1.0) trade precision
 for time; PROCFLOW_BENCH_PG_URL points at a PostgreSQL server where databases may be created
@@ -28,7 +28,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench import s1_engine, s2_durable, s3_http, s4_s5_runtime
+from bench import (
+    s1_engine,
+    s2_durable,
+    s3_http,
+    s4_s5_runtime,
+    s6_workers,
+    s7_scale_out,
+    s8_memory,
+)
 from bench.common import RESULTS_DIR, RUNS, TIME_SCALE, Row, fmt, pg_available, pg_settings
 
 COMMANDS = [
@@ -42,7 +50,7 @@ COMMANDS = [
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="1,2,3,4,5", help="scenarios to run, e.g. 1,2")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7,8", help="scenarios to run, e.g. 1,2")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
     only = {part.strip() for part in args.only.split(",")}
@@ -51,24 +59,9 @@ def main() -> None:
     skipped: list[str] = []
     if not with_postgres:
         skipped.append("PostgreSQL unreachable: every PostgreSQL case skipped")
-    rows: list[Row] = []
+    meta = _machine(with_postgres)  # the commit measured is the one at the start
     with tempfile.TemporaryDirectory(prefix="procflow-bench-") as work:
-        workdir = Path(work)
-        if "1" in only:
-            rows += _timed("1", s1_engine.run)
-        durable: list[Row] = []
-        if "2" in only or "3" in only:
-            durable = _timed("2", lambda: s2_durable.run(workdir, with_postgres))
-            rows += durable if "2" in only else []
-        if "3" in only:
-            if s3_http.wrk_path() is None:
-                skipped.append("wrk not installed: scenario 3 skipped")
-            else:
-                baseline = _in_process_rates(durable)
-                rows += _timed("3", lambda: s3_http.run(workdir, with_postgres, baseline))
-        if "4" in only or "5" in only:
-            rows += _timed("4+5", lambda: s4_s5_runtime.run(workdir, with_postgres))
-    meta = _machine(with_postgres)
+        rows = _scenarios(only, Path(work), with_postgres, skipped)
     meta["duration_s"] = round(time.monotonic() - began)
     meta["skipped"] = skipped
     args.out.mkdir(parents=True, exist_ok=True)
@@ -78,24 +71,37 @@ def main() -> None:
     print((args.out / "latest.md").read_text())
 
 
+def _scenarios(only: set[str], workdir: Path, with_postgres: bool, skipped: list[str]) -> list[Row]:
+    rows: list[Row] = []
+    if "1" in only:
+        rows += _timed("1", s1_engine.run)
+    if "2" in only:
+        rows += _timed("2", lambda: s2_durable.run(workdir, with_postgres))
+    if "3" in only:
+        if s3_http.wrk_path() is None:
+            skipped.append("wrk not installed: scenario 3 skipped")
+        else:
+            rows += _timed("3", lambda: s3_http.run(workdir, with_postgres))
+    if "4" in only or "5" in only:
+        rows += _timed("4+5", lambda: s4_s5_runtime.run(workdir, with_postgres))
+    if "6" in only:
+        rows += _timed("6", lambda: s6_workers.run(workdir, with_postgres))
+    if "8" in only:
+        rows += _timed("8", lambda: s8_memory.run(workdir))
+    if "7" in only:
+        if with_postgres:
+            rows += _timed("7", lambda: s7_scale_out.run(workdir))
+        else:
+            skipped.append("PostgreSQL unreachable: scenario 7 (scale-out) skipped")
+    return rows
+
+
 def _timed(label: str, scenario: Any) -> list[Row]:
     began = time.monotonic()
     print(f"scenario {label} ...", file=sys.stderr, flush=True)
     found: list[Row] = scenario()
     print(f"scenario {label}: {time.monotonic() - began:.0f} s", file=sys.stderr, flush=True)
     return found
-
-
-def _in_process_rates(durable: list[Row]) -> dict[str, float]:
-    """Scenario 2's figure per store for scenario 3: SQLite's one caller; on PostgreSQL the
-    better of 1 and 4 callers (the stricter bar for 32 HTTP connections)."""
-    rates: dict[str, float] = {}
-    for row in durable:
-        if not row.scenario.startswith("2 durable starts"):
-            continue
-        kind = "sqlite" if "SQLite" in row.scenario else "postgres"
-        rates[kind] = max(rates.get(kind, 0.0), row.procflow.median)
-    return rates
 
 
 def _machine(with_postgres: bool) -> dict[str, Any]:
@@ -186,6 +192,8 @@ def render_markdown(rows: list[Row], meta: dict[str, Any]) -> str:
         lines += ["", "Notes:", ""]
         lines += [f"- {row.scenario}: {row.notes}" for row in notes]
     lines += ["", "![ratios against goals](latest.png)", ""]
+    if any(row.scenario.startswith("7 scale-out") for row in rows):
+        lines += ["![scale-out by caller processes](scale_out.png)", ""]
     return "\n".join(lines)
 
 

@@ -7,6 +7,8 @@ One client, sequential requests on one keep-alive connection, the same store:
 - message correlation (one waiting instance, by name and key), against a user-task action
   execute: goal at most 1.5x.
 
+Its rows are part of ``python -m bench.run`` (scenario 6); run alone, it prints its own table.
+
     python -m bench.s6_workers      (PROCFLOW_BENCH_S6_N: requests per case, default 300)
 
 Writes bench/results/workers.json and prints a Markdown table (docs/benchmarks.md).
@@ -29,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import RESULTS_DIR, pg_available
+from bench.common import RESULTS_DIR, Row, Stat, pg_available
 from bench.procflow_side import Deployment, deployment
 from bench.s3_http import _free_port, _wait_ready
 from procflow.runtime import deploy
@@ -101,14 +103,14 @@ def serving(dep: Deployment, kind: str, workdir: Path) -> Iterator[tuple[httpx.C
             process.wait(timeout=30)
 
 
-def _timed(calls: list[Callable[[], None]]) -> float:
-    """The median seconds per call."""
+def _timed(calls: list[Callable[[], None]]) -> list[float]:
+    """Milliseconds of every call."""
     took = []
     for call in calls:
         began = time.perf_counter()
         call()
-        took.append(time.perf_counter() - began)
-    return statistics.median(took)
+        took.append((time.perf_counter() - began) * 1000)
+    return took
 
 
 def _ok(response: httpx.Response, status: int = 200) -> Any:
@@ -117,7 +119,9 @@ def _ok(response: httpx.Response, status: int = 200) -> Any:
     return response.json() if response.content else None
 
 
-def measure(client: httpx.Client, starts: str, workspace: str) -> dict[str, float]:
+def measure(client: httpx.Client, starts: str, workspace: str) -> dict[str, list[float]]:
+    """Milliseconds of every call of each case."""
+
     def start(process: str, body: dict[str, Any]) -> Any:
         return _ok(client.post(f"{starts}/{process}/start", json=body))
 
@@ -136,8 +140,8 @@ def measure(client: httpx.Client, starts: str, workspace: str) -> dict[str, floa
         fetched = time.perf_counter()
         _ok(client.post(f"/api/runtime/external-tasks/{task['id']}/complete",
                         json={"workerId": "bench", "data": {"done": True}}), 204)  # fmt: skip
-        parts["fetch"].append(fetched - began)
-        parts["complete"].append(time.perf_counter() - fetched)
+        parts["fetch"].append((fetched - began) * 1000)
+        parts["complete"].append((time.perf_counter() - fetched) * 1000)
 
     external = _timed([round_trip for _ in range(N)])
     tokens = [(s["uuid"], s["tokens"][0]["uuid"]) for s in (start("w_user", {}) for _ in range(N))]
@@ -155,10 +159,53 @@ def measure(client: httpx.Client, starts: str, workspace: str) -> dict[str, floa
         return lambda: _ok(client.post(f"/api/runtime/wks/{workspace}/messages", json=body))
 
     message = _timed([correlate(n) for n in range(N)])
-    return {"start_ms": plain * 1000, "external_round_trip_ms": external * 1000,
-            "fetch_ms": statistics.median(parts["fetch"]) * 1000,
-            "complete_ms": statistics.median(parts["complete"]) * 1000,
-            "action_ms": action * 1000, "message_ms": message * 1000}  # fmt: skip
+    return {
+        "start_ms": plain,
+        "external_round_trip_ms": external,
+        "fetch_ms": parts["fetch"],
+        "complete_ms": parts["complete"],
+        "action_ms": action,
+        "message_ms": message,
+    }
+
+
+def rows_of(kind: str, calls: dict[str, list[float]]) -> list[Row]:
+    """The two figures of one store as rows of the results table (per-call min/median/max)."""
+    store = "SQLite" if kind == "sqlite" else "PostgreSQL"
+    start, external = Stat(calls["start_ms"], "ms"), Stat(calls["external_round_trip_ms"], "ms")
+    action, message = Stat(calls["action_ms"], "ms"), Stat(calls["message_ms"], "ms")
+    fetch, complete = Stat(calls["fetch_ms"], "ms"), Stat(calls["complete_ms"], "ms")
+    external_goal = GOALS["external task round trip / start"]
+    message_goal = GOALS["message correlation / action"]
+    return [
+        Row(
+            scenario=f"6 external task round trip (fetch-and-lock + complete) vs start, {store}",
+            procflow=external,
+            peer=start,
+            peer_name="plain S1 start, same server",
+            ratio=external.median / start.median,
+            goal=f"<= {external_goal:g}x",
+            met=external.median / start.median <= external_goal,
+            notes=f"fetch {fetch.show()}, complete {complete.show()}; {N} sequential calls",
+        ),
+        Row(
+            scenario=f"6 message correlation vs user-task action, {store}",
+            procflow=message,
+            peer=action,
+            peer_name="action execute, same server",
+            ratio=message.median / action.median,
+            goal=f"<= {message_goal:g}x",
+            met=message.median / action.median <= message_goal,
+        ),
+    ]
+
+
+def run(workdir: Path, with_postgres: bool) -> list[Row]:
+    rows: list[Row] = []
+    for kind in ("sqlite", "postgres") if with_postgres else ("sqlite",):
+        with deployment(kind, workdir) as dep, serving(dep, kind, workdir) as (client, starts):
+            rows += rows_of(kind, measure(client, starts, str(dep.workspace_id)))
+    return rows
 
 
 def main() -> None:
@@ -167,7 +214,8 @@ def main() -> None:
     with TemporaryDirectory(prefix="procflow-bench-s6-") as work:
         for kind in kinds:
             with deployment(kind, Path(work)) as dep, serving(dep, kind, Path(work)) as (c, s):
-                figures = measure(c, s, str(dep.workspace_id))
+                calls = measure(c, s, str(dep.workspace_id))
+            figures = {name: statistics.median(values) for name, values in calls.items()}
             figures["external task round trip / start"] = (
                 figures["external_round_trip_ms"] / figures["start_ms"]
             )

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
-from procflow.model.errors import ConcurrentModification
+from procflow.model.errors import ActiveBuildChanged, ConcurrentModification
 from procflow.model.instance import snapshot
 from procflow.model.states import InstanceState
 from procflow.store.port import Store
@@ -142,3 +143,30 @@ def test_duplicate_uuid_is_rejected(store: Store) -> None:
         txn.insert_instance(instance)
     with pytest.raises(Exception, match=r"(?i)unique|duplicate"), store.transaction() as txn:
         txn.insert_instance(instance)
+
+
+def test_insert_while_active_writes_only_on_the_active_build(store: Store) -> None:
+    deployment = deploy_in(store)
+    instance = new_instance(deployment)
+    with pytest.raises(ActiveBuildChanged), store.transaction() as txn:
+        txn.insert_instance(instance, while_active=True)  # no active build yet
+    with store.transaction() as txn:
+        assert txn.get_instance(instance.uuid) is None
+        txn.set_active_build(deployment.workspace.id, deployment.app.id, deployment.build.id)
+    with store.transaction() as txn:
+        saved = txn.insert_instance(instance, while_active=True)
+    with store.transaction() as txn:
+        assert txn.get_instance(instance.uuid) == saved
+
+
+def test_a_driver_error_surfaces_as_sqlalchemy_integrity_error(store: Store) -> None:
+    """The hot statements run on the DBAPI cursor; their errors keep SQLAlchemy's types
+    (what callers such as the batch runner catch), and roll the transaction back."""
+    deployment = deploy_in(store)
+    with store.transaction() as txn:
+        saved = txn.insert_instance(new_instance(deployment))
+    twin = replace(new_instance(deployment), uuid=saved.uuid)
+    with pytest.raises(IntegrityError), store.transaction() as txn:
+        txn.insert_instance(twin)
+    with store.transaction() as txn:
+        assert txn.get_instance(saved.uuid) == saved

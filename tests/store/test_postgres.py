@@ -6,13 +6,15 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import event
 
-from procflow.store.port import NewJob, Store
+from procflow.store.port import NewExternalTask, NewJob, Store
 from procflow.store.postgres import PostgresStore
-from tests.store.factories import deploy_in, later, new_instance
+from tests.store.factories import T0, deploy_in, later, new_instance
 from tests.store.test_jobs import seconds_until_woken
 
 pytestmark = pytest.mark.postgres_only
@@ -103,3 +105,33 @@ def test_concurrent_migrations_serialize(pg_store: Store, store_url: str) -> Non
     for replica in replicas:
         replica.close()
     assert errors == []
+
+
+def test_a_fetch_locks_and_reads_its_tasks_in_one_statement(pg_store: Store) -> None:
+    """Oldest available first, with the instance's data, in one UPDATE ... RETURNING (plus
+    the asynchronous-commit setting of a lease)."""
+    assert isinstance(pg_store, PostgresStore)
+    deployment = deploy_in(pg_store)
+    instance = new_instance(deployment, data={"n": 1})
+    tasks = [NewExternalTask(uuid4(), instance.uuid, f"w{n}", uuid4(), "work", "t", 3)
+             for n in range(3)]  # fmt: skip
+    with pg_store.transaction() as txn:
+        txn.insert_instance(instance)
+        for n, task in enumerate(tasks):
+            txn.open_external_tasks([task], T0 + timedelta(seconds=n))
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statements.append(" ".join(str(args[2]).split()[:2]))
+
+    event.listen(pg_store.engine, "before_cursor_execute", record)
+    try:
+        with pg_store.transaction() as txn:
+            locked = txn.lock_external_tasks(
+                "w", "t", T0 + timedelta(minutes=1), T0 + timedelta(minutes=2), 10, None
+            )
+    finally:
+        event.remove(pg_store.engine, "before_cursor_execute", record)
+    assert [task.id for task in locked] == [task.id for task in tasks]
+    assert all(task.data == {"n": 1} and task.locked_by == "w" for task in locked)
+    assert statements == ["UPDATE external_tasks", "SET LOCAL"]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import Uuid, event
 from sqlalchemy.pool import QueuePool
 
 from procflow.model.errors import ConcurrentModification
+from procflow.store.schema import UtcDateTime
 from procflow.store.sqlite import SqliteStore
 from tests.store.factories import deploy_in, new_instance
 
@@ -96,4 +98,32 @@ def test_write_transactions_begin_immediate(sqlite_store: SqliteStore) -> None:
     with sqlite_store.read_transaction() as txn:
         txn.get_workspace(deployment.workspace.id)
     assert [s for s in statements if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE", "BEGIN"]
+    sqlite_store.close()
+
+
+def test_hot_statements_write_what_sqlalchemy_writes(sqlite_store: SqliteStore) -> None:
+    """The instance INSERT goes through the driver (store/hot.py): its uuids, timestamps and
+    JSON must be stored exactly as the column types write them through SQLAlchemy, or
+    lookups by uuid and comparisons of timestamp text would miss rows."""
+    deployment = deploy_in(sqlite_store)
+    on_the_second = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)  # microsecond 0
+    bucharest = datetime(2026, 3, 4, 7, 6, 7, 89, tzinfo=timezone(timedelta(hours=2)))
+    instances = [
+        new_instance(deployment, created_at=moment) for moment in (on_the_second, bucharest)
+    ]
+    with sqlite_store.transaction() as txn:
+        for instance in instances:
+            txn.insert_instance(instance)
+    dialect = sqlite_store.engine.dialect
+    bind_uuid = Uuid().dialect_impl(dialect).bind_processor(dialect)
+    bind_time = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert bind_uuid is not None and bind_time is not None
+    with sqlite_store.engine.connect() as connection:
+        for instance in instances:
+            stored = connection.exec_driver_sql(
+                "SELECT created_at, workspace_id FROM process_instances WHERE uuid = ?",
+                (bind_uuid(instance.uuid),),
+            ).one()
+            assert stored[0] == bind_time(instance.created_at)
+            assert stored[1] == bind_uuid(instance.workspace_id)
     sqlite_store.close()

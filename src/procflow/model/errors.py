@@ -201,6 +201,11 @@ class ConcurrentModification(ConflictError):
     default_message = "The process instance was changed by another request; retry."
 
 
+class ActiveBuildChanged(ConcurrentModification):
+    """A start read a cached active build that is no longer the active one: it runs again
+    on the build now active (never seen by clients: the start retries)."""
+
+
 class BuildAlreadyExists(ConflictError):
     code = "build_exists"
     error_key = "error.build.exists"

@@ -2,7 +2,10 @@
 
 Builds are immutable once stored, so a build id always maps to the same definitions and
 each definition is parsed and CEL-compiled once per process. Only the *active build*
-pointer changes, and it is read from the store on every resolution.
+pointer changes: reads that show it (queries) read it from the store; starts take it from a
+cache and their insert checks, in the same statement, that it is still the active one
+(``StoreTxn.insert_instance(while_active=True)``); when it is not, the start forgets the
+entry and runs again. That holds across replicas with no notification between them.
 """
 
 from __future__ import annotations
@@ -60,6 +63,10 @@ class _Lru(Generic[K, V]):
                 self._entries.move_to_end(key)
             return value
 
+    def discard(self, key: K) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
     def put(self, key: K, value: V) -> None:
         with self._lock:
             self._entries[key] = value
@@ -75,6 +82,8 @@ class Catalog:
         # workspace and are never deleted, so a confirmed membership stays true; this saves
         # two queries on every start.
         self._app_workspaces: _Lru[UUID, UUID] = _Lru(capacity * 4)
+        # (workspace, app) -> the build last read as active; checked by every start's insert.
+        self._active_builds: _Lru[tuple[UUID, UUID], UUID] = _Lru(capacity * 4)
 
     def build(self, txn: StoreTxn, build_id: UUID) -> Build:
         build = self._builds.get(build_id)
@@ -112,6 +121,18 @@ class Catalog:
         if build_id is None:
             raise NoActiveBuild(appId=str(app_id))
         return self.build(txn, build_id)
+
+    def cached_active_build(self, txn: StoreTxn, workspace_id: UUID, app_id: UUID) -> Build:
+        """``active_build`` from the cache, for a start whose insert re-checks it."""
+        build_id = self._active_builds.get((workspace_id, app_id))
+        if build_id is not None and self._app_workspaces.get(app_id) == workspace_id:
+            return self.build(txn, build_id)
+        build = self.active_build(txn, workspace_id, app_id)
+        self._active_builds.put((workspace_id, app_id), build.id)
+        return build
+
+    def forget_active_build(self, workspace_id: UUID, app_id: UUID) -> None:
+        self._active_builds.discard((workspace_id, app_id))
 
     def pinned_build(self, txn: StoreTxn, app_id: UUID, build_id: UUID) -> Build:
         build = self.build(txn, build_id)

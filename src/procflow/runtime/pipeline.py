@@ -74,14 +74,16 @@ def apply_step(
     *,
     build: Build | None = None,
     is_new: bool = False,
+    while_active: bool = False,
     prelude: tuple[Effect, ...] = (),
     reuse: JobReuse | None = None,
 ) -> Applied:
     """Step ``instance`` with ``event`` and write the outcome in ``txn``.
 
     ``is_new`` inserts the instance (a start) instead of updating it under its version
-    check; ``prelude`` effects are carried out before the step's own (the creation audit
-    event of a start); ``reuse`` lets a worker continue its job row into a follow-up.
+    check, ``while_active`` only while its build is the app's active build; ``prelude``
+    effects are carried out before the step's own (the creation audit event of a start);
+    ``reuse`` lets a worker continue its job row into a follow-up.
     """
     build = build or ctx.catalog.build(txn, instance.build_id)
     definition = ctx.catalog.definition_in(build, instance.definition_id)
@@ -94,7 +96,11 @@ def apply_step(
     # walking a large document again on every such step would cost more than the step.
     if is_new or result.instance.data is not instance.data:
         check_instance_data(result.instance.data, ctx.data_limits)
-    saved = txn.insert_instance(result.instance) if is_new else txn.update_instance(result.instance)
+    saved = (
+        txn.insert_instance(result.instance, while_active=while_active)
+        if is_new
+        else txn.update_instance(result.instance)
+    )
     carry_out(txn, saved.uuid, (*prelude, *result.effects), now, reuse)
     child_jobs.tell_parent(txn, None if is_new else instance, saved, now)
     child_jobs.cascade(txn, saved, event, now)

@@ -23,6 +23,7 @@ from procflow.engine.start import check_start_data, choose_start_node
 from procflow.model.build import Build
 from procflow.model.data import JsonObject
 from procflow.model.errors import (
+    ActiveBuildChanged,
     BuildNotFound,
     IdempotencyKeyReused,
     InvalidParameter,
@@ -87,6 +88,8 @@ class PreparedStart:
     lineage: Lineage
     # True when ``start_node_id`` is a copy's ``startAt`` (any node), not a start node.
     downstream: bool = False
+    # The app's active build (not a pinned one), maybe as cached: the insert checks it.
+    on_active_build: bool = False
 
 
 log = logging.getLogger("procflow.runtime")
@@ -126,8 +129,13 @@ def start_in(
         replay = _replay(ctx, txn, principal, request.target, key, fingerprint)
         if replay is not None:
             return replay
-    prepared = prepare_start(ctx, txn, principal, request)
-    saved = _insert_new_instance(ctx, txn, now, prepared, request)
+    prepared = prepare_start(ctx, txn, principal, request, cached=True)
+    try:
+        saved = _insert_new_instance(ctx, txn, now, prepared, request)
+    except ActiveBuildChanged:
+        # Another build was activated since it was cached (maybe on another replica).
+        ctx.catalog.forget_active_build(prepared.workspace_id, request.target.app_id)
+        raise
     if key is not None:
         record = IdempotencyRecord(prepared.workspace_id, key, fingerprint, saved.uuid)
         if not txn.insert_idempotency(record):
@@ -144,9 +152,17 @@ def start_in(
 
 
 def prepare_start(
-    ctx: RuntimeContext, txn: StoreTxn, principal: Principal, request: StartRequest
+    ctx: RuntimeContext,
+    txn: StoreTxn,
+    principal: Principal,
+    request: StartRequest,
+    *,
+    cached: bool = False,
 ) -> PreparedStart:
-    resolved = _resolve(ctx, txn, principal, request.target, request.process_name)
+    """``cached``: the app's active build may come from the catalog's cache (a start, whose
+    insert checks it is still active); a dry run reads it from the store."""
+    resolved = _resolve(ctx, txn, principal, request.target, request.process_name, cached)
+    on_active = request.target.build_id is None
     workspace_id = resolved.build.workspace_id
     data, lineage = request.body, Lineage()
     if request.copy is not None:
@@ -156,10 +172,13 @@ def prepare_start(
     if start_at is not None:
         # Resuming downstream: the start node's mandatory params are not checked.
         _check_resume_node(resolved, start_at)
-        return PreparedStart(resolved, workspace_id, data, start_at, lineage, downstream=True)
+        return PreparedStart(
+            resolved, workspace_id, data, start_at, lineage, downstream=True,
+            on_active_build=on_active,
+        )  # fmt: skip
     start = choose_start_node(resolved.definition, data)
     check_start_data(start, data)
-    return PreparedStart(resolved, workspace_id, data, start.id, lineage)
+    return PreparedStart(resolved, workspace_id, data, start.id, lineage, on_active_build=on_active)
 
 
 def _check_resume_node(resolved: ResolvedDefinition, node_id: str) -> None:
@@ -173,11 +192,19 @@ def _check_resume_node(resolved: ResolvedDefinition, node_id: str) -> None:
 
 
 def _resolve(
-    ctx: RuntimeContext, txn: StoreTxn, principal: Principal, target: StartTarget, process_name: str
+    ctx: RuntimeContext,
+    txn: StoreTxn,
+    principal: Principal,
+    target: StartTarget,
+    process_name: str,
+    cached: bool,
 ) -> ResolvedDefinition:
     workspace_id = _visible_workspace(ctx, txn, principal, target)
     if target.build_id is None:
-        build = ctx.catalog.active_build(txn, workspace_id, target.app_id)
+        if cached:
+            build = ctx.catalog.cached_active_build(txn, workspace_id, target.app_id)
+        else:
+            build = ctx.catalog.active_build(txn, workspace_id, target.app_id)
     else:
         build = ctx.catalog.pinned_build(txn, target.app_id, target.build_id)
     return ctx.catalog.resolve(build, process_name)
@@ -246,6 +273,7 @@ def _insert_new_instance(
         now,
         build=resolved.build,
         is_new=True,
+        while_active=prepared.on_active_build,
         prelude=(created,),
     )
     return applied.instance

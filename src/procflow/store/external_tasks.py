@@ -61,6 +61,23 @@ def _fetchable(by_workspace: bool) -> Any:
 
 LOCK_ANYWHERE = _lock_fetchable(by_workspace=False)
 LOCK_IN_WORKSPACES = _lock_fetchable(by_workspace=True)
+
+
+def _lock_returning_rows(by_workspace: bool) -> Any:
+    """PostgreSQL: the lock and the read in one statement. ``UPDATE ... FROM`` the instance
+    returns the task rows with the instance's columns (SQLite's RETURNING may not name the
+    joined table, so it keeps the two statements). Rows come back in no set order."""
+    return (
+        update(external_tasks)
+        .where(_t.id.in_(_fetchable(by_workspace).scalar_subquery()))
+        .where(_pi.uuid == _t.instance_uuid)
+        .values(locked_by=bindparam("worker_id"), locked_until=bindparam("locked_until"))
+        .returning(*_ROW_COLUMNS)
+    )
+
+
+LOCK_RETURNING_ANYWHERE = _lock_returning_rows(by_workspace=False)
+LOCK_RETURNING_IN_WORKSPACES = _lock_returning_rows(by_workspace=True)
 SELECT_BY_IDS = (
     select(*_ROW_COLUMNS)
     .select_from(_JOINED)
@@ -115,6 +132,21 @@ def _task_from_row(row: Row[Any]) -> ExternalTask:
     )  # fmt: skip
 
 
+def _lock_params(
+    worker_id: str,
+    topic: str,
+    now: datetime,
+    locked_until: datetime,
+    limit: int,
+    workspace_ids: Sequence[UUID] | None,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"b_topic": topic, "b_now": now, "b_limit": limit,
+                              "worker_id": worker_id, "locked_until": locked_until}  # fmt: skip
+    if workspace_ids is not None:
+        params["b_workspaces"] = list(workspace_ids)
+    return params
+
+
 class ExternalTaskQueries:
     """The external-task part of ``StoreTxn``."""
 
@@ -159,17 +191,31 @@ class ExternalTaskQueries:
         limit: int,
         workspace_ids: Sequence[UUID] | None,
     ) -> list[ExternalTask]:
-        params: dict[str, Any] = {"b_topic": topic, "b_now": now, "b_limit": limit,
-                                  "worker_id": worker_id, "locked_until": locked_until}  # fmt: skip
-        if workspace_ids is None:
-            found = self.connection.execute(LOCK_ANYWHERE, params)
-        else:
-            params["b_workspaces"] = list(workspace_ids)
-            found = self.connection.execute(LOCK_IN_WORKSPACES, params)
-        ids = [row.id for row in found]
+        params = _lock_params(worker_id, topic, now, locked_until, limit, workspace_ids)
+        statement = LOCK_ANYWHERE if workspace_ids is None else LOCK_IN_WORKSPACES
+        ids = [row.id for row in self.connection.execute(statement, params)]
         if not ids:
             return []
         return [_task_from_row(r) for r in self.connection.execute(SELECT_BY_IDS, {"ids": ids})]
+
+    def _lock_returning_rows(
+        self,
+        worker_id: str,
+        topic: str,
+        now: datetime,
+        locked_until: datetime,
+        limit: int,
+        workspace_ids: Sequence[UUID] | None,
+    ) -> list[ExternalTask]:
+        """``lock_external_tasks`` in one statement, where the dialect allows it."""
+        params = _lock_params(worker_id, topic, now, locked_until, limit, workspace_ids)
+        statement = (
+            LOCK_RETURNING_ANYWHERE if workspace_ids is None else LOCK_RETURNING_IN_WORKSPACES
+        )
+        rows = self.connection.execute(statement, params).all()
+        # The order SELECT_BY_IDS gives: oldest available first.
+        ordered = sorted(rows, key=lambda row: (row.available_at, row.created_at))
+        return [_task_from_row(row) for row in ordered]
 
     def get_external_task(self, task_id: UUID, *, for_update: bool = False) -> ExternalTask | None:
         statement = SELECT_ONE_FOR_UPDATE if for_update else SELECT_ONE

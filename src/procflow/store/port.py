@@ -280,8 +280,14 @@ class StoreTxn(Protocol):
     def find_build_by_checksum(self, app_id: UUID, checksum: str) -> UUID | None: ...
 
     # instances
-    def insert_instance(self, instance: ProcessInstance) -> ProcessInstance:
-        """Insert a new instance; returns it with ``id`` assigned and ``version`` 1."""
+    def insert_instance(
+        self, instance: ProcessInstance, *, while_active: bool = False
+    ) -> ProcessInstance:
+        """Insert a new instance; returns it with ``id`` assigned and ``version`` 1.
+
+        ``while_active``: only if its build is still the active build of its app, else
+        nothing is written and ``ActiveBuildChanged`` is raised.
+        """
         ...
 
     def update_instance(self, instance: ProcessInstance) -> ProcessInstance:

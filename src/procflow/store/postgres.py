@@ -53,7 +53,7 @@ class PostgresTxn(SqlTxn):
         limit: int,
         workspace_ids: Sequence[UUID] | None,
     ) -> list[ExternalTask]:
-        locked = super().lock_external_tasks(
+        locked = self._lock_returning_rows(
             worker_id, topic, now, locked_until, limit, workspace_ids
         )
         if locked:
@@ -90,7 +90,7 @@ class PostgresStore(SqlStore):
             # Errors name the statement, never the instance data bound to it.
             hide_parameters=True,
         )
-        super().__init__(engine)
+        super().__init__(engine, jsonb_dumps_bytes)
         self._conninfo = sa_url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._listener: psycopg.Connection[tuple[object, ...]] | None = None
         self._listener_lock = threading.Lock()

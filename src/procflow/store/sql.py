@@ -32,13 +32,14 @@ from sqlalchemy import (
 )
 
 from procflow.model.build import App, Build, DefinitionSource, Workspace
-from procflow.model.errors import ConcurrentModification
+from procflow.model.errors import ActiveBuildChanged, ConcurrentModification
 from procflow.model.instance import Calling, Lineage, ProcessInstance
 from procflow.model.limits import has_long_digit_run
 from procflow.model.states import InstanceState
 from procflow.store import gauge_statements as gauges
 from procflow.store import statements as q
 from procflow.store.external_tasks import ExternalTaskQueries
+from procflow.store.hot import Converters, HotCursor, HotStatements
 from procflow.store.messages import MessageQueries
 from procflow.store.port import (
     AuditRecord,
@@ -54,7 +55,6 @@ from procflow.store.port import (
 )
 from procflow.store.schema import (
     apps,
-    audit_events,
     builds,
     process_definitions,
     workspaces,
@@ -148,25 +148,28 @@ def _instance_from_row(row: AnyRow) -> ProcessInstance:
     return instance.with_document(m["document"])
 
 
-def _instance_values(instance: ProcessInstance, version: int) -> dict[str, Any]:
+def _instance_values(
+    instance: ProcessInstance, version: int, convert: Converters
+) -> dict[str, Any]:
+    uuid, timestamp = convert.uuid, convert.timestamp
     return {
-        "uuid": instance.uuid,
-        "workspace_id": instance.workspace_id,
-        "app_id": instance.app_id,
-        "build_id": instance.build_id,
-        "definition_id": instance.definition_id,
+        "uuid": uuid(instance.uuid),
+        "workspace_id": uuid(instance.workspace_id),
+        "app_id": uuid(instance.app_id),
+        "build_id": uuid(instance.build_id),
+        "definition_id": uuid(instance.definition_id),
         "definition_name": instance.definition_name,
         "state": instance.state.value,
-        "data": instance.data,
-        "document": instance.to_document(),
+        "data": convert.json(instance.data),
+        "document": convert.json(instance.to_document()),
         "version": version,
-        "copied_from_uuid": instance.lineage.copied_from_uuid,
-        "lineage_root_uuid": instance.lineage.lineage_root_uuid,
-        "parent_uuid": instance.calling.parent_uuid,
-        "root_uuid": instance.calling.root_uuid,
+        "copied_from_uuid": uuid(instance.lineage.copied_from_uuid),
+        "lineage_root_uuid": uuid(instance.lineage.lineage_root_uuid),
+        "parent_uuid": uuid(instance.calling.parent_uuid),
+        "root_uuid": uuid(instance.calling.root_uuid),
         "call_depth": instance.calling.depth or None,
-        "created_at": instance.created_at,
-        "updated_at": instance.updated_at,
+        "created_at": timestamp(instance.created_at),
+        "updated_at": timestamp(instance.updated_at),
     }
 
 
@@ -199,11 +202,21 @@ def _job_values(job: NewJob, created_at: datetime) -> dict[str, Any]:
 class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries):
     """``StoreTxn`` on one connection inside an open transaction."""
 
-    def __init__(self, connection: Connection, dialect: q.DialectStatements) -> None:
+    def __init__(
+        self, connection: Connection, dialect: q.DialectStatements, hot: HotStatements
+    ) -> None:
         self.connection = connection
         self._dialect = dialect
+        self._hot_statements = hot
+        self._hot_cursor: HotCursor | None = None
         self._message_result_insert = dialect.insert_message_result
         self.enqueued_jobs = False
+
+    @property
+    def _hot(self) -> HotCursor:
+        if self._hot_cursor is None:
+            self._hot_cursor = HotCursor(self.connection, self._hot_statements)
+        return self._hot_cursor
 
     def _one(self, statement: AnySelect, **params: Any) -> AnyRow | None:
         return self.connection.execute(statement, params).first()
@@ -271,9 +284,11 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
         self.connection.execute(self._dialect.upsert_active_build, values)
 
     def get_active_build_id(self, workspace_id: UUID, app_id: UUID) -> UUID | None:
-        params = {"workspace_id": workspace_id, "app_id": app_id}
-        build_id: UUID | None = self.connection.execute(q.SELECT_ACTIVE_BUILD, params).scalar()
-        return build_id
+        hot = self._hot
+        uuid = hot.convert.uuid
+        params = {"workspace_id": uuid(workspace_id), "app_id": uuid(app_id)}
+        row = hot.execute(self._hot_statements.select_active_build, params).fetchone()
+        return None if row is None else hot.convert.read_uuid(row[0])
 
     def get_definition_source(self, definition_id: UUID) -> DefinitionSource | None:
         row = self._one(q.SELECT_DEFINITION, id=definition_id)
@@ -281,24 +296,35 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
 
     # instances
 
-    def insert_instance(self, instance: ProcessInstance) -> ProcessInstance:
-        values = _instance_values(instance, version=1)
-        new_id = self.connection.execute(q.INSERT_INSTANCE, values).scalar_one()
-        return replace(instance, id=new_id, version=1)
+    def insert_instance(
+        self, instance: ProcessInstance, *, while_active: bool = False
+    ) -> ProcessInstance:
+        hot = self._hot
+        values = _instance_values(instance, version=1, convert=hot.convert)
+        statements = self._hot_statements
+        statement = (
+            statements.insert_instance_while_active
+            if while_active
+            else (statements.insert_instance)
+        )
+        row = hot.execute(statement, values).fetchone()
+        if row is None:
+            raise ActiveBuildChanged(buildId=str(instance.build_id))
+        return replace(instance, id=row[0], version=1)
 
     def update_instance(self, instance: ProcessInstance) -> ProcessInstance:
-        result = self.connection.execute(
-            q.UPDATE_INSTANCE,
-            {
-                "b_uuid": instance.uuid,
-                "b_version": instance.version,
-                "state": instance.state.value,
-                "data": instance.data,
-                "document": instance.to_document(),
-                "updated_at": instance.updated_at,
-            },
-        )
-        if result.rowcount != 1:
+        hot = self._hot
+        convert = hot.convert
+        params = {
+            "b_uuid": convert.uuid(instance.uuid),
+            "b_version": instance.version,
+            "state": instance.state.value,
+            "data": convert.json(instance.data),
+            "document": convert.json(instance.to_document()),
+            "updated_at": convert.timestamp(instance.updated_at),
+        }
+        cursor = hot.execute(self._hot_statements.update_instance, params)
+        if cursor.rowcount != 1:
             raise ConcurrentModification(instance_uuid=str(instance.uuid))
         return replace(instance, version=instance.version + 1)
 
@@ -339,12 +365,20 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
     ) -> None:
         if not events:
             return
+        hot = self._hot
+        convert = hot.convert
+        instance, at_value, uuid, json = (
+            convert.uuid(instance_uuid),
+            convert.timestamp(at),
+            convert.uuid,
+            convert.json,
+        )
         rows = [
-            {"instance_uuid": instance_uuid, "type": e.type, "node_id": e.node_id,
-             "token_uuid": e.token_uuid, "details": e.details, "at": at}
+            {"instance_uuid": instance, "type": e.type, "node_id": e.node_id,
+             "token_uuid": uuid(e.token_uuid), "details": json(e.details), "at": at_value}
             for e in events
         ]  # fmt: skip
-        self.connection.execute(audit_events.insert(), rows)
+        hot.executemany(self._hot_statements.insert_audit, rows)
 
     def summarize_audit(self, instance_uuid: UUID) -> AuditSummary:
         rows = self.connection.execute(q.SUMMARIZE_AUDIT, {"instance_uuid": instance_uuid}).all()
@@ -487,9 +521,10 @@ class SqlStore:
     dialect_insert: ClassVar[q.InsertConstruct]
     txn_class: ClassVar[type[SqlTxn]] = SqlTxn
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, json_serializer: Callable[[Any], Any]) -> None:
         self.engine = engine
         self._statements = q.DialectStatements.using(type(self).dialect_insert)
+        self._hot = HotStatements(engine.dialect, json_serializer)
         self._jobs_enqueued = threading.Event()
         self._external_task_listeners: list[Callable[[], None]] = []
 
@@ -523,7 +558,7 @@ class SqlStore:
                 yield self._txn(connection)
 
     def _txn(self, connection: Connection) -> SqlTxn:
-        return self.txn_class(connection, self._statements)
+        return self.txn_class(connection, self._statements, self._hot)
 
     def migrate(self) -> None:
         with self.engine.begin() as connection:

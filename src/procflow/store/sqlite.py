@@ -45,7 +45,7 @@ class SqliteStore(SqlStore):
         )
         event.listen(engine, "connect", partial(_configure_connection, synchronous=synchronous))
         event.listen(engine, "begin", _begin)
-        super().__init__(engine)
+        super().__init__(engine, json_dumps)
         # Writers of this process queue here instead of in SQLite's busy handler, which
         # sleeps and retries with growing naps (up to 100 ms): under 32 concurrent requests
         # waiters overslept the lock's release and p99 latency reached seconds. Other

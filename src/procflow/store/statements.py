@@ -77,7 +77,36 @@ SELECT_INSTANCE_OF_TASK_FOR_UPDATE = (
     )
     .with_for_update()
 )
-INSERT_INSTANCE = process_instances.insert().returning(_pi.id)
+# A start on the app's active build inserts only while ``build_id`` is still the active one:
+# the runtime may have read it from its cache, and another replica may have activated
+# another build since (no row returned: the start runs again on the new one).
+INSERT_INSTANCE_WHILE_ACTIVE = (
+    process_instances.insert()
+    .from_select(
+        [c.name for c in INSTANCE_COLUMNS if c is not _pi.id],
+        select(
+            *(
+                bindparam(c.name, type_=c.type).label(c.name)
+                for c in INSTANCE_COLUMNS
+                if c is not _pi.id
+            )
+        ).where(
+            select(active_builds.c.build_id)
+            .where(
+                active_builds.c.workspace_id == bindparam("workspace_id"),
+                active_builds.c.app_id == bindparam("app_id"),
+                active_builds.c.build_id == bindparam("build_id"),
+            )
+            .exists()
+        ),
+    )
+    .returning(_pi.id)
+)
+INSERT_INSTANCE = (
+    process_instances.insert()
+    .values({c.name: bindparam(c.name) for c in INSTANCE_COLUMNS if c is not _pi.id})
+    .returning(_pi.id)
+)
 UPDATE_INSTANCE = (
     update(process_instances)
     .where(
@@ -130,6 +159,12 @@ SELECT_ACTIVE_BUILD = select(active_builds.c.build_id).where(
 )
 
 _ae = audit_events.c
+# inline(): no RETURNING of the sequence number, which nothing reads.
+INSERT_AUDIT = (
+    audit_events.insert()
+    .inline()
+    .values({c.name: bindparam(c.name) for c in audit_events.c if c is not _ae.seq})
+)
 SELECT_AUDIT = (
     select(_ae.seq, _ae.instance_uuid, _ae.type, _ae.node_id, _ae.token_uuid, _ae.details, _ae.at)
     .where(_ae.instance_uuid == bindparam("instance_uuid"))

@@ -61,6 +61,8 @@ class Settings:
     # Batches: items per transaction and the worker's pace (0: as fast as it can).
     batch_slice_size: int = 50
     batch_items_per_second: float = 500.0
+    # Chains of slices of one batch that run side by side, on as many workers.
+    batch_lanes: int = 2
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -101,6 +103,7 @@ class Settings:
             metrics_resync_seconds=float(env.get("PROCFLOW_METRICS_RESYNC_SECONDS", "30")),
             batch_slice_size=int(env.get("PROCFLOW_BATCH_SLICE_SIZE", "50")),
             batch_items_per_second=float(env.get("PROCFLOW_BATCH_ITEMS_PER_SECOND", "500")),
+            batch_lanes=max(1, int(env.get("PROCFLOW_BATCH_LANES", "2"))),
         )
 
 

@@ -60,7 +60,9 @@ def _store(settings: Settings) -> Store:
 
 
 def _context(settings: Settings, store: Store) -> RuntimeContext:
-    batches = BatchSettings(settings.batch_slice_size, settings.batch_items_per_second)
+    batches = BatchSettings(
+        settings.batch_slice_size, settings.batch_items_per_second, lanes=settings.batch_lanes
+    )
     limits = DataLimits(max_bytes=settings.max_data_bytes)
     return RuntimeContext(store, data_limits=limits, batches=batches)
 

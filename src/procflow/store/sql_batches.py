@@ -2,6 +2,10 @@
 
 Mixed into ``SqlTxn``. An item's outcome is written under ``state = 'PENDING'`` with a
 row-count check, in the transaction that applied it: an item can be finished only once.
+A slice claims its items with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite has one writer
+anyway), so that two workers running slices of one batch take different items, and adds its
+counts to the batch's counters in place rather than writing counters it read earlier.
+Copies started by a slice are written with one multi-row statement per table.
 """
 
 from __future__ import annotations
@@ -9,15 +13,26 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from procflow.store.port import BatchItem, BatchRecord
-from procflow.store.schema import batch_items, batches
+from procflow.model.instance import ProcessInstance
+from procflow.store import statements as q
+from procflow.store.port import BatchItem, BatchRecord, IdempotencyRecord, NewAuditEvent
+from procflow.store.schema import (
+    audit_events,
+    batch_items,
+    batches,
+    idempotency_keys,
+    process_instances,
+)
 
 PENDING = "PENDING"
+RUNNING = "RUNNING"
+COMPLETED = "COMPLETED"
 # Items are inserted in chunks: a 100,000-item batch must not be one giant statement.
 _INSERT_CHUNK = 5_000
 
@@ -57,11 +72,34 @@ SAVE_PROGRESS = (
     )
 )
 
+ADD_PROGRESS = (
+    update(batches)
+    .where(_b.id == bindparam("b_id"), _b.state == RUNNING)
+    .values(
+        done=_b.done + bindparam("b_done"),
+        failed=_b.failed + bindparam("b_failed"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+COMPLETE_BATCH = (
+    update(batches)
+    .where(_b.id == bindparam("b_id"), _b.state == RUNNING)
+    .values(state=COMPLETED, updated_at=bindparam("at"), finished_at=bindparam("at"))
+)
+ANY_PENDING = (
+    select(_bi.seq).where(_bi.batch_id == bindparam("batch_id"), _bi.state == PENDING).limit(1)
+)
+SELECT_INSTANCES = select(*q.INSTANCE_COLUMNS).where(
+    process_instances.c.uuid.in_(bindparam("uuids", expanding=True))
+)
+_ik = idempotency_keys.c
+
 
 class BatchStatements:
     """The batch part of ``StoreTxn``, on the transaction's connection."""
 
     connection: Connection
+    _dialect: q.DialectStatements
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -93,12 +131,77 @@ class BatchStatements:
         return [BatchItem(**row._mapping) for row in self.connection.execute(statement)]
 
     def finish_batch_item(self, item: BatchItem) -> bool:
-        params: dict[str, Any] = {
-            "b_batch": item.batch_id, "b_seq": item.seq, "state": item.state,
-            "result_uuid": item.result_uuid, "error": item.error,
-            "finished_at": item.finished_at,
-        }  # fmt: skip
-        return bool(self.connection.execute(FINISH_ITEM, params).rowcount == 1)
+        return bool(self.connection.execute(FINISH_ITEM, _finish_params(item)).rowcount == 1)
+
+    def claim_batch_items(self, batch_id: UUID, limit: int) -> list[BatchItem]:
+        statement = (
+            select(*ITEM_COLUMNS)
+            .where(_bi.batch_id == batch_id, _bi.state == PENDING)
+            .order_by(_bi.seq)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [BatchItem(**row._mapping) for row in self.connection.execute(statement)]
+
+    def has_pending_items(self, batch_id: UUID) -> bool:
+        return self.connection.execute(ANY_PENDING, {"batch_id": batch_id}).first() is not None
+
+    def finish_batch_items(self, items: Sequence[BatchItem]) -> int:
+        if not items:
+            return 0
+        rows = [_finish_params(item) for item in items]
+        return int(self.connection.execute(FINISH_ITEM, rows).rowcount)
+
+    def add_batch_progress(self, batch_id: UUID, done: int, failed: int, at: datetime) -> bool:
+        params = {"b_id": batch_id, "b_done": done, "b_failed": failed, "updated_at": at}
+        return bool(self.connection.execute(ADD_PROGRESS, params).rowcount == 1)
+
+    def complete_batch(self, batch_id: UUID, at: datetime) -> bool:
+        return bool(self.connection.execute(COMPLETE_BATCH, {"b_id": batch_id, "at": at}).rowcount)
+
+    def get_instances(self, uuids: Sequence[UUID]) -> list[ProcessInstance]:
+        # Imported here: sql.py mixes this class in, so it cannot be imported at the top.
+        from procflow.store.sql import _instance_from_row  # noqa: PLC0415
+
+        if not uuids:
+            return []
+        rows = self.connection.execute(SELECT_INSTANCES, {"uuids": list(uuids)})
+        return [_instance_from_row(row) for row in rows]
+
+    def insert_started(
+        self,
+        instances: Sequence[ProcessInstance],
+        audit: Sequence[tuple[UUID, NewAuditEvent, datetime]],
+        keys: Sequence[IdempotencyRecord],
+    ) -> bool:
+        """New instances with their audit events and idempotency keys, one statement per
+        table; False (the instances not written) when one of the keys is taken already."""
+        from procflow.store.sql import _instance_values  # noqa: PLC0415
+
+        if keys:
+            created_at = datetime.now(UTC)
+            rows = [{**asdict(key), "created_at": created_at} for key in keys]
+            taken = self.connection.execute(self._insert_new_keys(), rows).all()
+            if len(taken) != len(keys):
+                return False
+        if instances:
+            values = [_instance_values(instance, version=1) for instance in instances]
+            self.connection.execute(process_instances.insert(), values)
+        if audit:
+            events = [
+                {"instance_uuid": uuid, "type": e.type, "node_id": e.node_id,
+                 "token_uuid": e.token_uuid, "details": e.details, "at": at}
+                for uuid, e, at in audit
+            ]  # fmt: skip
+            self.connection.execute(audit_events.insert(), events)
+        return True
+
+    def _insert_new_keys(self) -> Any:
+        # ON CONFLICT DO NOTHING, answering the keys that went in: a key taken already is
+        # seen by its absence, and nothing aborts the transaction (on PostgreSQL an error
+        # would).
+        statement: Any = self._dialect.insert_idempotency_key
+        return statement.returning(_ik.key)
 
     def save_batch_progress(self, batch: BatchRecord) -> None:
         params = {
@@ -106,3 +209,10 @@ class BatchStatements:
             "updated_at": batch.updated_at, "finished_at": batch.finished_at,
         }  # fmt: skip
         self.connection.execute(SAVE_PROGRESS, params)
+
+
+def _finish_params(item: BatchItem) -> dict[str, Any]:
+    return {
+        "b_batch": item.batch_id, "b_seq": item.seq, "state": item.state,
+        "result_uuid": item.result_uuid, "error": item.error, "finished_at": item.finished_at,
+    }  # fmt: skip

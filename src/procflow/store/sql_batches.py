@@ -93,6 +93,10 @@ SELECT_INSTANCES = select(*q.INSTANCE_COLUMNS).where(
     process_instances.c.uuid.in_(bindparam("uuids", expanding=True))
 )
 _ik = idempotency_keys.c
+# Plain executemany: psycopg pipelines the rows, which costs less here than SQLAlchemy's
+# multi-row VALUES statements (each a new, long query text to convert).
+INSERT_INSTANCES = process_instances.insert()
+INSERT_AUDIT = audit_events.insert()
 
 
 class BatchStatements:
@@ -180,20 +184,24 @@ class BatchStatements:
 
         if keys:
             created_at = datetime.now(UTC)
-            rows = [{**asdict(key), "created_at": created_at} for key in keys]
+            rows = [
+                {"workspace_id": key.workspace_id, "key": key.key, "created_at": created_at,
+                 "request_hash": key.request_hash, "instance_uuid": key.instance_uuid}
+                for key in keys
+            ]  # fmt: skip
             taken = self.connection.execute(self._insert_new_keys(), rows).all()
             if len(taken) != len(keys):
                 return False
         if instances:
             values = [_instance_values(instance, version=1) for instance in instances]
-            self.connection.execute(process_instances.insert(), values)
+            self.connection.execute(INSERT_INSTANCES, values)
         if audit:
             events = [
                 {"instance_uuid": uuid, "type": e.type, "node_id": e.node_id,
                  "token_uuid": e.token_uuid, "details": e.details, "at": at}
                 for uuid, e, at in audit
             ]  # fmt: skip
-            self.connection.execute(audit_events.insert(), events)
+            self.connection.execute(INSERT_AUDIT, events)
         return True
 
     def _insert_new_keys(self) -> Any:

@@ -14,15 +14,30 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Integer,
+    String,
+    Table,
+    TextClause,
+    Uuid,
+    bindparam,
+    select,
+    text,
+    update,
+)
 
 from procflow.model.instance import ProcessInstance
 from procflow.store import statements as q
 from procflow.store.port import BatchItem, BatchRecord, IdempotencyRecord, NewAuditEvent
 from procflow.store.schema import (
+    UtcDateTime,
     audit_events,
     batch_items,
     batches,
@@ -93,10 +108,14 @@ SELECT_INSTANCES = select(*q.INSTANCE_COLUMNS).where(
     process_instances.c.uuid.in_(bindparam("uuids", expanding=True))
 )
 _ik = idempotency_keys.c
-# Plain executemany: psycopg pipelines the rows, which costs less here than SQLAlchemy's
-# multi-row VALUES statements (each a new, long query text to convert).
-INSERT_INSTANCES = process_instances.insert()
-INSERT_AUDIT = audit_events.insert()
+# PostgreSQL: a slice's outcomes in one UPDATE, from the rows sent as one JSON document.
+_PG_FINISH_ITEMS = text(
+    "UPDATE batch_items AS b SET state = x.state, result_uuid = x.result_uuid,"
+    " error = x.error, finished_at = x.finished_at"
+    " FROM jsonb_to_recordset(CAST(:rows AS jsonb))"
+    " AS x(seq int4, state text, result_uuid uuid, error jsonb, finished_at timestamptz)"
+    " WHERE b.batch_id = :batch_id AND b.seq = x.seq AND b.state = 'PENDING'"
+)
 
 
 class BatchStatements:
@@ -154,6 +173,14 @@ class BatchStatements:
         if not items:
             return 0
         rows = [_finish_params(item) for item in items]
+        if self._on_postgres():
+            document = _rows_document(
+                [{"seq": i.seq, "state": i.state, "result_uuid": i.result_uuid,
+                  "error": i.error, "finished_at": i.finished_at} for i in items]
+            )  # fmt: skip
+            if document is not None:
+                params = {"batch_id": items[0].batch_id, "rows": document}
+                return int(self.connection.execute(_PG_FINISH_ITEMS, params).rowcount)
         return int(self.connection.execute(FINISH_ITEM, rows).rowcount)
 
     def add_batch_progress(self, batch_id: UUID, done: int, failed: int, at: datetime) -> bool:
@@ -194,15 +221,30 @@ class BatchStatements:
                 return False
         if instances:
             values = [_instance_values(instance, version=1) for instance in instances]
-            self.connection.execute(INSERT_INSTANCES, values)
+            self._insert_rows(process_instances, values)
         if audit:
             events = [
                 {"instance_uuid": uuid, "type": e.type, "node_id": e.node_id,
                  "token_uuid": e.token_uuid, "details": e.details, "at": at}
                 for uuid, e, at in audit
             ]  # fmt: skip
-            self.connection.execute(INSERT_AUDIT, events)
+            self._insert_rows(audit_events, events)
         return True
+
+    def _on_postgres(self) -> bool:
+        return bool(self.connection.dialect.name == "postgresql")
+
+    def _insert_rows(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Many rows in one statement: on PostgreSQL an INSERT ... SELECT from the rows sent
+        as one JSON document (``jsonb_to_recordset``), rather than the driver's executemany,
+        which costs a statement per row; elsewhere (or for values JSON cannot carry)
+        executemany."""
+        document = _rows_document(rows) if self._on_postgres() else None
+        if document is None:
+            self.connection.execute(table.insert(), rows)
+            return
+        statement = _pg_recordset_insert(table, tuple(rows[0]))
+        self.connection.execute(statement, {"rows": document})
 
     def _insert_new_keys(self) -> Any:
         # ON CONFLICT DO NOTHING, answering the keys that went in: a key taken already is
@@ -224,3 +266,40 @@ def _finish_params(item: BatchItem) -> dict[str, Any]:
         "b_batch": item.batch_id, "b_seq": item.seq, "state": item.state,
         "result_uuid": item.result_uuid, "error": item.error, "finished_at": item.finished_at,
     }  # fmt: skip
+
+
+def _rows_document(rows: list[dict[str, Any]]) -> str | None:
+    """The rows as one JSON array (uuids and aware datetimes as orjson writes them, which
+    PostgreSQL reads back exactly); None when a value needs the standard library's encoder
+    (an integer beyond 64 bits), which cannot write those types: then executemany."""
+    from procflow.store.sql import jsonb_dumps_bytes  # noqa: PLC0415
+
+    try:
+        return jsonb_dumps_bytes(rows).decode()
+    except TypeError:
+        return None
+
+
+def _pg_type(column: Column[Any]) -> str:
+    kind = column.type
+    if isinstance(kind, JSON):
+        return "jsonb"
+    if isinstance(kind, Uuid):
+        return "uuid"
+    if isinstance(kind, UtcDateTime):
+        return "timestamptz"
+    if isinstance(kind, Integer):
+        return "int8"
+    if isinstance(kind, String):
+        return "text"
+    raise TypeError(f"no PostgreSQL type for {column}")
+
+
+@cache
+def _pg_recordset_insert(table: Table, names: tuple[str, ...]) -> TextClause:
+    columns = ", ".join(f'"{name}"' for name in names)
+    typed = ", ".join(f'"{name}" {_pg_type(table.c[name])}' for name in names)
+    return text(
+        f'INSERT INTO "{table.name}" ({columns}) SELECT {columns}'
+        f" FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x({typed})"
+    )

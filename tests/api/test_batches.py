@@ -341,18 +341,25 @@ def test_a_slice_whose_item_key_is_taken_goes_item_by_item(api: Api) -> None:
 
 def test_copies_that_subscribe_start_on_their_own_within_the_slice(api: Api) -> None:
     """A copy that waits for a message is not one the slice collects: it starts alone (in a
-    savepoint) between the others, which still go together; one waiting on an external
-    task is collected with its task."""
+    savepoint) after the others, which still go together; one waiting on an external task
+    is collected with its task, one that fails again with its incident."""
     waiting = api.start("await_payment", {"orderId": "o-1"})["uuid"]
     charging = api.start("charge", {"amount": 3})["uuid"]
     [failed] = _failed_runs(api, 1)
-    uuids = [failed, waiting, charging]
+    again = api.start("failing", {"a": "not a number", "zero": 0})["uuid"]
+    uuids = [failed, waiting, charging, again]
     body = {"operation": "copyDataFrom", "filter": {"uuids": uuids}, "body": {"zero": 5}}
     batch = _create(api, body).json()
     _drain(api, slice_size=10)
     items = _items(api, batch["id"])
-    assert [i["state"] for i in items] == ["DONE", "DONE", "DONE"]
+    assert [i["state"] for i in items] == ["DONE", "DONE", "DONE", "DONE"]
     assert api.status(items[0]["resultUuid"])["state"] == "FINISHED"
+    # The fix did not help this one: its copy failed again, with its own incident.
+    copy_again = api.status(items[3]["resultUuid"])
+    assert (
+        copy_again["state"] == "FAILED"
+        and copy_again["instanceMetadata"]["copiedFromUuid"] == again
+    )
     assert api.status(items[1]["resultUuid"])["state"] == "STARTED"
     assert api.status(items[2]["resultUuid"])["state"] == "STARTED"
     with api.store.read_transaction() as txn:

@@ -151,6 +151,12 @@ class _Collecting:
     def open_external_tasks(self, tasks: Sequence[NewExternalTask], now: datetime) -> None:
         self._writes.tasks.extend(tasks)
 
+    def hold_jobs(self, instance_uuid: UUID, held: bool) -> None:
+        # A copy that failed at once (an incident) holds its waits: with no job collected
+        # for it there is no row to hold. Anything else is for the real transaction.
+        if not held or any(job.instance_uuid == instance_uuid for job in self._writes.jobs):
+            raise NotCollectable("hold_jobs")
+
     # A new instance has nothing to cancel or subscribe: carry_out asks with empty lists.
     def cancel_jobs(self, instance_uuid: UUID, wait_ids: Sequence[str]) -> int:
         return _nothing("cancel_jobs", wait_ids)

@@ -321,8 +321,8 @@ def test_a_slice_whose_item_key_is_taken_goes_item_by_item(api: Api) -> None:
     same = StartRequest(StartTarget(api.test_app, workspace_id=api.workspace), "failing",
                         body=spec.body, copy=spec.copy_of(UUID(sources[1])))  # fmt: skip
     with api.store.transaction() as txn:
-        keys = ((f"batch:{batch['id']}:2", same.fingerprint(), earlier),)
-        keys += ((f"batch:{batch['id']}:3", "another request", earlier),)
+        keys = [(f"batch:{batch['id']}:2", same.fingerprint(), earlier),
+                (f"batch:{batch['id']}:3", "another request", earlier)]  # fmt: skip
         for key, fingerprint, instance in keys:
             txn.insert_idempotency(IdempotencyRecord(api.workspace, key, fingerprint,
                                                      UUID(instance)))  # fmt: skip

@@ -11,9 +11,9 @@ on. Each run gives both ratios (the machine is shared: the ratios are measured w
 run), reported as min / median / max. Settings (environment):
 ``PROCFLOW_BENCH_BATCH_SIZE`` (default 10000, the issue's figure; smaller for quick runs),
 ``PROCFLOW_BENCH_BATCH_RUNS`` (default 3), and ``PROCFLOW_BENCH_BATCH_RATE`` /
-``PROCFLOW_BENCH_BATCH_SLICE`` / ``PROCFLOW_BENCH_BATCH_LANES``, passed on to the server and
-the workers as ``PROCFLOW_BATCH_ITEMS_PER_SECOND`` / ``_SLICE_SIZE`` / ``_LANES`` (unset:
-the shipped defaults).
+``PROCFLOW_BENCH_BATCH_SLICE`` / ``PROCFLOW_BENCH_BATCH_LANES`` / ``PROCFLOW_BENCH_BATCH_NICE``,
+passed on to the server and the workers as ``PROCFLOW_BATCH_ITEMS_PER_SECOND`` /
+``_SLICE_SIZE`` / ``_LANES`` / ``_NICE`` (unset: the shipped defaults).
 
     python -m bench.batch_replay        # writes bench/results/batch_replay.json
 """
@@ -45,7 +45,12 @@ RUNS = int(os.environ.get("PROCFLOW_BENCH_BATCH_RUNS", "3"))
 # The batch settings the bench overrides; unset ones are the shipped defaults.
 BATCH_SETTINGS = {
     f"PROCFLOW_BATCH_{name}": os.environ[f"PROCFLOW_BENCH_BATCH_{short}"]
-    for short, name in (("RATE", "ITEMS_PER_SECOND"), ("SLICE", "SLICE_SIZE"), ("LANES", "LANES"))
+    for short, name in (
+        ("RATE", "ITEMS_PER_SECOND"),
+        ("SLICE", "SLICE_SIZE"),
+        ("LANES", "LANES"),
+        ("NICE", "NICE"),
+    )
     if f"PROCFLOW_BENCH_BATCH_{short}" in os.environ
 }
 SINGLE_COPIES = 300

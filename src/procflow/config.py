@@ -63,6 +63,8 @@ class Settings:
     batch_items_per_second: float = 500.0
     # Chains of slices of one batch that run side by side, on as many workers.
     batch_lanes: int = 2
+    # Batch slices run this many nice steps below the worker's other work (0: the same).
+    batch_nice: int = 10
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -104,6 +106,7 @@ class Settings:
             batch_slice_size=int(env.get("PROCFLOW_BATCH_SLICE_SIZE", "50")),
             batch_items_per_second=float(env.get("PROCFLOW_BATCH_ITEMS_PER_SECOND", "500")),
             batch_lanes=max(1, int(env.get("PROCFLOW_BATCH_LANES", "2"))),
+            batch_nice=max(0, int(env.get("PROCFLOW_BATCH_NICE", "10"))),
         )
 
 

@@ -5,6 +5,7 @@ The batch is applied by a real ``Worker`` on the same store, as ``procflow worke
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from fastapi.testclient import TestClient
 from procflow.api.app import create_app
 from procflow.model.instance import ProcessInstance
 from procflow.model.limits import DataLimits
+from procflow.runtime import priority
 from procflow.runtime.access import Role
 from procflow.runtime.batch_spec import BatchOperation, BatchSettings, BatchSpec
 from procflow.runtime.context import RuntimeContext
@@ -406,3 +408,15 @@ def test_concurrent_slices_claim_different_items(api: Api) -> None:
             assert second.has_pending_items(batch_id)
     assert [i.seq for i in held] == [1, 2]
     assert [i.seq for i in taken] == [3, 4, 5]
+
+
+def test_a_slice_runs_at_a_lower_priority_and_the_thread_gets_its_own_back() -> None:
+    """Lowered only where it can be raised back (CAP_SYS_NICE or RLIMIT_NICE)."""
+    thread = threading.get_native_id()
+    before = os.getpriority(os.PRIO_PROCESS, thread)
+    during = min(19, before + 5) if priority.may_restore() else before
+    with priority.lowered(5):
+        assert os.getpriority(os.PRIO_PROCESS, thread) == during
+    assert os.getpriority(os.PRIO_PROCESS, thread) == before
+    with priority.lowered(0):
+        assert os.getpriority(os.PRIO_PROCESS, thread) == before

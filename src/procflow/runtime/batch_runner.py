@@ -34,6 +34,7 @@ from procflow.model.errors import (
     ProcflowError,
 )
 from procflow.model.instance import ProcessInstance
+from procflow.runtime import priority
 from procflow.runtime.access import Principal, Role
 from procflow.runtime.batch_spec import (
     BatchOperation,
@@ -66,7 +67,8 @@ def run_slice(ctx: RuntimeContext, txn: StoreTxn, job: Job, now: datetime) -> in
         _complete_when_done(txn, batch.id, now)
         return 0
     spec = BatchSpec.from_document(batch.spec)
-    outcomes = _apply_items(ctx, txn, now, _principal_of(batch), spec, batch, items)
+    with priority.lowered(ctx.batches.nice):  # live work on this machine goes first
+        outcomes = _apply_items(ctx, txn, now, _principal_of(batch), spec, batch, items)
     txn.finish_batch_items(outcomes)
     failed = sum(1 for o in outcomes if o.state == ItemState.FAILED)
     if not txn.add_batch_progress(batch.id, len(outcomes) - failed, failed, now):

@@ -61,6 +61,10 @@ class Settings:
     # Batches: items per transaction and the worker's pace (0: as fast as it can).
     batch_slice_size: int = 50
     batch_items_per_second: float = 500.0
+    # Chains of slices of one batch that run side by side, on as many workers.
+    batch_lanes: int = 2
+    # Batch slices run this many nice steps below the worker's other work (0: the same).
+    batch_nice: int = 10
     # How deep a tree of call activities may grow (a child deeper than this: an incident).
     max_call_depth: int = 50
 
@@ -103,6 +107,8 @@ class Settings:
             metrics_resync_seconds=float(env.get("PROCFLOW_METRICS_RESYNC_SECONDS", "30")),
             batch_slice_size=int(env.get("PROCFLOW_BATCH_SLICE_SIZE", "50")),
             batch_items_per_second=float(env.get("PROCFLOW_BATCH_ITEMS_PER_SECOND", "500")),
+            batch_lanes=max(1, int(env.get("PROCFLOW_BATCH_LANES", "2"))),
+            batch_nice=max(0, int(env.get("PROCFLOW_BATCH_NICE", "10"))),
             max_call_depth=int(env.get("PROCFLOW_MAX_CALL_DEPTH", "50")),
         )
 

@@ -5,17 +5,25 @@ The batch is applied by a real ``Worker`` on the same store, as ``procflow worke
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
+import pytest
 from fastapi.testclient import TestClient
 
 from procflow.api.app import create_app
+from procflow.model.instance import ProcessInstance
+from procflow.model.limits import DataLimits
+from procflow.runtime import priority
 from procflow.runtime.access import Role
-from procflow.runtime.batch_spec import BatchSettings
+from procflow.runtime.batch_spec import BatchOperation, BatchSettings, BatchSpec
 from procflow.runtime.context import RuntimeContext
+from procflow.runtime.starting import StartRequest, StartTarget
 from procflow.runtime.worker import Worker
+from procflow.store.port import IdempotencyRecord, InstanceQuery
 from tests.api.conftest import Api, _settings
 from tests.api.test_errors import assert_problem
 
@@ -258,3 +266,157 @@ def test_roles(api: Api) -> None:
     terminate = {"operation": "terminate", "filter": {"processName": "none"}}
     assert _create(api, terminate, token=operator).status_code == 202
     assert _create(api, COPY_FAILED, token="garbage").status_code == 401
+
+
+def _drain_with(api: Api, ctx: RuntimeContext) -> None:
+    worker = Worker(ctx)
+    while worker.run_once():
+        pass
+
+
+def _copies_of(api: Api, source: str) -> list[ProcessInstance]:
+    with api.store.read_transaction() as txn:
+        everything = txn.search_instances(InstanceQuery(workspace_id=api.workspace, limit=1000))
+    return [i for i in everything if str(i.lineage.copied_from_uuid) == source]
+
+
+def test_a_copy_slice_records_its_failing_items_and_writes_the_rest_together(api: Api) -> None:
+    """One slice of six items, started together: the two that fail (a missing source; a
+    copy whose data is over the worker's limit) are recorded with their errors, and exactly
+    their writes are missing; the others have one copy each with its whole audit trail."""
+    sources = _failed_runs(api, 3)
+    big = api.start("failing", {"a": 1, "zero": 0, "pad": "x" * 3000})["uuid"]
+    missing = str(uuid4())
+    uuids = [sources[0], missing, sources[1], big, sources[2], str(uuid4())]
+    single = api.copy("failing", sources[0], {"zero": 5})  # the trail one copy leaves
+    before = api.stored_counts()
+    batch = _create(api, {**COPY_FAILED, "filter": {"uuids": uuids}}).json()
+    limits = DataLimits(max_bytes=1000)
+    batches = BatchSettings(slice_size=10, items_per_second=0)
+    _drain_with(api, RuntimeContext(api.store, data_limits=limits, batches=batches))
+    progress = _get(api, batch["id"])
+    assert (progress["state"], progress["done"], progress["failed"]) == ("COMPLETED", 3, 3)
+    items = _items(api, batch["id"])
+    assert [i["state"] for i in items] == ["DONE", "FAILED", "DONE", "FAILED", "DONE", "FAILED"]
+    assert items[3]["error"]["code"] == "data_too_large"
+    assert items[1]["error"]["code"] == "process_instance_not_found"
+    for item in (items[0], items[2], items[4]):
+        [copy] = [c for c in _copies_of(api, item["sourceUuid"]) if str(c.uuid) != single["uuid"]]
+        assert str(copy.uuid) == item["resultUuid"]
+        assert copy.state.value == "FINISHED"
+    assert _copies_of(api, big) == []
+    with api.store.read_transaction() as txn:
+        trail = len(txn.list_audit(UUID(single["uuid"])))
+        assert len(txn.list_audit(UUID(items[0]["resultUuid"]))) == trail
+    instances, audit = api.stored_counts()
+    assert (instances, audit) == (before[0] + 3, before[1] + 3 * trail)
+
+
+def test_a_slice_whose_item_key_is_taken_goes_item_by_item(api: Api) -> None:
+    """An item's idempotency key exists (an earlier run applied it, or something else took
+    it): the slice's combined write is rolled back and its items start one by one, so the
+    applied item answers its first copy, the foreign key fails its item, the rest copy once."""
+    sources = _failed_runs(api, 3)
+    earlier = api.copy("failing", sources[1], {"zero": 5})["uuid"]
+    batch = _create(api, {**COPY_FAILED, "filter": {"uuids": sources}}).json()
+    spec = BatchSpec(BatchOperation.COPY, body={"zero": 5})
+    same = StartRequest(StartTarget(api.test_app, workspace_id=api.workspace), "failing",
+                        body=spec.body, copy=spec.copy_of(UUID(sources[1])))  # fmt: skip
+    with api.store.transaction() as txn:
+        keys = [(f"batch:{batch['id']}:2", same.fingerprint(), earlier),
+                (f"batch:{batch['id']}:3", "another request", earlier)]  # fmt: skip
+        for key, fingerprint, instance in keys:
+            txn.insert_idempotency(IdempotencyRecord(api.workspace, key, fingerprint,
+                                                     UUID(instance)))  # fmt: skip
+    before = api.stored_counts()
+    _drain(api, slice_size=10)
+    items = _items(api, batch["id"])
+    assert [i["state"] for i in items] == ["DONE", "DONE", "FAILED"]
+    assert items[1]["resultUuid"] == earlier
+    assert items[2]["error"]["code"] == "idempotency_key_reused"
+    assert [str(c.uuid) for c in _copies_of(api, sources[1])] == [earlier]
+    assert len(_copies_of(api, sources[0])) == 1
+    assert _copies_of(api, sources[2]) == []
+    assert api.stored_counts()[0] == before[0] + 1
+    assert (_get(api, batch["id"])["done"], _get(api, batch["id"])["failed"]) == (2, 1)
+
+
+def test_copies_that_subscribe_start_on_their_own_within_the_slice(api: Api) -> None:
+    """A copy that waits for a message is not one the slice collects: it starts alone (in a
+    savepoint) after the others, which still go together; one waiting on an external task
+    is collected with its task, one that fails again with its incident."""
+    waiting = api.start("await_payment", {"orderId": "o-1"})["uuid"]
+    charging = api.start("charge", {"amount": 3})["uuid"]
+    [failed] = _failed_runs(api, 1)
+    again = api.start("failing", {"a": "not a number", "zero": 0})["uuid"]
+    uuids = [failed, waiting, charging, again]
+    body = {"operation": "copyDataFrom", "filter": {"uuids": uuids}, "body": {"zero": 5}}
+    batch = _create(api, body).json()
+    _drain(api, slice_size=10)
+    items = _items(api, batch["id"])
+    assert [i["state"] for i in items] == ["DONE", "DONE", "DONE", "DONE"]
+    assert api.status(items[0]["resultUuid"])["state"] == "FINISHED"
+    # The fix did not help this one: its copy failed again, with its own incident.
+    copy_again = api.status(items[3]["resultUuid"])
+    assert (
+        copy_again["state"] == "FAILED"
+        and copy_again["instanceMetadata"]["copiedFromUuid"] == again
+    )
+    assert api.status(items[1]["resultUuid"])["state"] == "STARTED"
+    assert api.status(items[2]["resultUuid"])["state"] == "STARTED"
+    with api.store.read_transaction() as txn:
+        [task] = txn.list_external_tasks(UUID(items[2]["resultUuid"]))
+    assert task.topic == "payments"
+    [token] = api.status(items[1]["resultUuid"])["tokens"]
+    assert token["statusCurrentNode"] == "WAITING_MESSAGE_EVENT"
+    # Both subscriptions are real: "all" delivers the message to the source and its copy.
+    sent = api.client.post(f"/api/runtime/wks/{api.workspace}/messages",
+                           json={"messageName": "payment-received", "correlationKey": "o-1",
+                                 "all": True}, headers=api.headers())  # fmt: skip
+    assert sent.status_code == 200, sent.text
+    assert len(sent.json()["correlated"]) == 2, sent.text
+
+
+def test_two_workers_share_a_batch_and_apply_each_item_once(api: Api) -> None:
+    """Two lanes of slices on two workers at once: every item once, counters exact."""
+    sources = _failed_runs(api, 24)
+    batch = _create(api, COPY_FAILED).json()
+    ctx = RuntimeContext(api.store, batches=BatchSettings(3, items_per_second=0, lanes=2))
+    threads = [threading.Thread(target=_drain_with, args=(api, ctx)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    _drain_with(api, ctx)  # a chain whose job was claimed late by the other thread
+    progress = _get(api, batch["id"])
+    assert (progress["state"], progress["done"], progress["failed"]) == ("COMPLETED", 24, 0)
+    items = _items(api, batch["id"])
+    assert sorted(i["sourceUuid"] for i in items) == sorted(sources)
+    assert all(len(_copies_of(api, source)) == 1 for source in sources)
+
+
+@pytest.mark.postgres_only
+def test_concurrent_slices_claim_different_items(api: Api) -> None:
+    """SKIP LOCKED: a slice in progress holds its items; another slice takes the next ones,
+    and sees the held ones still pending (their slice decides after them)."""
+    _failed_runs(api, 5)
+    batch_id = UUID(_create(api, COPY_FAILED).json()["id"])
+    with api.store.transaction() as first:
+        held = first.claim_batch_items(batch_id, 2)
+        with api.store.transaction() as second:
+            taken = second.claim_batch_items(batch_id, 10)
+            assert second.has_pending_items(batch_id)
+    assert [i.seq for i in held] == [1, 2]
+    assert [i.seq for i in taken] == [3, 4, 5]
+
+
+def test_a_slice_runs_at_a_lower_priority_and_the_thread_gets_its_own_back() -> None:
+    """Lowered only where it can be raised back (CAP_SYS_NICE or RLIMIT_NICE)."""
+    thread = threading.get_native_id()
+    before = os.getpriority(os.PRIO_PROCESS, thread)
+    during = min(19, before + 5) if priority.may_restore() else before
+    with priority.lowered(5):
+        assert os.getpriority(os.PRIO_PROCESS, thread) == during
+    assert os.getpriority(os.PRIO_PROCESS, thread) == before
+    with priority.lowered(0):
+        assert os.getpriority(os.PRIO_PROCESS, thread) == before

@@ -60,7 +60,12 @@ def _store(settings: Settings) -> Store:
 
 
 def _context(settings: Settings, store: Store) -> RuntimeContext:
-    batches = BatchSettings(settings.batch_slice_size, settings.batch_items_per_second)
+    batches = BatchSettings(
+        settings.batch_slice_size,
+        settings.batch_items_per_second,
+        lanes=settings.batch_lanes,
+        nice=settings.batch_nice,
+    )
     limits = DataLimits(max_bytes=settings.max_data_bytes)
     return RuntimeContext(
         store, data_limits=limits, batches=batches, max_call_depth=settings.max_call_depth

@@ -116,6 +116,10 @@ class BatchSettings:
     slice_size: int = 50
     items_per_second: float = 500.0
     max_items: int = MAX_BATCH_ITEMS
+    # Chains of slices that run side by side (on as many workers), taking different items.
+    lanes: int = 2
+    # How much lower (in nice steps) a slice's thread runs than the rest of the worker.
+    nice: int = 10
 
     def pause_after(self, items: int) -> timedelta:
         if self.items_per_second <= 0:

@@ -41,10 +41,11 @@ MAX_SUBJECT = 200
 MAX_ITEM_SEQ = 2**31 - 1
 
 
-def slice_job(batch_id: UUID, number: int, run_at: datetime) -> NewJob:
-    """The job that applies the batch's next slice; its key makes a slice queue once."""
-    payload = {"batchId": str(batch_id), "slice": number}
-    return NewJob(BATCH_JOB, run_at, key=f"{BATCH_JOB}/{batch_id}/{number}", payload=payload)
+def slice_job(batch_id: UUID, number: int, run_at: datetime, lane: int = 0) -> NewJob:
+    """The job that applies a lane's next slice; its key makes a slice queue once."""
+    payload = {"batchId": str(batch_id), "slice": number, "lane": lane}
+    key = f"{BATCH_JOB}/{batch_id}/{lane}/{number}"
+    return NewJob(BATCH_JOB, run_at, key=key, payload=payload)
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,14 @@ def _pg_read_uuid(value: Any) -> UUID | None:
     return value if value is None or isinstance(value, UUID) else UUID(str(value))
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+# For statements that go through SQLAlchemy, whose column types convert the values.
+SQLALCHEMY_VALUES = Converters(_same, _same, _same, _same)
+
+
 def converters_for(dialect_name: str, json_dumps: Callable[[Any], Any]) -> Converters:
     if dialect_name == "sqlite":
         return Converters(_sqlite_uuid, _sqlite_timestamp, json_dumps, _sqlite_read_uuid)

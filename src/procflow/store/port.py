@@ -486,6 +486,42 @@ class StoreTxn(Protocol):
         """Write the batch's state, counters and times."""
         ...
 
+    def claim_batch_items(self, batch_id: UUID, limit: int) -> list[BatchItem]:
+        """The first ``limit`` PENDING items no other transaction holds, locked until this
+        one ends (so that concurrent slices of one batch take different items)."""
+        ...
+
+    def has_pending_items(self, batch_id: UUID) -> bool:
+        """Whether any item is PENDING (including items another slice holds)."""
+        ...
+
+    def finish_batch_items(self, items: Sequence[BatchItem]) -> int:
+        """``finish_batch_item`` for many items in one statement; how many were pending."""
+        ...
+
+    def add_batch_progress(self, batch_id: UUID, done: int, failed: int, at: datetime) -> bool:
+        """Add to a RUNNING batch's counters in place; False when it is not running."""
+        ...
+
+    def complete_batch(self, batch_id: UUID, at: datetime) -> bool:
+        """Mark a RUNNING batch COMPLETED; False when it was not running."""
+        ...
+
+    def get_instances(self, uuids: Sequence[UUID]) -> list[ProcessInstance]:
+        """The instances among ``uuids`` that exist, in one read (in no particular order)."""
+        ...
+
+    def insert_started(
+        self,
+        instances: Sequence[ProcessInstance],
+        audit: Sequence[tuple[UUID, NewAuditEvent, datetime]],
+        keys: Sequence[IdempotencyRecord],
+    ) -> bool:
+        """New instances (version 1), their audit events and idempotency keys, one statement
+        per table. False when one of ``keys`` is taken already: the other keys may have been
+        written, so the caller rolls back (a savepoint) and starts these one by one."""
+        ...
+
 
 class Store(Protocol):
     dialect: str

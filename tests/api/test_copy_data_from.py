@@ -222,6 +222,9 @@ def test_a_chain_of_three_copies_and_its_lineage(api: Api) -> None:
         "processInstanceUuid": second["uuid"],
         "copiedFromUuid": root,
         "lineageRootUuid": root,
+        # A copy is not a call: it has no parent in a call tree.
+        "parentProcessInstanceUuid": None,
+        "rootProcessInstanceUuid": None,
     }
     assert fourth["instanceMetadata"]["copiedFromUuid"] == third["uuid"]
     assert fourth["instanceMetadata"]["lineageRootUuid"] == root

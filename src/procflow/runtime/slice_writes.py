@@ -18,6 +18,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from procflow.model.build import App, Build, Workspace
+from procflow.model.errors import ActiveBuildChanged
 from procflow.model.instance import ProcessInstance
 from procflow.store.port import (
     IdempotencyRecord,
@@ -132,7 +133,15 @@ class _Collecting:
         return None
 
     # writes
-    def insert_instance(self, instance: ProcessInstance) -> ProcessInstance:
+    def insert_instance(
+        self, instance: ProcessInstance, *, while_active: bool = False
+    ) -> ProcessInstance:
+        # A start on a cached active build: the check the store's insert would make, against
+        # the active build this slice's transaction read.
+        if while_active:
+            active = self._writes.active_build_id(instance.workspace_id, instance.app_id)
+            if active != instance.build_id:
+                raise ActiveBuildChanged(buildId=str(instance.build_id))
         self._writes.instances.append(instance)
         return replace(instance, version=1)
 

@@ -15,9 +15,11 @@ from procflow.engine.events import (
     TimerFired,
     Unhold,
 )
+from procflow.model.errors import TokenNotWaiting
 from procflow.model.instance import ProcessInstance, Token, WaitKind
 from procflow.model.loops import MAX_LOOP_ELEMENTS
 from procflow.model.states import InstanceState, NodeStatus, TokenState
+from procflow.runtime.flowx_variants import ui_actions
 from tests.engine.conftest import Scenario, audit_types, parse
 
 
@@ -333,3 +335,15 @@ def test_terminate_hold_and_unhold_reach_every_instance() -> None:
     scenario.terminate("no longer needed")
     assert scenario.state() is InstanceState.TERMINATED
     assert scenario.instance.live_tokens == ()
+
+
+def test_the_host_of_a_multi_instance_user_task_offers_no_action_and_refuses_one() -> None:
+    scenario = Scenario(parse(APPROVALS.replace("SEQUENTIAL", "false")), {"reviewers": ["a"]})
+    scenario.start()
+    host = next(t for t in scenario.instance.live_tokens if t.loop is not None)
+    [instance] = instances_at(scenario.instance, "approve")
+    definition = scenario.definition
+    assert ui_actions(definition, scenario.instance, host) == []
+    assert [a["name"] for a in ui_actions(definition, scenario.instance, instance)] == ["decide"]
+    with pytest.raises(TokenNotWaiting):
+        scenario.send(ActionExecuted(host.uuid, "decide", {}))

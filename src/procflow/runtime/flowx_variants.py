@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from procflow.engine.tokens import is_waiting
 from procflow.model.build import resource_definition_id, ui_action_id
 from procflow.model.data import JsonObject
 from procflow.model.definition import ProcessDefinition, UserTaskNode
 from procflow.model.errors import ActionNotAllowed, ProcessDefinitionNotFound, TokenNotFound
 from procflow.model.instance import ProcessInstance, Token
-from procflow.model.states import TokenState
+from procflow.model.states import NodeStatus
 from procflow.runtime.access import Principal, Role
 from procflow.runtime.commands import execute_action, load_visible
 from procflow.runtime.context import RuntimeContext
@@ -54,9 +55,11 @@ def _process_named_by(
 def ui_actions(
     definition: ProcessDefinition, instance: ProcessInstance, token: Token
 ) -> list[dict[str, str]]:
-    """The actions a token waiting at a user task offers, with their stable ids."""
+    """The actions a token waiting at a user task offers, with their stable ids. Only a
+    token that waits there (ARRIVED) offers them: the host of a multi-instance user task
+    (EXECUTING) waits for its instances, and the engine refuses actions on it."""
     node = definition.nodes.get(token.node_id)
-    if token.state is not TokenState.ACTIVE or not isinstance(node, UserTaskNode):
+    if not is_waiting(token, NodeStatus.ARRIVED) or not isinstance(node, UserTaskNode):
         return []
     return [
         {"name": action,

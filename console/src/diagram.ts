@@ -194,13 +194,15 @@ function tokensInside(status: Status, hosts: Set<number>): Map<string, number> {
   const scopes = new Set(live.map((t) => t.scopeTokenId).filter((id) => id !== undefined));
   for (const token of live) {
     if (scopes.has(token.id) || hosts.has(token.id)) continue; // only the innermost count
+    // Each enclosing node once: a multi-instance subprocess's instance and host stand at
+    // the same node.
+    const enclosing = new Set<string>();
     let scope = token.scopeTokenId === undefined ? undefined : byId.get(token.scopeTokenId);
     while (scope) {
-      if (scope.currentNodeId && scope.currentNodeId !== token.currentNodeId) {
-        inside.set(scope.currentNodeId, (inside.get(scope.currentNodeId) ?? 0) + 1);
-      }
+      if (scope.currentNodeId && scope.currentNodeId !== token.currentNodeId) enclosing.add(scope.currentNodeId);
       scope = scope.scopeTokenId === undefined ? undefined : byId.get(scope.scopeTokenId);
     }
+    for (const node of enclosing) inside.set(node, (inside.get(node) ?? 0) + 1);
   }
   return inside;
 }

@@ -227,7 +227,7 @@ function lineageSection(status: Status, lineage: Lineage): HTMLElement {
       : h("p", { class: "help" }, "No copies yet."),
     h("p", {}, link(`/instances?lineageRootUuid=${lineage.lineageRootUuid}`, "All instances of this lineage")),
     h("h3", {}, "Calls (call activities)"),
-    h("ol", { class: "calls", "aria-label": "Called by, then this instance, then its children" },
+    callRoot === null ? [] : h("ol", { class: "calls", "aria-label": "Called by, then this instance, then its children" },
       meta.parentProcessInstanceUuid
         ? h("li", { class: "lineage-node" }, "called by ", link(`/instances/${meta.parentProcessInstanceUuid}`, short(meta.parentProcessInstanceUuid), { "data-call-parent": meta.parentProcessInstanceUuid }))
         : [],

@@ -74,11 +74,21 @@ export function query(params: Record<string, string | string[] | null | undefine
 
 // The answers the console reads (the OpenAPI document at /openapi.json has the full types).
 export interface Token {
+  id: number;
   uuid: string;
   state: string;
   statusCurrentNode: string;
   currentNodeId: string | null;
   uiActions?: { name: string; uiActionFlowxUuid?: string }[];
+  /** The token this one runs inside: the one waiting at its subprocess, or the host of
+   * the multi-instance activity it is one instance of. */
+  scopeTokenId?: number;
+  variables?: JsonObject;
+}
+export interface ChildInstance {
+  uuid: string;
+  name: string;
+  state: string;
 }
 export interface Incident {
   id: number;
@@ -115,7 +125,10 @@ export interface Status {
     processInstanceId: number;
     copiedFromUuid: string | null;
     lineageRootUuid: string | null;
+    parentProcessInstanceUuid: string | null;
+    rootProcessInstanceUuid: string | null;
   };
+  children: ChildInstance[];
 }
 export interface Summary {
   uuid: string;
@@ -126,6 +139,8 @@ export interface Summary {
   applicationId: string;
   copiedFromUuid: string | null;
   lineageRootUuid: string | null;
+  parentProcessInstanceUuid: string | null;
+  rootProcessInstanceUuid: string | null;
   createdAt: string;
   updatedAt: string;
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -17,8 +18,8 @@ from fastapi.testclient import TestClient
 from procflow.api.app import create_app
 from procflow.model.instance import ProcessInstance
 from procflow.model.limits import DataLimits
-from procflow.runtime import priority
-from procflow.runtime.access import Role
+from procflow.runtime import deploy, priority
+from procflow.runtime.access import SYSTEM, Role
 from procflow.runtime.batch_spec import BatchOperation, BatchSettings, BatchSpec
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.starting import StartRequest, StartTarget
@@ -157,6 +158,53 @@ def test_terminate_batch_over_a_search(api: Api) -> None:
         assert api.status(uuid)["state"] == "TERMINATED"
     audit = api.client.get(f"/api/runtime/process/{waiting[0]}/audit", headers=api.headers())
     assert any(e["type"] == "instance_terminated" for e in audit.json()["events"]), audit.text
+
+
+CALLER = """
+name: caller
+nodes:
+  - {id: begin, type: start}
+  - {id: call, type: callActivity, calledElement: callee}
+  - {id: done, type: end}
+flows:
+  - {from: begin, to: call}
+  - {from: call, to: done}
+"""
+CALLEE = """
+name: callee
+nodes:
+  - {id: begin, type: start}
+  - {id: check, type: userTask, actions: [ok]}
+  - {id: done, type: end}
+flows:
+  - {from: begin, to: check}
+  - {from: check, to: done}
+"""
+
+
+def test_terminate_batch_over_the_children_of_one_parent(api: Api) -> None:
+    app = uuid4()
+    deploy.create_app(api.store, SYSTEM, api.workspace, f"calls-{app}", app)
+    files = {"caller.yaml": CALLER.encode(), "callee.yaml": CALLEE.encode()}
+    deploy.deploy_build(api.store, SYSTEM, api.workspace, app, files, activate=True,
+                        now=datetime.now(UTC))  # fmt: skip
+    parents = [api.start("caller", {}, app=app)["uuid"] for _ in range(2)]
+    _drain(api)  # the worker's call_start jobs start the children
+    children = [api.client.get(f"/api/runtime/process/{p}/status", headers=api.headers())
+                .json()["children"][0]["uuid"] for p in parents]  # fmt: skip
+    body = {"operation": "terminate", "filter": {"parentProcessInstanceUuid": parents[0]},
+            "body": {"reason": "one family"}}  # fmt: skip
+    created = _create(api, body)
+    assert created.status_code == 202, created.text
+    assert created.json()["total"] == 1
+    _drain(api)
+    [item] = _items(api, created.json()["id"])
+    assert item["sourceUuid"] == children[0]
+    states = [api.status(c)["state"] for c in children]
+    assert states == ["TERMINATED", "STARTED"]
+    by_root = _create(api, {**body, "filter": {"rootProcessInstanceUuid": parents[1]}},
+                      "dryRun=true")  # fmt: skip
+    assert by_root.status_code == 200 and by_root.json()["total"] == 1, by_root.text
 
 
 def test_copy_batch_with_start_at(api: Api) -> None:

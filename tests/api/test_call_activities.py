@@ -123,6 +123,13 @@ class Client:
         content: list[dict[str, Any]] = response.json()["content"]
         return content
 
+    def counts(self, **params: str) -> dict[str, int]:
+        path = f"/api/runtime/wks/{self.workspace}/process-instances/counts"
+        response = self.http.get(path, params=params)
+        assert response.status_code == 200, response.text
+        counts: dict[str, int] = response.json()["counts"]
+        return counts
+
     def act(self, uuid: str, action: str, body: dict[str, Any] | None = None) -> None:
         [token] = [t for t in self.status(uuid)["tokens"] if t["state"] == "ACTIVE"]
         path = f"/api/runtime/process/{uuid}/token/{token['uuid']}/action/{action}/execute"
@@ -209,6 +216,9 @@ def test_a_child_waits_on_a_user_task_then_its_data_comes_back(client: Client) -
     assert [i["uuid"] for i in client.search(rootProcessInstanceUuid=parent["uuid"])] == [
         child["uuid"]
     ]
+    assert client.counts(parentProcessInstanceUuid=parent["uuid"])["STARTED"] == 1
+    assert sum(client.counts(rootProcessInstanceUuid=parent["uuid"]).values()) == 1
+    assert sum(client.counts(parentProcessInstanceUuid=child["uuid"]).values()) == 0
     listed_by_cli = client.cli("instances", "list", "--workspace", client.workspace,
                                "--parent", parent["uuid"], "--json")  # fmt: skip
     assert [i["uuid"] for i in json.loads(listed_by_cli)["content"]] == [child["uuid"]]

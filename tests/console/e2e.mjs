@@ -200,6 +200,66 @@ try {
     return seen;
   });
 
+  await step("calls", async () => {
+    const seen = {};
+    await page.goto(`${base}/console/instances/${given.parent}`);
+    const headerChild = page.locator(`.instance-head a[data-child="${given.child}"]`);
+    await headerChild.waitFor();
+    seen.headerChild = await headerChild.getAttribute("data-child");
+    seen.children = await page.locator(".instance-head .children-list").innerText();
+    const waitLink = page.locator('.pf-wait .pf-child-link');
+    await waitLink.waitFor();
+    seen.waitLink = await waitLink.getAttribute("data-child");
+    seen.callLineage = await page.locator("ol.calls a[data-call-child]").getAttribute("data-call-child");
+    seen.lineageText = await page.locator("section[aria-labelledby=lineage-title]").innerText();
+    await headerChild.click();
+    await page.waitForURL(new RegExp(`/console/instances/${given.child}$`));
+    seen.childUrl = page.url();
+    const parentLink = page.locator("#parent-link");
+    await parentLink.waitFor();
+    seen.parentLink = await parentLink.getAttribute("href");
+    await page.locator('.pf-token[data-node="check"]').waitFor();
+    await shoot(page, "call-child");
+    await audit(page, "call-child");
+    await parentLink.click();
+    await page.waitForURL(new RegExp(`/console/instances/${given.parent}$`));
+    await headerChild.waitFor();
+    seen.backAtParent = true;
+
+    await page.goto(`${base}/console/instances`);
+    await page.locator("table.list tbody tr").first().waitFor();
+    await page.fill("#f-parentProcessInstanceUuid", given.parent);
+    await page.click("form.filters button[type=submit]");
+    await page.waitForURL(/parentProcessInstanceUuid=/);
+    await page.locator(`a[data-uuid="${given.child}"]`).waitFor();
+    await page.locator(".counts li").first().waitFor();
+    seen.search = new URL(page.url()).search;
+    seen.filtered = await page.locator("table.list tbody a[data-uuid]").evaluateAll((links) => links.map((a) => a.dataset.uuid));
+    seen.filterKept = await page.inputValue("#f-parentProcessInstanceUuid");
+    seen.filteredCounts = await page.locator(".counts li").allInnerTexts();
+    seen.calledBy = await page.locator("table.list tbody a[data-parent]").getAttribute("data-parent");
+    return seen;
+  });
+
+  await step("subprocess", async () => {
+    const seen = {};
+    await page.goto(`${base}/console/instances/${given.panel}`);
+    const inside = page.locator('.pf-inside[data-node="box"]');
+    await inside.waitFor();
+    seen.inside = await inside.innerText();
+    const token = page.locator('.pf-token[data-node="vote"]');
+    await token.waitFor({ state: "attached" });
+    seen.tokenVisibleBeforeDrill = await token.isVisible();
+    await page.click('.bjs-drilldown');
+    await token.waitFor();
+    seen.tokenInside = await token.innerText();
+    seen.loop = await page.locator('.pf-loop[data-node="vote"]').innerText();
+    seen.actions = await page.locator('form[id^="action-ok-"]').count();
+    await shoot(page, "subprocess");
+    await audit(page, "subprocess");
+    return seen;
+  });
+
   await step("signedOut", async () => {
     await page.evaluate(() => sessionStorage.setItem("procflow.token", "not-a-token"));
     await page.goto(`${base}/console/instances`);

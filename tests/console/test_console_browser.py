@@ -1,14 +1,16 @@
 """The console end to end: a real headless Chromium (playwright-core, Debian's chromium, kept
 off the network) against a real ``procflow serve`` on SQLite. The browser does what the
 README's curl story does, retries a FAILED instance with a data patch, runs a batch, opens a
-definition; the API then confirms that it really happened. Screenshots of every page go to
+definition, follows a call activity from parent to child and back and drills down into a
+subprocess; the API then confirms that it really happened. Screenshots of every page go to
 tests/console/screenshots/ (gitignored; the path is printed)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,9 +22,13 @@ from tests.api.served import DEMO_APP, DEMO_WORKSPACE, Served, serve
 from tests.console.tools import E2E_DIR, chromium, npm_ci
 
 DEFINITIONS = Path(__file__).resolve().parents[1] / "api" / "definitions"
+# parent calls child (which waits at a user task); panel: a subprocess around a parallel
+# multi-instance user task.
+CALLS = Path(__file__).parent / "definitions"
 SCREENSHOTS = E2E_DIR / "screenshots"
 LOAN = {"applicant": {"name": "Ada", "income": 5000}, "loan": {"amount": 12000}}
-PAGES = ("sign-in", "instances", "instance", "rerun", "batch-new", "batch", "definitions")
+PAGES = ("sign-in", "instances", "instance", "rerun", "batch-new", "batch", "definitions",
+         "call-child", "subprocess")  # fmt: skip
 
 
 class Client:
@@ -69,6 +75,34 @@ def start_ops(client: Client) -> tuple[str, str]:
     return str(failed["uuid"]), str(charge["uuid"])
 
 
+def start_calls(client: Client) -> dict[str, str]:
+    """In an app of its own: a parent whose call activity's child waits at a user task, and
+    a panel whose subprocess runs three reviews in parallel, one of them already done."""
+    app = client.post(f"/api/admin/wks/{DEMO_WORKSPACE}/apps", {"name": "calls"})["id"]
+    files = {path.name: path.read_text() for path in sorted(CALLS.glob("*.yaml"))}
+    client.post(
+        f"/api/admin/wks/{DEMO_WORKSPACE}/app/{app}/builds", {"files": files, "activate": True}
+    )
+    start = f"/api/runtime/wks/{DEMO_WORKSPACE}/app/{app}/process-name/{{}}/start"
+    parent = str(client.post(start.format("parent"), {"customer": "Ada"})["uuid"])
+    child = _until(lambda: client.get(f"/api/runtime/process/{parent}/status")["children"])
+    panel = client.post(start.format("panel"), {"reviewers": ["ann", "bob", "cy"]})
+    [first] = [t for t in panel["tokens"] if t.get("variables", {}).get("loopCounter") == 1]
+    act = f"/api/runtime/process/{panel['uuid']}/token/{first['uuid']}/action/ok/execute"
+    client.post(act, {})
+    return {"parent": parent, "child": str(child[0]["uuid"]), "panel": str(panel["uuid"])}
+
+
+def _until(probe: Callable[[], Any], timeout: float = 20.0) -> Any:
+    """The embedded worker starts a child in a job of its own: poll for it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := probe():
+            return found
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for the child instance")
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], Client]]:
     browser = chromium()
@@ -76,7 +110,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, An
     with serve(tmp_path_factory.mktemp("console")) as served:
         client = Client(served)
         failing, charge = start_ops(client)
-        given = {"story": start_loan(client), "failing": failing, "charge": charge}
+        given = {"story": start_loan(client), "failing": failing, "charge": charge,
+                 **start_calls(client)}  # fmt: skip
         for _ in range(2):  # more loans waiting at review for the batch
             start_loan(client)
         print(f"console screenshots: {SCREENSHOTS}")
@@ -104,8 +139,8 @@ def test_the_readme_story_from_the_browser(run: tuple[dict[str, Any], Client]) -
     seen = _scenario(result, "story")
     story = result["given"]["story"]
     assert seen["signInUrl"] == "/console/sign-in" and seen["stored"] is True
-    # Three loans and the charge wait, the failing instance failed (exact, every state).
-    assert "STARTED 4" in seen["counts"] and "FAILED 1" in seen["counts"]
+    # Three loans, the charge, parent, child and panel wait; the failing one failed (exact).
+    assert "STARTED 7" in seen["counts"] and "FAILED 1" in seen["counts"]
     assert len(seen["counts"]) == 8
     assert seen["tokenOnReview"].startswith("● ARRIVED")
     assert seen["activeMarked"] == 1 and seen["visited"] > 3
@@ -157,6 +192,38 @@ def test_a_batch_from_the_search_with_its_progress(run: tuple[dict[str, Any], Cl
     assert (batch["operation"], batch["done"]) == ("terminate", 3)
 
 
+def test_a_call_activity_links_parent_and_child(run: tuple[dict[str, Any], Client]) -> None:
+    result, client = run
+    seen = _scenario(result, "calls")
+    given = result["given"]
+    parent, child = given["parent"], given["child"]
+    assert seen["headerChild"] == child and "child" in seen["children"]
+    assert "STARTED" in seen["children"]
+    assert seen["waitLink"] == child, "the call activity's wait links to its child"
+    assert seen["childUrl"].endswith(f"/console/instances/{child}")
+    assert seen["parentLink"].endswith(f"/console/instances/{parent}")
+    assert seen["backAtParent"] is True
+    assert seen["callLineage"] == child and "Copies (reruns)" in seen["lineageText"]
+    # The list filtered by parent: exactly the child, the filter kept in the URL and form.
+    assert seen["filtered"] == [child] and seen["filterKept"] == parent
+    assert f"parentProcessInstanceUuid={parent}" in seen["search"]
+    assert "STARTED 1" in seen["filteredCounts"] and seen["calledBy"] == parent
+    status = client.get(f"/api/runtime/process/{child}/status")
+    assert status["instanceMetadata"]["parentProcessInstanceUuid"] == parent
+
+
+def test_tokens_inside_a_subprocess_and_a_loops_progress(
+    run: tuple[dict[str, Any], Client],
+) -> None:
+    seen = _scenario(run[0], "subprocess")
+    # The subprocess is drawn collapsed: its shape counts the two reviews left inside...
+    assert seen["inside"] == "2 inside" and seen["tokenVisibleBeforeDrill"] is False
+    # ...and its plane, drilled down, shows them on the task with the loop's progress.
+    assert seen["tokenInside"].startswith("● ARRIVED") and seen["tokenInside"].endswith("\u00d72")
+    assert seen["loop"] == "1/3 done"
+    assert seen["actions"] == 2, "the two instances left offer their action, the host none"
+
+
 def test_definitions_show_builds_and_diagrams(run: tuple[dict[str, Any], Client]) -> None:
     seen = _scenario(run[0], "definitions")
     assert seen["active"] == 1 and seen["diagram"] is True and seen["downloads"] >= 1
@@ -189,7 +256,8 @@ def test_screenshots_of_every_page_and_no_script_error(run: tuple[dict[str, Any]
     result = run[0]
     names = {Path(file).stem for file in result["screenshots"]}
     assert {"sign-in", "instances", "instance", "instance-narrow", "rerun-preview",
-            "copy-lineage", "incident", "batch", "definitions"} <= names  # fmt: skip
+            "copy-lineage", "incident", "batch", "definitions", "call-child",
+            "subprocess"} <= names  # fmt: skip
     assert all(Path(file).stat().st_size > 5000 for file in result["screenshots"])
     # Only the refused token's 401s, which the browser logs as failed loads.
     unexpected = [line for line in result["console"] if not line.startswith("signedOut: ")]

@@ -1,5 +1,5 @@
-import { ApiError, getJson, getText, postJson, type AuditEvent, type ExternalTask, type Json, type Lineage, type Status, type Summary } from "../api";
-import { Diagram, waitLabel } from "../diagram";
+import { ApiError, getJson, getText, postJson, type AuditEvent, type ChildInstance, type ExternalTask, type Json, type Lineage, type Status, type Summary } from "../api";
+import { Diagram, loopHosts, waitContent } from "../diagram";
 import { clear, errorText, h, link, short, stateBadge, statusLine, when } from "../dom";
 import { jsonTree, parseObject } from "../json";
 import { generation, navigate } from "../router";
@@ -101,9 +101,25 @@ function header(status: Status): HTMLElement {
       row("Created", when(status.createdAt)),
       row("Updated", when(status.updatedAt)),
       row("Copied from", meta.copiedFromUuid ? link(`/instances/${meta.copiedFromUuid}`, short(meta.copiedFromUuid)) : "—"),
+      row("Called by", meta.parentProcessInstanceUuid
+        ? link(`/instances/${meta.parentProcessInstanceUuid}`, short(meta.parentProcessInstanceUuid), { id: "parent-link", "aria-label": `Parent instance ${meta.parentProcessInstanceUuid}` })
+        : "—"),
+      // The root differs from the parent only two calls deep or more; a root calls nobody.
+      meta.rootProcessInstanceUuid && meta.rootProcessInstanceUuid !== meta.parentProcessInstanceUuid
+        ? row("Call tree root", link(`/instances/${meta.rootProcessInstanceUuid}`, short(meta.rootProcessInstanceUuid), { id: "root-link" }))
+        : [],
+      row("Children", childList(status.children)),
     ),
     h("p", {}, link(`/instances/${status.uuid}/rerun`, "Rerun with edits…", { class: "button primary", id: "rerun" })),
   );
+}
+
+/** The instances this one's call activities started, each a link with its state. */
+function childList(children: ChildInstance[]): Node | string {
+  if (children.length === 0) return "—";
+  return h("ul", { class: "children-list", "aria-label": "Called instances" }, children.map((child) =>
+    h("li", {}, link(`/instances/${child.uuid}`, short(child.uuid), { "data-child": child.uuid, "aria-label": `Child instance ${child.uuid}` }),
+      ` ${child.name} `, stateBadge(child.state))));
 }
 
 function jsonEditor(id: string, label: string, initial = "{}"): [HTMLElement, HTMLTextAreaElement] {
@@ -124,13 +140,16 @@ async function act(notice: HTMLElement, what: string, run: () => Promise<unknown
 }
 
 function actionsSection(status: Status, notice: HTMLElement, refresh: () => void): HTMLElement | null {
-  const offered = status.tokens.filter((t) => t.state === "ACTIVE" && (t.uiActions?.length ?? 0) > 0);
+  const hosts = loopHosts(status);
+  const offered = status.tokens.filter((t) => t.state === "ACTIVE" && !hosts.has(t.id) && (t.uiActions?.length ?? 0) > 0);
   if (offered.length === 0) return null;
   return h("section", { "aria-labelledby": "actions-title" }, h("h2", { id: "actions-title" }, "Actions"),
     offered.flatMap((token) => (token.uiActions ?? []).map((action) => {
       const id = `action-${action.name}-${short(token.uuid)}`;
       const [field, area] = jsonEditor(`${id}-body`, `Body of ${action.name} (merged into the data)`);
-      const form = h("form", { class: "card", id }, h("h3", {}, `${action.name} at `, h("code", {}, token.currentNodeId ?? "")), field,
+      // A multi-instance activity's instances differ by their element: name it.
+      const element = token.variables ? ` (${Object.entries(token.variables).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(", ")})` : "";
+      const form = h("form", { class: "card", id }, h("h3", {}, `${action.name} at `, h("code", {}, token.currentNodeId ?? ""), element), field,
         h("button", { type: "submit" }, `Execute ${action.name}`));
       form.addEventListener("submit", (event) => {
         event.preventDefault();
@@ -186,7 +205,7 @@ function operationsSection(status: Status, notice: HTMLElement, refresh: () => v
 function waitsSection(status: Status, audit: AuditEvent[], tasks: ExternalTask[]): HTMLElement | null {
   if (status.waits.length === 0) return null;
   return h("section", { "aria-labelledby": "waits-title" }, h("h2", { id: "waits-title" }, "Waits"),
-    h("ul", {}, status.waits.map((wait) => h("li", {}, h("code", {}, wait.nodeId ?? "instance"), ": ", waitLabel(wait, audit, tasks)))));
+    h("ul", {}, status.waits.map((wait) => h("li", {}, h("code", {}, wait.nodeId ?? "instance"), ": ", waitContent(wait, audit, tasks)))));
 }
 
 function lineageSection(status: Status, lineage: Lineage): HTMLElement {
@@ -196,12 +215,29 @@ function lineageSection(status: Status, lineage: Lineage): HTMLElement {
       member ? h("span", { class: "help" }, ` ${member.processDefinitionName} `) : " ",
       member ? stateBadge(member.state) : stateBadge(status.state));
   const chain = [...lineage.ancestors.map((m) => node(m, m.uuid, false)), node(null, status.uuid, true)];
+  const meta = status.instanceMetadata;
+  // Two different family trees: copies (reruns, a new instance from this one's data) and
+  // calls (a call activity's child, which reports back to its parent).
+  const callRoot = meta.rootProcessInstanceUuid ?? (status.children.length ? status.uuid : null);
   return h("section", { "aria-labelledby": "lineage-title" }, h("h2", { id: "lineage-title" }, "Lineage"),
+    h("h3", {}, "Copies (reruns)"),
     h("ol", { class: "lineage", "aria-label": "Copied from, oldest first" }, chain),
     lineage.descendants.length
-      ? h("div", {}, h("h3", {}, "Copies"), h("ul", { class: "lineage children" }, lineage.descendants.map((m) => node(m, m.uuid, false))))
+      ? h("ul", { class: "lineage children", "aria-label": "Copies of this instance" }, lineage.descendants.map((m) => node(m, m.uuid, false)))
       : h("p", { class: "help" }, "No copies yet."),
-    h("p", {}, link(`/instances?lineageRootUuid=${lineage.lineageRootUuid}`, "All instances of this lineage")));
+    h("p", {}, link(`/instances?lineageRootUuid=${lineage.lineageRootUuid}`, "All instances of this lineage")),
+    h("h3", {}, "Calls (call activities)"),
+    callRoot === null ? [] : h("ol", { class: "calls", "aria-label": "Called by, then this instance, then its children" },
+      meta.parentProcessInstanceUuid
+        ? h("li", { class: "lineage-node" }, "called by ", link(`/instances/${meta.parentProcessInstanceUuid}`, short(meta.parentProcessInstanceUuid), { "data-call-parent": meta.parentProcessInstanceUuid }))
+        : [],
+      h("li", { class: "lineage-node current" }, h("strong", {}, short(status.uuid)), " ", stateBadge(status.state)),
+      status.children.map((child) => h("li", { class: "lineage-node" }, "calls ",
+        link(`/instances/${child.uuid}`, short(child.uuid), { "data-call-child": child.uuid }), ` ${child.name} `, stateBadge(child.state)))),
+    callRoot
+      ? h("p", {}, link(`/instances?rootProcessInstanceUuid=${callRoot}`, "All instances of this call tree"),
+        status.children.length ? [" · ", link(`/instances?parentProcessInstanceUuid=${status.uuid}`, "Its children", { id: "children-search" })] : [])
+      : h("p", { class: "help" }, "No call activity started or called this instance."));
 }
 
 function auditSection(audit: AuditEvent[]): HTMLElement {

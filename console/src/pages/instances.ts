@@ -4,7 +4,9 @@ import { generation, navigate } from "../router";
 import { ensureWorkspace } from "../workspace";
 
 export const STATES = ["CREATED", "STARTED", "ON_HOLD", "FINISHED", "FAILED", "TERMINATED", "DISMISSED", "EXPIRED"];
-const FILTERS = ["processName", "state", "createdFrom", "createdTo", "lineageRootUuid"];
+// lineageRootUuid follows copies (reruns); parent and root follow call activities.
+const FILTERS = ["processName", "state", "createdFrom", "createdTo", "lineageRootUuid",
+  "parentProcessInstanceUuid", "rootProcessInstanceUuid"];
 
 /** The search parameters of the instances page, as the API's search takes them. */
 export function searchParams(search: URLSearchParams): Record<string, string | string[]> {
@@ -43,7 +45,9 @@ export async function instancesPage(main: HTMLElement, search: URLSearchParams):
         h("input", { type: "checkbox", name: "state", value: state, checked: chosen.has(state) }), state))),
     input("createdFrom", "Created from", "datetime-local"),
     input("createdTo", "Created to", "datetime-local"),
-    input("lineageRootUuid", "Lineage root"),
+    input("lineageRootUuid", "Lineage root (copies)"),
+    input("parentProcessInstanceUuid", "Called by (parent)"),
+    input("rootProcessInstanceUuid", "Call tree root"),
     h("div", { class: "field buttons" }, h("button", { type: "submit" }, "Search"),
       h("label", { class: "check" }, h("input", { type: "checkbox", id: "live", checked: search.get("live") !== "off" }), "Live refresh")),
   );
@@ -108,7 +112,7 @@ export function instanceTable(rows: Summary[]): HTMLElement {
     "table",
     { class: "list" },
     h("caption", { class: "visually-hidden" }, "Instances"),
-    h("thead", {}, h("tr", {}, ["Id", "Instance", "Process", "State", "Created", "Updated", "Copied from"].map(
+    h("thead", {}, h("tr", {}, ["Id", "Instance", "Process", "State", "Created", "Updated", "Called by", "Copied from"].map(
       (name) => h("th", { scope: "col" }, name)))),
     h("tbody", {}, rows.map((row) => h("tr", {},
       h("td", {}, String(row.processInstanceId)),
@@ -117,6 +121,9 @@ export function instanceTable(rows: Summary[]): HTMLElement {
       h("td", {}, stateBadge(row.state)),
       h("td", {}, when(row.createdAt)),
       h("td", {}, when(row.updatedAt)),
+      h("td", {}, row.parentProcessInstanceUuid
+        ? link(`/instances/${row.parentProcessInstanceUuid}`, short(row.parentProcessInstanceUuid), { "data-parent": row.parentProcessInstanceUuid })
+        : ""),
       h("td", {}, row.copiedFromUuid ? link(`/instances/${row.copiedFromUuid}`, short(row.copiedFromUuid)) : ""),
     ))),
   );

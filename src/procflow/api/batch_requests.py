@@ -13,7 +13,15 @@ from procflow.model.states import InstanceState
 from procflow.runtime.batch_spec import BatchFilter, BatchOperation, BatchRequest, BatchSpec
 from procflow.store.port import InstanceQuery
 
-_SEARCH_KEYS = {"processName", "state", "createdFrom", "createdTo", "lineageRootUuid"}
+_SEARCH_KEYS = {
+    "processName",
+    "state",
+    "createdFrom",
+    "createdTo",
+    "lineageRootUuid",
+    "parentProcessInstanceUuid",
+    "rootProcessInstanceUuid",
+}
 _BODY_KEYS = {"operation", "filter", "processName", "appId", "body", "query", "dryRun"}
 
 
@@ -85,6 +93,8 @@ def _query(workspace_id: UUID, raw: dict[str, Any]) -> InstanceQuery:
         created_from=_moment(raw.get("createdFrom"), "filter.createdFrom"),
         created_to=_moment(raw.get("createdTo"), "filter.createdTo"),
         lineage_root_uuid=_uuid(raw.get("lineageRootUuid"), "filter.lineageRootUuid"),
+        parent_uuid=_uuid(raw.get("parentProcessInstanceUuid"), "filter.parentProcessInstanceUuid"),
+        root_uuid=_uuid(raw.get("rootProcessInstanceUuid"), "filter.rootProcessInstanceUuid"),
     )
 
 

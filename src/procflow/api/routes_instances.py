@@ -297,6 +297,12 @@ async def count_process_instances(
     createdFrom: Instant = None,
     createdTo: Instant = None,
     lineageRootUuid: UUID | None = None,
+    parentProcessInstanceUuid: Annotated[
+        UUID | None, Query(description="Only the children of this instance (call activities).")
+    ] = None,
+    rootProcessInstanceUuid: Annotated[
+        UUID | None, Query(description="Every instance of this call tree, below its root.")
+    ] = None,
 ) -> Response:
     principal = principal_of(request)
     query = InstanceQuery(
@@ -305,6 +311,8 @@ async def count_process_instances(
         created_from=instant(createdFrom, "createdFrom"),
         created_to=instant(createdTo, "createdTo"),
         lineage_root_uuid=lineageRootUuid,
+        parent_uuid=parentProcessInstanceUuid,
+        root_uuid=rootProcessInstanceUuid,
     )
     counts = await run_in_threadpool(queries.count_by_state, _ctx(request), principal, query)
     return JsonResponse({"counts": counts})

@@ -504,6 +504,12 @@ class BatchSelection(BaseModel):
     createdFrom: str | None = Field(default=None, description="ISO 8601 date-time.")
     createdTo: str | None = Field(default=None, description="ISO 8601 date-time.")
     lineageRootUuid: UUID | None = None
+    parentProcessInstanceUuid: UUID | None = Field(
+        default=None, description="The children of this instance's call activities."
+    )
+    rootProcessInstanceUuid: UUID | None = Field(
+        default=None, description="Every instance of this call tree, below its root."
+    )
 
 
 class CreateBatch(BaseModel):

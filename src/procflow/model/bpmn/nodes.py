@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 
 from lxml import etree
 
@@ -20,6 +21,7 @@ from procflow.model.bpmn.modelers import IMPLICIT_ACTION
 from procflow.model.bpmn.namespaces import PROCFLOW_NS, XSI_NS, bpmn, procflow, split_tag
 from procflow.model.bpmn.timers import read_timer
 from procflow.model.definition import (
+    SPLITTING_KINDS,
     Assignment,
     BoundaryEvent,
     BusinessRule,
@@ -89,7 +91,12 @@ def read_node(element: etree._Element, tag: str, ctx: ReadContext) -> Node:
     node_id, name = element.get("id", ""), element.get("name", "")
     check_extensions(element, tag, node_id, ctx)
     reader = _NODE_READERS.get(tag, _read_task)
-    return reader(element, node_id, name, ctx)
+    node = reader(element, node_id, name, ctx)
+    default = element.get("default") or None
+    if default is not None and isinstance(node, SPLITTING_KINDS):
+        # An activity's default flow: taken when no other of its flows is (implicit split).
+        node = replace(node, default_flow=default)
+    return node
 
 
 def _read_start(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:

@@ -330,7 +330,8 @@ class _ProcessGraph:
         else:
             self.ctx.check_id(element_id, "id", element_id, element)
         check_extensions(element, SUBPROCESS_TAG, element_id, self.ctx)
-        self.nodes.append(SubProcessNode(element_id, element.get("name", "")))
+        default = element.get("default") or None
+        self.nodes.append(SubProcessNode(element_id, element.get("name", ""), default))
         self._add_loop(element, SUBPROCESS_TAG, element_id)
         for child in element:
             namespace, local = split_tag(child.tag)

@@ -181,7 +181,7 @@ def _read_process(element: etree._Element, problems: ProblemCollector) -> BpmnPr
         loops=graph.loops,
     )
     graph.check(definition, process_id, element)
-    definition = with_warnings(definition, problems.file, graph.lines, name.title)
+    definition = with_warnings(definition, problems.file, graph.lines, name.title, ctx.warnings)
     return BpmnProcess(process_id, _without(definition, graph.placeholders))
 
 

@@ -242,3 +242,30 @@ def test_the_default_of_an_activity_survives_a_bpmn_round_trip() -> None:
     scenario = Scenario(again, {"amount": 10, "audit": False})
     scenario.start()
     assert scenario.waiting() == [("normal", NodeStatus.ARRIVED)]
+
+
+def test_a_split_ends_the_activity_s_boundary_timer() -> None:
+    text = """
+        name: watched
+        nodes:
+          - {id: begin, type: start}
+          - {id: review, type: userTask, actions: [ok]}
+          - {id: late, type: boundaryTimer, attachedTo: review, timer: {duration: P1D}}
+          - {id: a, type: userTask, actions: [ok]}
+          - {id: b, type: userTask, actions: [ok]}
+          - {id: escalated, type: end}
+          - {id: done, type: end}
+        flows:
+          - {from: begin, to: review}
+          - {from: late, to: escalated}
+          - {from: review, to: a}
+          - {from: review, to: b}
+          - {from: a, to: done}
+          - {from: b, to: done}
+    """
+    scenario = Scenario(parse(text))
+    scenario.start()
+    assert [w.node_id for w in scenario.instance.waits] == ["late"]
+    scenario.act("review", "ok")
+    assert scenario.waiting() == [("a", NodeStatus.ARRIVED), ("b", NodeStatus.ARRIVED)]
+    assert scenario.instance.waits == ()

@@ -91,6 +91,7 @@ def _import_in_browser(xml: bytes, tmp_path: Path) -> dict[str, object]:
         ("examples/loans/loan_application.bpmn", "BPMN re-exported keeping its drawing"),
         ("tests/bpmn/files/waits.yaml", "YAML with every timer form, automatic layout"),
         ("tests/bpmn/files/scopes.yaml", "YAML with nested subprocesses and multi-instance"),
+        ("tests/bpmn/files/splits.yaml", "YAML with activities that split implicitly"),
     ],
 )
 def test_file_opens_in_bpmn_js_without_warnings(source: str, label: str, tmp_path: Path) -> None:

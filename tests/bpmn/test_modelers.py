@@ -186,7 +186,7 @@ def test_collaboration_deploys_its_executable_process_only(sqlite: SqliteStore) 
 def test_with_no_process_marked_executable_every_process_is_read() -> None:
     data = read("collaboration.bpmn").replace(b'isExecutable="true"', b'isExecutable="false"')
     problems = problems_of(data, "collaboration.bpmn")
-    # The non-executable pool's empty subprocess is read too, and refused for it.
+    # Activity_pay is an empty subprocess: refused as such, so the process was read.
     assert "a subprocess needs a start event (it is empty: draw what it does)" in {
         p.message for p in problems if p.element_id == "Activity_pay"
     }

@@ -71,15 +71,28 @@ def test_default_flow_that_does_not_leave_the_gateway() -> None:
     find([problem], "default flow 'Flow_1'", "Gw", line_of(data, 'id="Gw"'))
 
 
-def test_condition_on_a_flow_that_does_not_leave_a_gateway() -> None:
+def test_condition_on_a_flow_that_leaves_neither_a_gateway_nor_an_activity() -> None:
+    body = minimal_body().replace(
+        '<bpmn:sequenceFlow id="Flow_1" sourceRef="Start" targetRef="Task" />',
+        """<bpmn:sequenceFlow id="Flow_1" sourceRef="Start" targetRef="Task">
+      <bpmn:conditionExpression>true</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>""",
+    )
+    data = document(process(body))
+    find(
+        problems_of(data), "only flows leaving an exclusive", "Flow_1", line_of(data, 'id="Flow_1"')
+    )
+
+
+def test_condition_on_a_flow_that_leaves_a_task_is_an_implicit_split() -> None:
     data = with_flow_2(
         """<bpmn:sequenceFlow id="Flow_2" sourceRef="Task" targetRef="End">
       <bpmn:conditionExpression>true</bpmn:conditionExpression>
     </bpmn:sequenceFlow>"""
     )
-    find(
-        problems_of(data), "only flows leaving an exclusive", "Flow_2", line_of(data, 'id="Flow_2"')
-    )
+    [drawn] = parse_bpmn(data, "split.bpmn")
+    [flow] = drawn.definition.outgoing_flows("Task")
+    assert flow.condition is not None and flow.condition.source == "true"
 
 
 def test_user_task_problems() -> None:

@@ -8,7 +8,8 @@ token follows its flow, an instance reports to its multi-instance host instead.
 
 from __future__ import annotations
 
-from procflow.engine.moves import NO_BRANCH_TAKEN, follow, follow_only
+from procflow.engine.leaving import leave_by_flows
+from procflow.engine.moves import NO_BRANCH_TAKEN, follow
 from procflow.engine.multi_instance import instance_done
 from procflow.engine.run import Run
 from procflow.engine.scopes import cancel_inside, loop_host, owner_of
@@ -20,11 +21,12 @@ from procflow.model.states import NodeStatus, TokenState
 
 
 def leave_activity(run: Run, token: Token, flow: Flow | None = None) -> Token | None:
-    """The token is done at its activity; the token to keep moving."""
+    """The token is done at its activity; the token to keep moving. ``flow``: the one an
+    action chose; without it, the activity leaves by every flow that applies."""
     host = loop_host(run, token)
     if host is not None:
         return instance_done(run, host, token, flow)
-    return follow(run, token, flow) if flow is not None else follow_only(run, token)
+    return follow(run, token, flow) if flow is not None else leave_by_flows(run, token)
 
 
 def enter_subprocess(run: Run, token: Token, node: SubProcessNode) -> Token | None:

@@ -13,6 +13,7 @@ from procflow.model.definition import (
     ExclusiveGateway,
     Flow,
     InclusiveGateway,
+    Node,
     ParallelGateway,
     ProcessDefinition,
 )
@@ -96,13 +97,17 @@ def synchronize(run: Run, token: Token, node: ParallelGateway) -> Token | None:
 
 
 def fork(
-    run: Run, token: Token, node: ParallelGateway | InclusiveGateway, outgoing: tuple[Flow, ...]
+    run: Run,
+    token: Token,
+    node: Node,
+    outgoing: tuple[Flow, ...],
+    audit_type: str = "gateway_forked",
 ) -> None:
     run.put(completed(token))
     children = [run.create_token(flow.target, parent_id=token.id) for flow in outgoing]
     run.queue.extend(child.id for child in children)
     details = {"tokenUuids": [str(child.uuid) for child in children]}
-    run.audit("gateway_forked", node.id, token, details)
+    run.audit(audit_type, node.id, token, details)
 
 
 def join(run: Run, token: Token, node: ParallelGateway, expected: int) -> Token | None:

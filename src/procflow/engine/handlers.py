@@ -74,8 +74,9 @@ def on_action(run: Run, event: ActionExecuted) -> None:
     run.audit("action_executed", node.id, token, details)
     flow = action_flow(run.definition.outgoing_flows(node.id), event.action)
     # An action with no flow of its own (e.g. "save") changes the data; the token stays.
+    # A flow without an action is the fallback: the task leaves by all that apply.
     if flow is not None:
-        moved = leave_activity(run, token, flow)
+        moved = leave_activity(run, token, flow if flow.action is not None else None)
         if moved is not None:
             advance(run, moved)
 

@@ -50,13 +50,23 @@ def fork_inclusive(run: Run, token: Token, node: InclusiveGateway) -> Token | No
 def flows_taken(
     definition: ProcessDefinition, node: InclusiveGateway, data: JsonObject, scope: Scope
 ) -> tuple[Flow, ...] | NoFlow:
+    return choose_flows(definition.outgoing_flows(node.id), node.default_flow, data, scope)
+
+
+def choose_flows(
+    outgoing: tuple[Flow, ...],
+    default_flow: str | None,
+    data: JsonObject,
+    scope: Scope,
+    owner: str = "the gateway",
+) -> tuple[Flow, ...] | NoFlow:
     """Every flow but the default whose condition is exactly true (no condition: always), in
-    definition order; else the default flow alone."""
-    outgoing = definition.outgoing_flows(node.id)
+    definition order; else the default flow alone. Shared by the inclusive gateway and the
+    implicit split of an activity (``engine.leaving``), which BPMN defines alike."""
     scope.bind(data, (flow.condition for flow in outgoing if flow.condition is not None))
     taken: list[Flow] = []
     for flow in outgoing:
-        if flow.id == node.default_flow:
+        if flow.id == default_flow:
             continue
         if flow.condition is not None:
             outcome = scope.evaluate(flow.condition)
@@ -69,10 +79,10 @@ def flows_taken(
         taken.append(flow)
     if taken:
         return tuple(taken)
-    default = [flow for flow in outgoing if flow.id == node.default_flow]
+    default = [flow for flow in outgoing if flow.id == default_flow]
     if default:
         return (default[0],)
-    return NoFlow(NO_BRANCH_TAKEN, "no condition was true and the gateway has no default flow")
+    return NoFlow(NO_BRANCH_TAKEN, f"no condition was true and {owner} has no default flow")
 
 
 def release_ready_join(run: Run) -> bool:

@@ -20,11 +20,16 @@ def move_to(run: Run, token: Token, node_id: str) -> Token:
     """The token, leaving its node for ``node_id``: what it waited for where it was (a
     boundary timer, a sibling branch of an event gateway) is cancelled, and so is whatever
     still runs inside it (an interrupted subprocess or multi-instance activity)."""
+    detach(run, token)
+    return run.put(arrived_at(token, node_id))
+
+
+def detach(run: Run, token: Token) -> None:
+    """Cancel what belongs to the token at its node: its waits and what runs inside it."""
     if run.live_inside.get(token.id):
         cancel_inside(run, token)
     if run.waits:
         run.cancel_token_waits(token)
-    return run.put(arrived_at(token, node_id))
 
 
 def follow_only(run: Run, token: Token) -> Token | None:

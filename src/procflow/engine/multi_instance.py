@@ -18,7 +18,8 @@ from typing import Any
 
 from procflow.engine.evaluate import EvaluationFailed, evaluate
 from procflow.engine.gateways import EXPRESSION_ERROR
-from procflow.engine.moves import follow, follow_only
+from procflow.engine.leaving import leave_by_flows
+from procflow.engine.moves import follow
 from procflow.engine.run import Run
 from procflow.engine.scopes import cancel_inside
 from procflow.engine.timers import arm_boundaries
@@ -44,7 +45,7 @@ def start_loop(run: Run, token: Token, spec: LoopSpec) -> Token | None:
         if spec.output_collection:
             run.data = set_path(run.data, spec.output_collection, [])
         run.audit("multi_instance_completed", node_id, token, {"instances": 0})
-        return follow_only(run, token)
+        return leave_by_flows(run, token)
     total = len(items)
     loop = LoopState(
         total=total,
@@ -200,7 +201,7 @@ def _finish(run: Run, host: Token, spec: LoopSpec, loop: LoopState, early: bool)
     host = run.put(with_loop(host, None))
     chosen = next((f for f in run.definition.outgoing_flows(host.node_id) if f.id == loop.flow),
                   None)  # fmt: skip
-    return follow(run, host, chosen) if chosen is not None else follow_only(run, host)
+    return follow(run, host, chosen) if chosen is not None else leave_by_flows(run, host)
 
 
 def without_locals(

@@ -89,6 +89,8 @@ class TaskNode:
     is_async: bool = False
     # Set for an external task (service, send or business-rule task with a topic).
     external: ExternalWork | None = None
+    # The flow taken when no other leaves (BPMN ``default`` on an activity: implicit split).
+    default_flow: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class UserTaskNode:
     id: str
     name: str = ""
     actions: tuple[str, ...] = ()
+    default_flow: str | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,7 @@ class SubProcessNode:
 
     id: str
     name: str = ""
+    default_flow: str | None = None
 
 
 @dataclass(frozen=True)
@@ -211,6 +215,7 @@ class CallActivityNode:
     without_params: tuple[str, ...] = ()
     output_key: str | None = None
     is_async: bool = False
+    default_flow: str | None = None
     # Where the element is in its file, for deploy-time problems found across the build.
     line: int | None = field(default=None, compare=False)
 
@@ -259,6 +264,17 @@ ACTIVITY_KINDS = (TaskNode, UserTaskNode, SubProcessNode, CallActivityNode)
 LOOP_KINDS = (TaskNode, UserTaskNode, SubProcessNode, CallActivityNode)
 
 
+# Activities that may leave by several flows at once (BPMN implicit split, ``engine.leaving``).
+SPLITTING_KINDS = (TaskNode, UserTaskNode, SubProcessNode, CallActivityNode)
+
+
+def default_flow_of(node: Node) -> str | None:
+    """The default flow of a gateway or an activity that names one."""
+    if isinstance(node, (*SPLITTING_KINDS, ExclusiveGateway, InclusiveGateway)):
+        return node.default_flow
+    return None
+
+
 def timer_of(node: Node) -> TimerSpec | None:
     """The timer of a node that may have one (timer start, catch and boundary events)."""
     if isinstance(node, StartNode | TimerCatchNode | BoundaryEvent):
@@ -291,8 +307,9 @@ def is_external_task(node: Node) -> bool:
 
 @dataclass(frozen=True)
 class Flow:
-    """A sequence flow. ``condition`` is read by exclusive and inclusive gateways; ``action``
-    by user tasks whose outgoing flows depend on which action was executed."""
+    """A sequence flow. ``condition`` is read by exclusive and inclusive gateways and by
+    activities that split (several flows out, or one with a condition); ``action`` by user
+    tasks whose outgoing flows depend on which action was executed."""
 
     id: str
     source: str

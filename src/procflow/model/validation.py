@@ -13,6 +13,7 @@ import jsonschema
 
 from procflow.model.definition import (
     ACTIVITY_KINDS,
+    SPLITTING_KINDS,
     BoundaryEvent,
     CallActivityNode,
     EndNode,
@@ -27,6 +28,7 @@ from procflow.model.definition import (
     SubProcessNode,
     TimerCatchNode,
     UserTaskNode,
+    default_flow_of,
     is_external_task,
     kind_of,
     timer_of,
@@ -40,6 +42,8 @@ LineOf = Callable[[str], int | None]
 
 # Gateways that choose their flows by condition (and may name a default flow).
 CONDITIONAL_GATEWAYS = (ExclusiveGateway, InclusiveGateway)
+# Activities split implicitly over their conditional flows, as an inclusive gateway would.
+CONDITIONAL_SOURCES = (*CONDITIONAL_GATEWAYS, *SPLITTING_KINDS)
 
 
 def no_lines(_element_id: str) -> int | None:
@@ -84,11 +88,14 @@ def _check_flows(definition: ProcessDefinition, report: Report) -> None:
             if end not in definition.nodes:
                 report(f"flow refers to unknown node {end!r}", flow.id)
         source = definition.nodes.get(flow.source)
-        if flow.condition is not None and not isinstance(source, CONDITIONAL_GATEWAYS):
+        if flow.condition is not None and not isinstance(source, CONDITIONAL_SOURCES):
             report(
-                "only flows leaving an exclusive or inclusive gateway may have a condition",
+                "only flows leaving an exclusive or inclusive gateway or an activity (task, "
+                "user task, subprocess, call activity) may have a condition",
                 flow.id,
             )
+        if flow.condition is not None and flow.action is not None:
+            report("a flow chosen by an action takes no condition", flow.id)
         if flow.action is not None:
             _check_action_flow(source, flow.action, flow.id, report)
 
@@ -144,26 +151,29 @@ def _check_node_arity(definition: ProcessDefinition, report: Report) -> None:
             continue
         if not outgoing:
             report("node has no outgoing flow", node.id)
-        elif len(outgoing) > 1 and not _may_branch(node, definition):
+        elif len(outgoing) > 1 and not _may_branch(node):
             report("node has several outgoing flows; split with a gateway", node.id)
-        if isinstance(node, CONDITIONAL_GATEWAYS):
-            _check_default(definition, node, report)
+        _check_default(definition, node, report)
 
 
-def _may_branch(node: object, definition: ProcessDefinition) -> bool:
-    if isinstance(node, (*CONDITIONAL_GATEWAYS, ParallelGateway, EventBasedGateway)):
-        return True
-    if isinstance(node, UserTaskNode):
-        return all(flow.action for flow in definition.outgoing_flows(node.id))
-    return False
+def _may_branch(node: object) -> bool:
+    # An activity with several flows splits implicitly (engine.leaving).
+    return isinstance(
+        node, (*CONDITIONAL_GATEWAYS, ParallelGateway, EventBasedGateway, *SPLITTING_KINDS)
+    )
 
 
-def _check_default(
-    definition: ProcessDefinition, node: ExclusiveGateway | InclusiveGateway, report: Report
-) -> None:
-    ids = {flow.id for flow in definition.outgoing_flows(node.id)}
-    if node.default_flow is not None and node.default_flow not in ids:
-        report(f"default flow {node.default_flow!r} does not leave this gateway", node.id)
+def _check_default(definition: ProcessDefinition, node: Node, report: Report) -> None:
+    default = default_flow_of(node)
+    if default is None:
+        return
+    flows = {flow.id: flow for flow in definition.outgoing_flows(node.id)}
+    where = "gateway" if isinstance(node, CONDITIONAL_GATEWAYS) else "activity"
+    if default not in flows:
+        report(f"default flow {default!r} does not leave this {where}", node.id)
+    elif flows[default].action is not None:
+        report(f"default flow {default!r} is chosen by an action; it cannot be the default",
+               node.id)  # fmt: skip
 
 
 def graph_warnings(definition: ProcessDefinition) -> list[tuple[str, str]]:

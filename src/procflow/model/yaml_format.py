@@ -19,6 +19,7 @@ import yaml
 
 from procflow.model.definition import (
     DEFAULT_RETRIES,
+    SPLITTING_KINDS,
     Assignment,
     BoundaryEvent,
     BusinessRule,
@@ -205,6 +206,8 @@ class _Scoped:
     ) -> None:
         for raw in nodes:
             node = _build_node(raw, compile_at)
+            if isinstance(node, SPLITTING_KINDS) and raw.get("default"):
+                node = replace(node, default_flow=raw["default"])  # implicit split
             self.nodes.append(node)
             if scope is not None:
                 self.scopes.setdefault(node.id, scope)

@@ -29,7 +29,7 @@ def read_call_activity(element: etree._Element, node_id: str, name: str, ctx: Re
         _paths(element, "withoutParams", node_id, ctx) or (),
         _output_key(element, node_id, ctx),
         _is_async(element, node_id, ctx),
-        line,
+        line=line,
     )
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lxml import etree
 
-from procflow.model.errors import ProblemCollector
+from procflow.model.errors import DefinitionProblem, ProblemCollector
 from procflow.model.expression import Expression, ExpressionSyntaxError
 from procflow.model.yaml_format import definition_schema
 
@@ -27,10 +27,16 @@ NAME_PATTERN = _pattern("name")
 @dataclass
 class ReadContext:
     problems: ProblemCollector
+    # Deploy warnings found while reading (a JUEL condition translated), for the definition.
+    warnings: list[DefinitionProblem] = field(default_factory=list)
 
     def report(self, message: str, owner_id: str | None, element: etree._Element) -> None:
         line = element.sourceline
         self.problems.add(message, owner_id, line if isinstance(line, int) else None)
+
+    def warn(self, message: str, owner_id: str, element: etree._Element) -> None:
+        line = element.sourceline if isinstance(element.sourceline, int) else None
+        self.warnings.append(DefinitionProblem(self.problems.file, message, owner_id, line))
 
     def compile(self, source: str, owner_id: str, element: etree._Element) -> Expression | None:
         try:

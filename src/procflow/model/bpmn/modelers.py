@@ -8,6 +8,7 @@ on deploy (a warning) where what runs may not be what was meant.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from lxml import etree
@@ -85,10 +86,15 @@ def _inside_extension(element: etree._Element) -> bool:
 
 
 def with_warnings(
-    definition: ProcessDefinition, file: str, lines: dict[str, int], title: str
+    definition: ProcessDefinition,
+    file: str,
+    lines: dict[str, int],
+    title: str,
+    read: Sequence[DefinitionProblem] = (),
 ) -> ProcessDefinition:
-    """The definition carrying its deploy warnings (placed by element and line) and title."""
-    warnings = tuple(
+    """The definition carrying its deploy warnings (placed by element and line) and title;
+    ``read``: those the reader found (a translated JUEL condition)."""
+    warnings = tuple(read) + tuple(
         DefinitionProblem(file, message, element_id, lines.get(element_id))
         for message, element_id in graph_warnings(definition)
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 
 from lxml import etree
 
@@ -15,11 +16,13 @@ from procflow.model.bpmn.calls import read_call_activity
 from procflow.model.bpmn.context import ReadContext
 from procflow.model.bpmn.elements import TASK_TAGS
 from procflow.model.bpmn.external import read_external
+from procflow.model.bpmn.juel import HINT, JuelRefused, is_juel, to_cel
 from procflow.model.bpmn.messages import read_message
 from procflow.model.bpmn.modelers import IMPLICIT_ACTION
 from procflow.model.bpmn.namespaces import PROCFLOW_NS, XSI_NS, bpmn, procflow, split_tag
 from procflow.model.bpmn.timers import read_timer
 from procflow.model.definition import (
+    SPLITTING_KINDS,
     Assignment,
     BoundaryEvent,
     BusinessRule,
@@ -89,7 +92,12 @@ def read_node(element: etree._Element, tag: str, ctx: ReadContext) -> Node:
     node_id, name = element.get("id", ""), element.get("name", "")
     check_extensions(element, tag, node_id, ctx)
     reader = _NODE_READERS.get(tag, _read_task)
-    return reader(element, node_id, name, ctx)
+    node = reader(element, node_id, name, ctx)
+    default = element.get("default") or None
+    if default is not None and isinstance(node, SPLITTING_KINDS):
+        # An activity's default flow: taken when no other of its flows is (implicit split).
+        node = replace(node, default_flow=default)
+    return node
 
 
 def _read_start(element: etree._Element, node_id: str, name: str, ctx: ReadContext) -> Node:
@@ -340,4 +348,25 @@ def _read_condition(element: etree._Element, flow_id: str, ctx: ReadContext) -> 
         ctx.report(
             f"condition of xsi:type {expression_type!r} is not supported", flow_id, condition
         )
-    return _compile_required(text_of(condition), "conditionExpression", flow_id, condition, ctx)
+    source = text_of(condition)
+    if not language and is_juel(source):
+        return _read_juel(source, flow_id, condition, ctx)
+    return _compile_required(source, "conditionExpression", flow_id, condition, ctx)
+
+
+def _read_juel(
+    source: str, flow_id: str, element: etree._Element, ctx: ReadContext
+) -> Expression | None:
+    """A Camunda 7 condition (``${approved}``): its CEL translation, with a deploy warning
+    that says so; refused with the reason when it is outside the subset ``juel`` reads."""
+    try:
+        cel = to_cel(source)
+    except JuelRefused as refused:
+        ctx.report(f"JUEL condition {source!r} is not translated: {refused}; {HINT}",
+                   flow_id, element)  # fmt: skip
+        return None
+    expression = ctx.compile(cel, flow_id, element)
+    if expression is not None:
+        ctx.warn(f"condition {source!r} was read as JUEL and runs as the CEL {cel!r}",
+                 flow_id, element)  # fmt: skip
+    return expression

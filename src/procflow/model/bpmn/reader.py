@@ -181,7 +181,7 @@ def _read_process(element: etree._Element, problems: ProblemCollector) -> BpmnPr
         loops=graph.loops,
     )
     graph.check(definition, process_id, element)
-    definition = with_warnings(definition, problems.file, graph.lines, name.title)
+    definition = with_warnings(definition, problems.file, graph.lines, name.title, ctx.warnings)
     return BpmnProcess(process_id, _without(definition, graph.placeholders))
 
 
@@ -330,7 +330,8 @@ class _ProcessGraph:
         else:
             self.ctx.check_id(element_id, "id", element_id, element)
         check_extensions(element, SUBPROCESS_TAG, element_id, self.ctx)
-        self.nodes.append(SubProcessNode(element_id, element.get("name", "")))
+        default = element.get("default") or None
+        self.nodes.append(SubProcessNode(element_id, element.get("name", ""), default))
         self._add_loop(element, SUBPROCESS_TAG, element_id)
         for child in element:
             namespace, local = split_tag(child.tag)

@@ -37,6 +37,7 @@ from procflow.model.definition import (
     TaskNode,
     TimerCatchNode,
     UserTaskNode,
+    default_flow_of,
     message_of,
     timer_of,
 )
@@ -97,16 +98,26 @@ def _write_process(process: etree._Element, definition: ProcessDefinition, proce
             etree.SubElement(element, bpmn("incoming")).text = flow.id
         for flow in definition.outgoing_flows(node.id):
             etree.SubElement(element, bpmn("outgoing")).text = flow.id
-        # BPMN's sequence: an event's definitions come after its incoming/outgoing.
-        timer = timer_of(node)
-        if timer is not None:
-            write_timer(element, timer)
-        _write_error_and_terminate(process, element, node)
-        loop = definition.loop_of(node.id)
-        if loop is not None:
-            write_loop(element, loop)
+        _write_node_content(process, element, node, definition)
     for flow in definition.flows:
         _write_flow(containers.get(definition.scope_of(flow.source), process), flow)
+
+
+def _write_node_content(
+    process: etree._Element, element: etree._Element, node: Node, definition: ProcessDefinition
+) -> None:
+    """What follows a node's incoming/outgoing (BPMN's sequence: an event's definitions come
+    after them), and the default flow of a gateway or an activity (implicit split)."""
+    default = default_flow_of(node)
+    if default:
+        element.set("default", default)
+    timer = timer_of(node)
+    if timer is not None:
+        write_timer(element, timer)
+    _write_error_and_terminate(process, element, node)
+    loop = definition.loop_of(node.id)
+    if loop is not None:
+        write_loop(element, loop)
 
 
 def _depth(definition: ProcessDefinition, node_id: str) -> int:
@@ -234,10 +245,7 @@ def _write_node(process: etree._Element, node: Node) -> etree._Element:
             return _write_user_task(process, node)
         case ExclusiveGateway() | InclusiveGateway():
             tag = "exclusiveGateway" if isinstance(node, ExclusiveGateway) else "inclusiveGateway"
-            element = _new(process, tag, node.id, node.name)
-            if node.default_flow:
-                element.set("default", node.default_flow)
-            return element
+            return _new(process, tag, node.id, node.name)
         case BoundaryEvent() | MessageCatchNode():
             return _write_catching(process, node)
         case ParallelGateway() | EndNode() | TimerCatchNode() | EventBasedGateway():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
@@ -44,6 +45,14 @@ INSTANT_PATTERN = (
 Instant = Annotated[
     str | None,
     Query(pattern=INSTANT_PATTERN, json_schema_extra={"format": "date-time"}),
+]
+
+# The call-tree filters, shared by the search and its counts.
+ParentUuid = Annotated[
+    UUID | None, Query(description="Only the children of this instance (call activities).")
+]
+RootUuid = Annotated[
+    UUID | None, Query(description="Every instance of this call tree, below its root.")
 ]
 
 
@@ -247,12 +256,8 @@ async def search_process_instances(
     createdFrom: Instant = None,
     createdTo: Instant = None,
     lineageRootUuid: UUID | None = None,
-    parentProcessInstanceUuid: Annotated[
-        UUID | None, Query(description="Only the children of this instance (call activities).")
-    ] = None,
-    rootProcessInstanceUuid: Annotated[
-        UUID | None, Query(description="Every instance of this call tree, below its root.")
-    ] = None,
+    parentProcessInstanceUuid: ParentUuid = None,
+    rootProcessInstanceUuid: RootUuid = None,
     cursor: Annotated[
         str | None,
         Query(pattern=CURSOR_PATTERN, description="The nextCursor of the previous page."),
@@ -260,18 +265,10 @@ async def search_process_instances(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Response:
     principal = principal_of(request)
-    query = InstanceQuery(
-        workspace_id=workspaceId,
-        definition_name=processName,
-        states=tuple(state or ()),
-        created_from=instant(createdFrom, "createdFrom"),
-        created_to=instant(createdTo, "createdTo"),
-        lineage_root_uuid=lineageRootUuid,
-        parent_uuid=parentProcessInstanceUuid,
-        root_uuid=rootProcessInstanceUuid,
-        after=int(cursor) if cursor is not None else None,
-        limit=limit + 1,
-    )
+    filters = _filters(workspaceId, processName, createdFrom, createdTo, lineageRootUuid,
+                       parentProcessInstanceUuid, rootProcessInstanceUuid)  # fmt: skip
+    query = replace(filters, states=tuple(state or ()),
+                    after=int(cursor) if cursor is not None else None, limit=limit + 1)  # fmt: skip
     found = await run_in_threadpool(queries.search_instances, _ctx(request), principal, query)
     page = found[:limit]
     next_cursor = str(page[-1].id) if len(found) > limit and page else None
@@ -297,22 +294,32 @@ async def count_process_instances(
     createdFrom: Instant = None,
     createdTo: Instant = None,
     lineageRootUuid: UUID | None = None,
-    parentProcessInstanceUuid: Annotated[
-        UUID | None, Query(description="Only the children of this instance (call activities).")
-    ] = None,
-    rootProcessInstanceUuid: Annotated[
-        UUID | None, Query(description="Every instance of this call tree, below its root.")
-    ] = None,
+    parentProcessInstanceUuid: ParentUuid = None,
+    rootProcessInstanceUuid: RootUuid = None,
 ) -> Response:
     principal = principal_of(request)
-    query = InstanceQuery(
-        workspace_id=workspaceId,
-        definition_name=processName,
-        created_from=instant(createdFrom, "createdFrom"),
-        created_to=instant(createdTo, "createdTo"),
-        lineage_root_uuid=lineageRootUuid,
-        parent_uuid=parentProcessInstanceUuid,
-        root_uuid=rootProcessInstanceUuid,
-    )
+    query = _filters(workspaceId, processName, createdFrom, createdTo, lineageRootUuid,
+                     parentProcessInstanceUuid, rootProcessInstanceUuid)  # fmt: skip
     counts = await run_in_threadpool(queries.count_by_state, _ctx(request), principal, query)
     return JsonResponse({"counts": counts})
+
+
+def _filters(
+    workspace_id: UUID,
+    process_name: str | None,
+    created_from: str | None,
+    created_to: str | None,
+    lineage_root: UUID | None,
+    parent: UUID | None,
+    root: UUID | None,
+) -> InstanceQuery:
+    """The search's filters but state, which the search and its counts share."""
+    return InstanceQuery(
+        workspace_id=workspace_id,
+        definition_name=process_name,
+        created_from=instant(created_from, "createdFrom"),
+        created_to=instant(created_to, "createdTo"),
+        lineage_root_uuid=lineage_root,
+        parent_uuid=parent,
+        root_uuid=root,
+    )

@@ -191,13 +191,11 @@ def _answerable(
     txn: StoreTxn, principal: Principal, task_id: UUID, worker_id: str
 ) -> tuple[ExternalTask, ProcessInstance]:
     """The task held by ``worker_id`` and its instance, both locked (the instance first)."""
-    instance = txn.lock_instance_of_external_task(task_id)
-    if instance is None:
+    found = txn.lock_answerable_external_task(task_id)
+    if found is None:
         raise ExternalTaskNotFound(taskId=str(task_id))
+    instance, task = found
     principal.require(instance.workspace_id, Role.WORKER, ExternalTaskNotFound(taskId=str(task_id)))
-    task = txn.get_external_task(task_id, for_update=True)
-    if task is None:
-        raise ExternalTaskNotFound(taskId=str(task_id))
     _require_holder(task, worker_id)
     return task, instance
 

@@ -8,16 +8,20 @@ skip each other's rows (``FOR UPDATE ... SKIP LOCKED``) rather than queue.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Row, bindparam, delete, or_, select, update
 
 from procflow.model.states import InstanceState
+from procflow.store.hot import HotCursor, HotStatements
+from procflow.store.hot_reads import HotSelect, compile_select, fetch_rows
 from procflow.store.port import ExternalTask, NewExternalTask, TaskFailure
 from procflow.store.schema import external_tasks, process_instances
+from procflow.store.statements import INSTANCE_COLUMNS
 
 _t = external_tasks.c
 _pi = process_instances.c
@@ -92,6 +96,16 @@ SELECT_OF_INSTANCE = (
     .where(_t.instance_uuid == bindparam("instance_uuid"))
     .order_by(_t.created_at, _t.wait_id)
 )
+# The task a worker answers, with its instance, both locked: the instance first, as every
+# writer of an instance locks it (PostgreSQL takes the rows of ``FOR UPDATE OF`` in the
+# order it names them), so an answer and a terminate queue rather than deadlock.
+TASK_PREFIX = "task_"
+SELECT_ANSWERABLE = (
+    select(*INSTANCE_COLUMNS, *(c.label(f"{TASK_PREFIX}{c.name}") for c in external_tasks.c))
+    .select_from(_JOINED)
+    .where(_t.id == bindparam("id"))
+    .with_for_update(of=[process_instances, external_tasks])
+)
 CANCEL = delete(external_tasks).where(
     _t.instance_uuid == bindparam("instance_uuid"),
     _t.wait_id.in_(bindparam("wait_ids", expanding=True)),
@@ -121,14 +135,21 @@ RECORD_FAILURE = (
 
 
 def _task_from_row(row: Row[Any]) -> ExternalTask:
-    m = row._mapping
+    return task_from_mapping(row._mapping)
+
+
+def task_from_mapping(m: Mapping[Any, Any], prefix: str = "") -> ExternalTask:
+    """The task of a row; ``prefix`` marks the task's own columns (a row that also holds
+    the instance's, as ``SELECT_ANSWERABLE``'s)."""
+    p = prefix
     return ExternalTask(
-        id=m["id"], instance_uuid=m["instance_uuid"], wait_id=m["wait_id"],
-        token_uuid=m["token_uuid"], node_id=m["node_id"], topic=m["topic"],
-        retries=m["retries"], available_at=m["available_at"], locked_by=m["locked_by"],
-        locked_until=m["locked_until"], error_message=m["error_message"],
-        error_details=m["error_details"], workspace_id=m["workspace_id"],
-        definition_name=m["definition_name"], data=m["data"], document=m["document"],
+        id=m[f"{p}id"], instance_uuid=m[f"{p}instance_uuid"], wait_id=m[f"{p}wait_id"],
+        token_uuid=m[f"{p}token_uuid"], node_id=m[f"{p}node_id"], topic=m[f"{p}topic"],
+        retries=m[f"{p}retries"], available_at=m[f"{p}available_at"],
+        locked_by=m[f"{p}locked_by"], locked_until=m[f"{p}locked_until"],
+        error_message=m[f"{p}error_message"], error_details=m[f"{p}error_details"],
+        workspace_id=m["workspace_id"], definition_name=m["definition_name"], data=m["data"],
+        document=m["document"],
     )  # fmt: skip
 
 
@@ -147,10 +168,54 @@ def _lock_params(
     return params
 
 
+def _hot_lock_params(
+    hot: HotCursor,
+    worker_id: str,
+    topic: str,
+    now: datetime,
+    locked_until: datetime,
+    limit: int,
+    workspace_ids: Sequence[UUID] | None,
+) -> dict[str, Any]:
+    """``_lock_params`` as the driver takes them (for the hot cursor)."""
+    timestamp, uuid = hot.convert.timestamp, hot.convert.uuid
+    params = _lock_params(worker_id, topic, timestamp(now), timestamp(locked_until), limit, None)
+    if workspace_ids is not None:
+        params["b_workspaces"] = [uuid(workspace) for workspace in workspace_ids]
+    return params
+
+
+def _lengths(**lists: Sequence[Any] | None) -> dict[str, int]:
+    return {name: len(values) for name, values in lists.items() if values is not None}
+
+
+# The external-task statements compiled for each store's hot cursor, by IN-list lengths.
+_SELECTS: WeakKeyDictionary[HotStatements, dict[tuple[str, tuple[tuple[str, int], ...]], HotSelect]]
+_SELECTS = WeakKeyDictionary()
+
+
+def hot_select(
+    hot: HotStatements, name: str, statement: Any, lengths: Mapping[str, int]
+) -> HotSelect:
+    """``statement`` (known as ``name``) compiled for ``hot`` at these IN-list lengths."""
+    compiled = _SELECTS.setdefault(hot, {})
+    key = (name, tuple(sorted(lengths.items())))
+    found = compiled.get(key)
+    if found is None:
+        found = compiled[key] = compile_select(hot, statement, lengths)
+    return found
+
+
 class ExternalTaskQueries:
     """The external-task part of ``StoreTxn``."""
 
     connection: Connection
+    _hot_statements: HotStatements
+
+    @property
+    def _hot(self) -> HotCursor:
+        raise NotImplementedError
+
     # Set when a task may have become fetchable: the store wakes long-polling fetches.
     external_tasks_changed: bool = False
 
@@ -174,8 +239,10 @@ class ExternalTaskQueries:
     def cancel_external_tasks(self, instance_uuid: UUID, wait_ids: Sequence[str]) -> int:
         if not wait_ids:
             return 0
-        params = {"instance_uuid": instance_uuid, "wait_ids": list(wait_ids)}
-        return int(self.connection.execute(CANCEL, params).rowcount)
+        hot = self._hot
+        cancel = hot_select(self._hot_statements, "cancel", CANCEL, _lengths(wait_ids=wait_ids))
+        params = {"instance_uuid": hot.convert.uuid(instance_uuid), "wait_ids": list(wait_ids)}
+        return int(hot.execute(cancel.compiled, params).rowcount)
 
     def retry_external_task(self, instance_uuid: UUID, wait_id: str, retries: int) -> None:
         params = {"b_instance_uuid": instance_uuid, "b_wait_id": wait_id, "b_retries": retries}
@@ -191,12 +258,21 @@ class ExternalTaskQueries:
         limit: int,
         workspace_ids: Sequence[UUID] | None,
     ) -> list[ExternalTask]:
-        params = _lock_params(worker_id, topic, now, locked_until, limit, workspace_ids)
-        statement = LOCK_ANYWHERE if workspace_ids is None else LOCK_IN_WORKSPACES
-        ids = [row.id for row in self.connection.execute(statement, params)]
+        hot, statements = self._hot, self._hot_statements
+        params = _hot_lock_params(hot, worker_id, topic, now, locked_until, limit, workspace_ids)
+        lock = (
+            hot_select(statements, "lock", LOCK_ANYWHERE, {})
+            if workspace_ids is None
+            else hot_select(
+                statements, "lock_in", LOCK_IN_WORKSPACES, _lengths(b_workspaces=workspace_ids)
+            )
+        )
+        # The ids stay as the driver returned them: they go straight back into the SELECT.
+        ids = [row[0] for row in hot.execute(lock.compiled, params).fetchall()]
         if not ids:
             return []
-        return [_task_from_row(r) for r in self.connection.execute(SELECT_BY_IDS, {"ids": ids})]
+        by_ids = hot_select(statements, "by_ids", SELECT_BY_IDS, _lengths(ids=ids))
+        return [task_from_mapping(row) for row in fetch_rows(hot, by_ids, {"ids": ids})]
 
     def _lock_returning_rows(
         self,
@@ -208,14 +284,20 @@ class ExternalTaskQueries:
         workspace_ids: Sequence[UUID] | None,
     ) -> list[ExternalTask]:
         """``lock_external_tasks`` in one statement, where the dialect allows it."""
-        params = _lock_params(worker_id, topic, now, locked_until, limit, workspace_ids)
-        statement = (
-            LOCK_RETURNING_ANYWHERE if workspace_ids is None else LOCK_RETURNING_IN_WORKSPACES
-        )
-        rows = self.connection.execute(statement, params).all()
+        hot, statements = self._hot, self._hot_statements
+        params = _hot_lock_params(hot, worker_id, topic, now, locked_until, limit, workspace_ids)
+        lock = (
+            hot_select(statements, "lock_returning", LOCK_RETURNING_ANYWHERE, {})
+            if workspace_ids is None
+            else hot_select(
+                statements, "lock_returning_in", LOCK_RETURNING_IN_WORKSPACES,
+                _lengths(b_workspaces=workspace_ids),
+            )
+        )  # fmt: skip
+        rows = fetch_rows(hot, lock, params)
         # The order SELECT_BY_IDS gives: oldest available first.
-        ordered = sorted(rows, key=lambda row: (row.available_at, row.created_at))
-        return [_task_from_row(row) for row in ordered]
+        ordered = sorted(rows, key=lambda row: (row["available_at"], row["created_at"]))
+        return [task_from_mapping(row) for row in ordered]
 
     def get_external_task(self, task_id: UUID, *, for_update: bool = False) -> ExternalTask | None:
         statement = SELECT_ONE_FOR_UPDATE if for_update else SELECT_ONE

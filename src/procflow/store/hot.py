@@ -16,8 +16,8 @@ exception type callers meet from every other statement.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -37,10 +37,22 @@ Params = dict[str, Any]
 
 @dataclass(frozen=True)
 class Compiled:
-    """One statement as its dialect spells it, with the constant parameters it carries."""
+    """One statement as its dialect spells it, with the constant parameters it carries.
+
+    ``expansions`` names the placeholders an expanding ``IN`` list was rendered into
+    (compiled for a given length): ``expand`` spreads a list value over them."""
 
     sql: str
     constants: Params
+    expansions: dict[str, list[str]] = field(default_factory=dict)
+
+    def expand(self, params: Params) -> Params:
+        if not self.expansions:
+            return params
+        spread = {k: v for k, v in params.items() if k not in self.expansions}
+        for name, placeholders in self.expansions.items():
+            spread.update(zip(placeholders, params[name], strict=True))
+        return spread
 
 
 @dataclass(frozen=True)
@@ -103,21 +115,29 @@ def converters_for(dialect_name: str, json_dumps: Callable[[Any], Any]) -> Conve
     return Converters(_pg_uuid, _aware, jsonb, _pg_read_uuid)
 
 
-def compile_for(dialect: Dialect, statement: ClauseElement) -> Compiled:
+def compile_for(
+    dialect: Dialect, statement: ClauseElement, lengths: Mapping[str, int] | None = None
+) -> Compiled:
+    """``statement`` for the hot cursor; ``lengths`` gives the length to render each
+    caller-supplied expanding ``IN`` list at."""
     if dialect.paramstyle not in ("named", "pyformat"):
         raise ValueError(f"hot statements need named parameters, not {dialect.paramstyle}")
     compiled = statement.compile(dialect=dialect)
     assert isinstance(compiled, SQLCompiler)
+    lengths = lengths or {}
     # Every bind the caller supplies gets a placeholder value; what remains after expanding
     # (the IN list of UPDATE_INSTANCE, rendered as state_1_1, state_1_2, ...) is constant.
     supplied = {name for name, bind in compiled.binds.items() if bind.value is None}
-    expanded = compiled.construct_expanded_state({name: None for name in supplied})
+    placeholders = {name: [None] * lengths[name] if name in lengths else None for name in supplied}
+    expanded = compiled.construct_expanded_state(placeholders)
+    expansions = {name: list(expanded.parameter_expansion[name]) for name in lengths}
+    spread = {p for names in expansions.values() for p in names}
     constants = {
         name: value.value if isinstance(value, Enum) else value
         for name, value in expanded.parameters.items()
-        if name not in supplied
+        if name not in supplied and name not in spread
     }
-    return Compiled(expanded.statement, constants)
+    return Compiled(expanded.statement, constants, expansions)
 
 
 class HotStatements:
@@ -125,10 +145,15 @@ class HotStatements:
 
     def __init__(self, dialect: Dialect, json_dumps: Callable[[Any], Any]) -> None:
         self.error: type[Exception] = psycopg.Error
+        # The engine's own dialect, configured as the store set it up (its JSON loads):
+        # what converts values read back (store.hot_reads).
+        self.engine_dialect = dialect
         if dialect.name == "sqlite":
             # pysqlite's default is qmark; it takes :name parameters with a dict as well.
             dialect = SQLiteDialect_pysqlite(paramstyle="named")
             self.error = sqlite3.Error
+        # What further hot statements (store.hot_reads) are compiled with.
+        self.dialect = dialect
         self.convert = converters_for(dialect.name, json_dumps)
         self.insert_instance = compile_for(dialect, q.INSERT_INSTANCE)
         self.insert_instance_while_active = compile_for(dialect, q.INSERT_INSTANCE_WHILE_ACTIVE)
@@ -152,6 +177,7 @@ class HotCursor:
         self._observed = bool(connection.dispatch.before_cursor_execute)
 
     def execute(self, statement: Compiled, params: Params) -> Any:
+        params = statement.expand(params)
         if statement.constants:
             params = {**statement.constants, **params}
         if self._observed:

@@ -301,8 +301,11 @@ class StoreTxn(Protocol):
     def get_instance(
         self, instance_uuid: UUID, *, for_update: bool = False
     ) -> ProcessInstance | None: ...
-    def lock_instance_of_external_task(self, task_id: UUID) -> ProcessInstance | None:
-        """The instance the task belongs to, locked for update (None: no such task)."""
+    def lock_answerable_external_task(
+        self, task_id: UUID
+    ) -> tuple[ProcessInstance, ExternalTask] | None:
+        """The task and the instance it belongs to, both locked for update, the instance
+        first (None: no such task)."""
         ...
 
     def search_instances(self, query: InstanceQuery) -> list[ProcessInstance]: ...

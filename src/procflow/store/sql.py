@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -38,13 +38,21 @@ from procflow.model.limits import has_long_digit_run
 from procflow.model.states import InstanceState
 from procflow.store import gauge_statements as gauges
 from procflow.store import statements as q
-from procflow.store.external_tasks import ExternalTaskQueries
+from procflow.store.external_tasks import (
+    SELECT_ANSWERABLE,
+    TASK_PREFIX,
+    ExternalTaskQueries,
+    hot_select,
+    task_from_mapping,
+)
 from procflow.store.hot import Converters, HotCursor, HotStatements
+from procflow.store.hot_reads import fetch_rows
 from procflow.store.messages import MessageQueries
 from procflow.store.port import (
     AuditRecord,
     AuditSummary,
     ChildSummary,
+    ExternalTask,
     IdempotencyRecord,
     InstanceQuery,
     Job,
@@ -128,7 +136,10 @@ def json_loads(value: str | bytes | memoryview) -> Any:
 
 
 def _instance_from_row(row: AnyRow) -> ProcessInstance:
-    m = row._mapping
+    return _instance_from_mapping(row._mapping)
+
+
+def _instance_from_mapping(m: Mapping[Any, Any]) -> ProcessInstance:
     instance = ProcessInstance(
         uuid=m["uuid"],
         workspace_id=m["workspace_id"],
@@ -335,9 +346,16 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
         row = self._one(statement, uuid=instance_uuid)
         return _instance_from_row(row) if row else None
 
-    def lock_instance_of_external_task(self, task_id: UUID) -> ProcessInstance | None:
-        row = self._one(q.SELECT_INSTANCE_OF_TASK_FOR_UPDATE, task_id=task_id)
-        return _instance_from_row(row) if row else None
+    def lock_answerable_external_task(
+        self, task_id: UUID
+    ) -> tuple[ProcessInstance, ExternalTask] | None:
+        hot = self._hot
+        answerable = hot_select(self._hot_statements, "answerable", SELECT_ANSWERABLE, {})
+        rows = fetch_rows(hot, answerable, {"id": hot.convert.uuid(task_id)})
+        if not rows:
+            return None
+        [row] = rows
+        return _instance_from_mapping(row), task_from_mapping(row, TASK_PREFIX)
 
     def search_instances(self, query: InstanceQuery) -> list[ProcessInstance]:
         statement = q.search_instances(query)

@@ -32,7 +32,6 @@ from procflow.store.schema import (
     apps,
     audit_events,
     builds,
-    external_tasks,
     idempotency_keys,
     message_results,
     process_definitions,
@@ -66,17 +65,6 @@ INSTANCE_COLUMNS = (
 )
 SELECT_INSTANCE = select(*INSTANCE_COLUMNS).where(_pi.uuid == bindparam("uuid"))
 SELECT_INSTANCE_FOR_UPDATE = SELECT_INSTANCE.with_for_update()
-# The instance an external task belongs to, locked: one round trip before the task's row.
-SELECT_INSTANCE_OF_TASK_FOR_UPDATE = (
-    select(*INSTANCE_COLUMNS)
-    .where(
-        _pi.uuid
-        == select(external_tasks.c.instance_uuid)
-        .where(external_tasks.c.id == bindparam("task_id"))
-        .scalar_subquery()
-    )
-    .with_for_update()
-)
 # A start on the app's active build inserts only while ``build_id`` is still the active one:
 # the runtime may have read it from its cache, and another replica may have activated
 # another build since (no row returned: the start runs again on the new one).

@@ -42,7 +42,7 @@ def test_migrate_again_is_a_no_op(store: object) -> None:
 def test_the_migration_scripts_ship_with_the_package() -> None:
     directory = ScriptDirectory.from_config(alembic_config())
     revisions = [script.revision for script in directory.walk_revisions()]
-    assert revisions == ["0005", "0004", "0003", "0002", "0001"]
+    assert revisions == ["0006", "0005", "0004", "0003", "0002", "0001"]
     assert (Path(directory.dir) / "script.py.mako").is_file()
     package_data = (Path(__file__).parents[2] / "pyproject.toml").read_text()
     for pattern in ("store/migrations/*.py", "store/migrations/*.mako", "migrations/versions/*.py"):

@@ -225,7 +225,8 @@ external_tasks = Table(
     Column("error_details", Text, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("instance_uuid", "wait_id"),
-    Index(None, "topic", "available_at"),
+    # The fetch order (migration 0006): a fetch walks it and stops at its LIMIT.
+    Index(None, "topic", "available_at", "created_at"),
 )
 
 message_subscriptions = Table(

@@ -23,7 +23,7 @@ from procflow.model.errors import InvalidToken, Unauthenticated
 from procflow.runtime.access import Role
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.jwks import RemoteJwks
-from procflow.runtime.tokens import JwksVerifier, TokenIssuer
+from procflow.runtime.tokens import CachingVerifier, JwksVerifier, TokenIssuer, TokenVerifier
 from tests.api.conftest import SECRET, Api
 from tests.api.conftest import _settings as api_settings
 
@@ -120,7 +120,7 @@ def _verifier(path: Path) -> JwksVerifier:
     return JwksVerifier.from_file(path, "https://idp.example/realms/x", "procflow")
 
 
-def _refused(verifier: JwksVerifier, token: str) -> InvalidToken:
+def _refused(verifier: TokenVerifier, token: str) -> InvalidToken:
     with pytest.raises(InvalidToken) as caught:
         verifier.verify(token)
     return caught.value
@@ -322,3 +322,24 @@ def test_a_silent_provider_costs_one_request_the_timeout_and_no_other(
     assert first.status_code == second.status_code == 401
     assert 0.4 < first_took < 1.5
     assert second_took < 0.2
+
+
+def test_a_remembered_token_is_refused_once_its_key_is_rotated_out(
+    jwks_server: tuple[str, type[_JwksHandler]],
+) -> None:
+    url, handler = jwks_server
+    jwks = RemoteJwks(url, timeout=2, min_interval=0)
+    verifier = CachingVerifier(JwksVerifier(jwks, "https://idp.example/realms/x", "procflow"))
+    old, rotated = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in "ab")
+    handler.document = _jwks_document(old, "old")
+    jwks.fetch()
+    token = jwt.encode(_claims(), old, "RS256", headers={"kid": "old"})
+    assert verifier.verify(token).subject == "svc"
+    assert verifier.verify(token).subject == "svc"  # remembered
+    handler.document = _jwks_document(rotated, "new")
+    jwks.fetch()
+    _refused(verifier, token)
+    # The same kid with another key (a provider reusing kids): refused too.
+    handler.document = _jwks_document(rotated, "old")
+    jwks.fetch()
+    _refused(verifier, token)

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from procflow.api import schemas
+from procflow.api.plain_params import PlainParamsRoute
 from procflow.api.render import JsonResponse, dry_run_json, start_response_json
 from procflow.api.requests import path_list, principal_of, read_json_object
 from procflow.api.schemas import ProcessData, problems
@@ -20,7 +21,7 @@ from procflow.runtime.context import RuntimeContext
 from procflow.runtime.copying import CopySpec
 from procflow.runtime.starting import StartRequest, StartTarget, dry_run, start_process
 
-router = APIRouter(tags=["start"])
+router = APIRouter(tags=["start"], route_class=PlainParamsRoute)
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 

@@ -180,31 +180,56 @@ def _is_numeric_date(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+@dataclass(frozen=True)
+class _Verified:
+    principal: Principal
+    # The provider's key that verified the token (None: the shared development secret).
+    kid: str | None = None
+    key: object | None = None
+
+
 class CachingVerifier:
-    """Remembers tokens already verified, until they expire.
+    """Remembers tokens already verified, until they expire or their key is rotated out.
 
     Clients send the same bearer token on every request; verifying its signature and
     claims each time was a tenth of the server's time under load. A cached token is still
-    refused from the second its ``exp`` passes.
+    refused from the second its ``exp`` passes, and once the provider's key set no longer
+    holds (the same) key for its ``kid``. A token before its ``nbf`` fails verification and
+    is never cached.
     """
 
     def __init__(self, inner: TokenVerifier, capacity: int = 4096) -> None:
         self._inner = inner
+        self._keys = inner.keys if isinstance(inner, JwksVerifier) else None
         self._capacity = capacity
-        self._verified: OrderedDict[str, Principal] = OrderedDict()
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
         self._lock = Lock()
 
     def verify(self, token: str) -> Principal:
         with self._lock:
-            principal = self._verified.get(token)
-        if principal is not None and _still_valid(principal):
-            return principal
+            entry = self._verified.get(token)
+        if entry is not None and self._still_trusted(entry):
+            return entry.principal
+        kid, key = self._key_of(token)
         principal = self._inner.verify(token)
+        if self._keys is not None and (key is None or self._keys.get(kid or "") is not key):
+            return principal  # the keys changed while we verified: trust it only this once
         with self._lock:
-            self._verified[token] = principal
+            self._verified[token] = _Verified(principal, kid, key)
             if len(self._verified) > self._capacity:
                 self._verified.popitem(last=False)
         return principal
+
+    def _key_of(self, token: str) -> tuple[str | None, object | None]:
+        if self._keys is None:
+            return None, None
+        kid = unverified_kid(token)
+        return kid, self._keys.get(kid) if kid is not None else None
+
+    def _still_trusted(self, entry: _Verified) -> bool:
+        if not _still_valid(entry.principal):
+            return False
+        return self._keys is None or self._keys.get(entry.kid or "") is entry.key
 
 
 def _still_valid(principal: Principal) -> bool:

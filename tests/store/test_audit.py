@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+import pytest
+from sqlalchemy.exc import DBAPIError
+
 from procflow.store.port import NewAuditEvent, Store, StoreTxn
 from procflow.store.sql import SqlTxn
 from tests.store.factories import T0, deploy_in, later, new_instance
@@ -79,3 +82,33 @@ def test_summary_counts_by_type_in_first_seen_order_with_the_last_time(store: St
     assert summary.events == 4
     assert summary.last_at == later(7)
     assert (empty.by_type, empty.events, empty.last_at) == ({}, 0, None)
+
+
+def test_events_appended_in_a_transaction_are_read_back_in_it(store: Store) -> None:
+    """Appended events may travel with the commit; a read of the log in the same
+    transaction still sees them, and in order."""
+    instance_uuid = uuid4()
+    with store.transaction() as txn:
+        txn.append_audit(instance_uuid, [NewAuditEvent("a"), NewAuditEvent("b")], T0)
+        assert [r.type for r in txn.list_audit(instance_uuid)] == ["a", "b"]
+        txn.append_audit(instance_uuid, [NewAuditEvent("c", details={"big": 2**70})], T0)
+        assert txn.summarize_audit(instance_uuid).by_type == {"a": 1, "b": 1, "c": 1}
+        txn.append_audit(instance_uuid, [NewAuditEvent("d", details={"n": 1e20})], later(1))
+    with store.transaction() as txn:
+        records = txn.list_audit(instance_uuid)
+    assert [r.type for r in records] == ["a", "b", "c", "d"]
+    assert records[2].details == {"big": 2**70}
+    assert records[3].details == {"n": 1e20}
+    assert isinstance(records[3].details["n"], float)
+
+
+def test_a_failed_commit_of_appended_events_writes_nothing(store: Store) -> None:
+    deployment = deploy_in(store)
+    instance = new_instance(deployment)
+    untyped = NewAuditEvent(None)  # type: ignore[arg-type]  # refused by NOT NULL
+    with pytest.raises(DBAPIError), store.transaction() as txn:
+        txn.insert_instance(instance)
+        txn.append_audit(instance.uuid, [NewAuditEvent("a"), untyped], T0)
+    with store.transaction() as txn:
+        assert txn.get_instance(instance.uuid) is None
+        assert txn.list_audit(instance.uuid) == []

@@ -159,6 +159,7 @@ class HotStatements:
         self.insert_instance_while_active = compile_for(dialect, q.INSERT_INSTANCE_WHILE_ACTIVE)
         self.update_instance = compile_for(dialect, q.UPDATE_INSTANCE)
         self.insert_audit = compile_for(dialect, q.INSERT_AUDIT)
+        self.insert_audit_rows = compile_for(dialect, q.INSERT_AUDIT_ROWS)
         self.select_active_build = compile_for(dialect, q.SELECT_ACTIVE_BUILD)
 
 

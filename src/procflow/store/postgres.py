@@ -11,13 +11,15 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import psycopg
-from sqlalchemy import Connection, create_engine, make_url, text
+from sqlalchemy import Connection, RootTransaction, create_engine, make_url, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.exc import DBAPIError
 
-from procflow.store.port import ExternalTask, NewJob
+from procflow.store.port import ExternalTask, NewAuditEvent, NewJob
 from procflow.store.sql import SqlStore, SqlTxn, json_loads, jsonb_dumps_bytes
 
 JOBS_CHANNEL = "procflow_jobs"
@@ -32,7 +34,38 @@ _ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 _LISTEN_SLICE_SECONDS = 1.0
 
 
+def _rows_document(
+    events: list[tuple[UUID, tuple[NewAuditEvent, ...], datetime]],
+    timestamp: Callable[[datetime], Any],
+) -> str | None:
+    """The events as one JSON array of rows (orjson writes uuids and aware datetimes as
+    PostgreSQL reads them); None when a value needs the standard library's encoder (an
+    integer beyond 64 bits), which cannot write those types."""
+    rows: list[dict[str, Any]] = []
+    for instance_uuid, appended, at in events:
+        at_value = timestamp(at)
+        rows.extend(
+            {"instance_uuid": instance_uuid, "type": e.type, "node_id": e.node_id,
+             "token_uuid": e.token_uuid, "details": e.details, "at": at_value}
+            for e in appended
+        )  # fmt: skip
+    try:
+        return jsonb_dumps_bytes(rows).decode()
+    except TypeError:
+        return None
+
+
 class PostgresTxn(SqlTxn):
+    def write_unwritten_events(self) -> None:
+        # One statement, not the driver's executemany: that is a pipeline of its own, whose
+        # closing sync would cost a round trip inside the COMMIT's pipeline.
+        document = _rows_document(self.unwritten_events, self._hot.convert.timestamp)
+        if document is None:
+            super().write_unwritten_events()
+            return
+        self.unwritten_events = []
+        self._hot.execute(self._hot_statements.insert_audit_rows, {"rows": document})
+
     def enqueue_jobs(self, jobs: Sequence[NewJob]) -> None:
         super().enqueue_jobs(jobs)
         if jobs:
@@ -96,6 +129,25 @@ class PostgresStore(SqlStore):
         self._listener_lock = threading.Lock()
         self._task_listener: threading.Thread | None = None
         self._closing = threading.Event()
+
+    def _commit(self, txn: SqlTxn, transaction: RootTransaction) -> None:
+        """The kept-back audit events and the COMMIT in one pipeline: one round trip."""
+        if not txn.unwritten_events:
+            transaction.commit()
+            return
+        driver_connection = txn.connection.connection.driver_connection
+        assert isinstance(driver_connection, psycopg.Connection)
+        try:
+            with driver_connection.pipeline():
+                txn.write_unwritten_events()
+                # Sent here rather than by ``commit()``, whose own sync before the
+                # pipeline's closing one would be a second round trip.
+                driver_connection.execute("COMMIT")
+        except psycopg.Error as error:
+            raise DBAPIError.instance("COMMIT", None, error, psycopg.Error) from error
+        # SQLAlchemy's bookkeeping and "commit" event; the driver, already out of its
+        # transaction, sends nothing more.
+        transaction.commit()
 
     def _lock_for_migration(self, connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})

@@ -26,6 +26,7 @@ from alembic.config import Config
 from sqlalchemy import (
     Connection,
     Engine,
+    RootTransaction,
     Row,
     Select,
     text,
@@ -222,6 +223,8 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
         self._hot_cursor: HotCursor | None = None
         self._message_result_insert = dialect.insert_message_result
         self.enqueued_jobs = False
+        # Appended audit events, by append: (instance, events, at).
+        self.unwritten_events: list[tuple[UUID, tuple[NewAuditEvent, ...], datetime]] = []
 
     @property
     def _hot(self) -> HotCursor:
@@ -381,29 +384,37 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
     def append_audit(
         self, instance_uuid: UUID, events: Sequence[NewAuditEvent], at: datetime
     ) -> None:
-        if not events:
+        # Kept until the commit (or a read of the log), where they go out with it: on
+        # PostgreSQL in the COMMIT's own round trip (``PostgresStore``).
+        if events:
+            self.unwritten_events.append((instance_uuid, tuple(events), at))
+
+    def write_unwritten_events(self) -> None:
+        """The audit events appended so far, in the order they were appended."""
+        if not self.unwritten_events:
             return
         hot = self._hot
         convert = hot.convert
-        instance, at_value, uuid, json = (
-            convert.uuid(instance_uuid),
-            convert.timestamp(at),
-            convert.uuid,
-            convert.json,
-        )
-        rows = [
-            {"instance_uuid": instance, "type": e.type, "node_id": e.node_id,
-             "token_uuid": uuid(e.token_uuid), "details": json(e.details), "at": at_value}
-            for e in events
-        ]  # fmt: skip
+        uuid, json = convert.uuid, convert.json
+        rows: list[dict[str, Any]] = []
+        for instance_uuid, events, at in self.unwritten_events:
+            instance, at_value = uuid(instance_uuid), convert.timestamp(at)
+            rows.extend(
+                {"instance_uuid": instance, "type": e.type, "node_id": e.node_id,
+                 "token_uuid": uuid(e.token_uuid), "details": json(e.details), "at": at_value}
+                for e in events
+            )  # fmt: skip
+        self.unwritten_events = []
         hot.executemany(self._hot_statements.insert_audit, rows)
 
     def summarize_audit(self, instance_uuid: UUID) -> AuditSummary:
+        self.write_unwritten_events()
         rows = self.connection.execute(q.SUMMARIZE_AUDIT, {"instance_uuid": instance_uuid}).all()
         last_at = max((row[2] for row in rows), default=None)
         return AuditSummary({row[0]: row[1] for row in rows}, last_at)
 
     def list_audit(self, instance_uuid: UUID) -> list[AuditRecord]:
+        self.write_unwritten_events()
         rows = self.connection.execute(q.SELECT_AUDIT, {"instance_uuid": instance_uuid})
         return [
             AuditRecord(r.seq, r.instance_uuid, r.type, r.node_id, r.token_uuid, r.details, r.at)
@@ -548,9 +559,10 @@ class SqlStore:
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTxn]:
-        with self.engine.begin() as connection:
+        with self.engine.connect() as connection, connection.begin() as transaction:
             txn = self._txn(connection)
             yield txn
+            self._commit(txn, transaction)
         if txn.enqueued_jobs:
             self._jobs_enqueued.set()
         if txn.external_tasks_changed:
@@ -572,8 +584,15 @@ class SqlStore:
         """
         with self.engine.connect() as connection:
             connection.execution_options(procflow_read_only=True)
-            with connection.begin():
-                yield self._txn(connection)
+            with connection.begin() as transaction:
+                txn = self._txn(connection)
+                yield txn
+                self._commit(txn, transaction)
+
+    def _commit(self, txn: SqlTxn, transaction: RootTransaction) -> None:
+        """Write what the transaction kept back, then commit."""
+        txn.write_unwritten_events()
+        transaction.commit()
 
     def _txn(self, connection: Connection) -> SqlTxn:
         return self.txn_class(connection, self._statements, self._hot)

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from procflow.store.sql import SqlStore, SqlTxn, json_dumps, json_loads
@@ -83,5 +84,15 @@ def _configure_connection(
 
 def _begin(connection: Connection) -> None:
     options: dict[str, Any] = connection.get_execution_options()
-    read_only = options.get("procflow_read_only", False)
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    statement = "BEGIN" if options.get("procflow_read_only", False) else "BEGIN IMMEDIATE"
+    # On the driver's connection: ``exec_driver_sql`` builds a whole execution context and
+    # result for a statement that returns nothing: 73k of 2.05M instructions a start (callgrind).
+    driver_connection = connection.connection.driver_connection
+    assert isinstance(driver_connection, sqlite3.Connection)
+    if connection.dispatch.before_cursor_execute:
+        # Statement listeners (tests, tracing) still see it, as with the hot statements.
+        connection.dispatch.before_cursor_execute(connection, None, statement, (), None, False)
+    try:
+        driver_connection.execute(statement)
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(statement, None, error, sqlite3.Error) from error

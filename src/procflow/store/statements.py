@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     type_coerce,
     update,
 )
@@ -152,6 +153,14 @@ INSERT_AUDIT = (
     audit_events.insert()
     .inline()
     .values({c.name: bindparam(c.name) for c in audit_events.c if c is not _ae.seq})
+)
+# PostgreSQL: a command's events as one statement, the rows sent as one JSON array (kept in
+# its order), so that they can travel with the COMMIT (``PostgresStore._commit``).
+_AUDIT_COLUMNS = "instance_uuid, type, node_id, token_uuid, details, at"
+INSERT_AUDIT_ROWS = text(
+    f"INSERT INTO audit_events ({_AUDIT_COLUMNS}) SELECT {_AUDIT_COLUMNS}"
+    " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(instance_uuid uuid, type text,"
+    " node_id text, token_uuid uuid, details jsonb, at timestamptz)"
 )
 SELECT_AUDIT = (
     select(_ae.seq, _ae.instance_uuid, _ae.type, _ae.node_id, _ae.token_uuid, _ae.details, _ae.at)

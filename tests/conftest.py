@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -139,26 +140,55 @@ def store_backend(request: pytest.FixtureRequest) -> str:
     return backend
 
 
-def _fresh_database_url(
-    backend: str, request: pytest.FixtureRequest, directory: Path
-) -> Iterator[str]:
-    """The URL of a fresh, migrated database, dropped (PostgreSQL) when the fixture ends."""
-    if backend == "sqlite":
-        path = directory / "procflow.db"
-        store = SqliteStore(path)
-        store.migrate()
-        store.close()
-        yield f"sqlite:///{path}"
-        return
-    template: str = request.getfixturevalue("pg_template")
-    dropper: _BackgroundDropper = request.getfixturevalue("pg_dropper")
-    name = _unique_name("procflow_t", _worker_id(request.config))
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that test databases are copied from: a copy takes a
+    millisecond, migrating a fresh file a fifth of a second."""
+    path = tmp_path_factory.mktemp("sqlite_template") / "procflow.db"
+    store = SqliteStore(path)
+    store.migrate()
+    store.close()
+    return path
+
+
+def create_postgres_database(request: pytest.FixtureRequest, template: str, prefix: str) -> str:
+    """A new database cloned from ``template``; the caller hands it to ``pg_dropper``."""
+    name = _unique_name(prefix, _worker_id(request.config))
     create = sql.SQL("CREATE DATABASE {} TEMPLATE {}")
     _admin_execute(create.format(sql.Identifier(name), sql.Identifier(template)))
+    return name
+
+
+def postgres_url(database: str) -> str:
+    return _database_url(database)
+
+
+def clone_database(
+    backend: str, request: pytest.FixtureRequest, directory: Path, template: str
+) -> Iterator[str]:
+    """The URL of a copy of ``template`` (a SQLite file's path, or a PostgreSQL template
+    database's name), for one fixture's lifetime: dropped (PostgreSQL) when it ends."""
+    if backend == "sqlite":
+        source, path = Path(template), directory / "procflow.db"
+        # Closed cleanly, the file is the whole database (no -wal beside it): a copy is a clone.
+        assert not source.with_name(f"{source.name}-wal").exists(), source
+        shutil.copyfile(source, path)
+        yield f"sqlite:///{path}"
+        return
+    dropper: _BackgroundDropper = request.getfixturevalue("pg_dropper")
+    name = create_postgres_database(request, template, "procflow_t")
     try:
         yield _database_url(name)
     finally:
         dropper.drop_later(name)
+
+
+def _fresh_database_url(
+    backend: str, request: pytest.FixtureRequest, directory: Path
+) -> Iterator[str]:
+    """The URL of a fresh, migrated database, dropped (PostgreSQL) when the fixture ends."""
+    template = "sqlite_template" if backend == "sqlite" else "pg_template"
+    yield from clone_database(backend, request, directory, str(request.getfixturevalue(template)))
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from tests.call_definitions import FIRE_AND_FORGET, RECURSE
 from tests.crash.cluster import Cluster, Service
 
 PARENT = """
@@ -45,16 +46,6 @@ flows:
   - {from: begin, to: call}
   - {from: call, to: done}
 """
-FIRE = """
-name: fire
-nodes:
-  - {id: begin, type: start}
-  - {id: call, type: callActivity, calledElement: child, async: true}
-  - {id: done, type: end}
-flows:
-  - {from: begin, to: call}
-  - {from: call, to: done}
-"""
 CHILD = """
 name: child
 nodes:
@@ -71,18 +62,8 @@ flows:
   - {from: review, to: explode, action: break}
   - {from: explode, to: never}
 """
-RECURSE = """
-name: recurse
-nodes:
-  - {id: begin, type: start}
-  - {id: again, type: callActivity, calledElement: recurse, binding: latest}
-  - {id: done, type: end}
-flows:
-  - {from: begin, to: again}
-  - {from: again, to: done}
-"""
-FILES = {"parent.yaml": PARENT, "keyed.yaml": KEYED, "fire.yaml": FIRE, "child.yaml": CHILD,
-         "recurse.yaml": RECURSE}  # fmt: skip
+FILES = {"parent.yaml": PARENT, "keyed.yaml": KEYED, "fire.yaml": FIRE_AND_FORGET,
+         "child.yaml": CHILD, "recurse.yaml": RECURSE}  # fmt: skip
 MAX_DEPTH = 3
 
 

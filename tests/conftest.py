@@ -10,11 +10,11 @@ which case they fail, and so does a session in which no PostgreSQL test ran at a
 from __future__ import annotations
 
 import os
-import queue
 import re
-import threading
+import shutil
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -30,6 +30,8 @@ REQUIRE_POSTGRES_ENV = "PROCFLOW_REQUIRE_POSTGRES"
 PG_ADMIN_URL_ENV = "PROCFLOW_TEST_PG_URL"
 DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 KNOWN_BACKENDS = ("sqlite", "postgres")
+# Concurrent DROP DATABASEs per xdist worker (see _BackgroundDropper).
+DROPPERS = 8
 
 _POSTGRES_PARAM = re.compile(r"\[(?:.*-)?postgres(?:-.*)?\]")
 
@@ -78,27 +80,26 @@ def _drop_database(name: str) -> None:
 
 
 class _BackgroundDropper:
-    """Drops test databases off the test's critical path: DROP DATABASE forces a checkpoint,
-    which costs far more than the test that used the database."""
+    """Drops test databases off the test's critical path. DROP DATABASE forces a checkpoint,
+    which costs far more than the test that used the database (seconds each, when other
+    work keeps PostgreSQL busy); drops running side by side share one checkpoint, so they
+    run on a pool, or the queue outgrows the run and its end waits for minutes."""
 
     def __init__(self) -> None:
-        self._names: queue.Queue[str | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="pg-dropper", daemon=True)
-        self._thread.start()
+        self._pool = ThreadPoolExecutor(max_workers=DROPPERS, thread_name_prefix="pg-dropper")
 
     def drop_later(self, name: str) -> None:
-        self._names.put(name)
+        self._pool.submit(self._drop, name)
 
     def finish(self) -> None:
-        self._names.put(None)
-        self._thread.join()
+        self._pool.shutdown(wait=True)
 
-    def _run(self) -> None:
-        while (name := self._names.get()) is not None:
-            try:
-                _drop_database(name)
-            except psycopg.Error as error:  # a leaked test database must not fail the run
-                print(f"could not drop test database {name}: {error}")
+    @staticmethod
+    def _drop(name: str) -> None:
+        try:
+            _drop_database(name)
+        except psycopg.Error as error:  # a leaked test database must not fail the run
+            print(f"could not drop test database {name}: {error}")
 
 
 @pytest.fixture(scope="session")
@@ -139,25 +140,77 @@ def store_backend(request: pytest.FixtureRequest) -> str:
     return backend
 
 
-@pytest.fixture
-def store_url(store_backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of a fresh, migrated database for this test alone."""
-    if store_backend == "sqlite":
-        path = tmp_path / "procflow.db"
-        store = SqliteStore(path)
-        store.migrate()
-        store.close()
-        yield f"sqlite:///{path}"
-        return
-    template: str = request.getfixturevalue("pg_template")
-    dropper: _BackgroundDropper = request.getfixturevalue("pg_dropper")
-    name = _unique_name("procflow_t", _worker_id(request.config))
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that test databases are copied from: a copy takes a
+    millisecond, migrating a fresh file a fifth of a second."""
+    path = tmp_path_factory.mktemp("sqlite_template") / "procflow.db"
+    store = SqliteStore(path)
+    store.migrate()
+    store.close()
+    return path
+
+
+def create_postgres_database(request: pytest.FixtureRequest, template: str, prefix: str) -> str:
+    """A new database cloned from ``template``; the caller hands it to ``pg_dropper``."""
+    name = _unique_name(prefix, _worker_id(request.config))
     create = sql.SQL("CREATE DATABASE {} TEMPLATE {}")
     _admin_execute(create.format(sql.Identifier(name), sql.Identifier(template)))
+    return name
+
+
+def postgres_url(database: str) -> str:
+    return _database_url(database)
+
+
+def clone_database(
+    backend: str, request: pytest.FixtureRequest, directory: Path, template: str
+) -> Iterator[str]:
+    """The URL of a copy of ``template`` (a SQLite file's path, or a PostgreSQL template
+    database's name), for one fixture's lifetime: dropped (PostgreSQL) when it ends."""
+    if backend == "sqlite":
+        source, path = Path(template), directory / "procflow.db"
+        # Closed cleanly, the file is the whole database (no -wal beside it): a copy is a clone.
+        assert not source.with_name(f"{source.name}-wal").exists(), source
+        shutil.copyfile(source, path)
+        yield f"sqlite:///{path}"
+        return
+    dropper: _BackgroundDropper = request.getfixturevalue("pg_dropper")
+    name = create_postgres_database(request, template, "procflow_t")
     try:
         yield _database_url(name)
     finally:
         dropper.drop_later(name)
+
+
+def _fresh_database_url(
+    backend: str, request: pytest.FixtureRequest, directory: Path
+) -> Iterator[str]:
+    """The URL of a fresh, migrated database, dropped (PostgreSQL) when the fixture ends."""
+    template = "sqlite_template" if backend == "sqlite" else "pg_template"
+    yield from clone_database(backend, request, directory, str(request.getfixturevalue(template)))
+
+
+@pytest.fixture
+def store_url(store_backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh, migrated database for this test alone."""
+    yield from _fresh_database_url(store_backend, request, tmp_path)
+
+
+@pytest.fixture(scope="module", params=selected_backends(), ids=str)
+def module_backend(request: pytest.FixtureRequest) -> str:
+    """Like ``store_backend``, for fixtures a whole module shares (a served cluster)."""
+    backend: str = request.param
+    return backend
+
+
+@pytest.fixture(scope="module")
+def module_store_url(
+    module_backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A fresh database that the module's tests share: they keep apart by their own
+    workspaces and apps, as a real deployment's tenants do."""
+    yield from _fresh_database_url(module_backend, request, tmp_path_factory.mktemp("db"))
 
 
 def open_test_store(backend: str, url: str) -> Store:

@@ -2,10 +2,12 @@
 
 Layout: workspace A holds the demo app (examples/loans) and a test app with the definitions
 in tests/api/definitions; workspace B holds a copy of the test app, for isolation tests.
+Each test gets its own copy of that database, seeded once per session (per xdist worker).
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +27,9 @@ from procflow.runtime.context import RuntimeContext
 from procflow.runtime.demo import DEMO_APP, DEMO_WORKSPACE, definition_files, seed_demo
 from procflow.runtime.tokens import TokenIssuer
 from procflow.store.port import InstanceQuery, Store
+from procflow.store.postgres import PostgresStore
+from procflow.store.sqlite import SqliteStore
+from tests.conftest import clone_database, create_postgres_database, open_test_store, postgres_url
 
 DEFINITIONS = Path(__file__).parent / "definitions"
 SECRET = "test-secret-" + "x" * 40
@@ -34,6 +39,7 @@ SECRET = "test-secret-" + "x" * 40
 class Api:
     client: TestClient
     store: Store
+    store_url: str
     issuer: TokenIssuer
     workspace: UUID
     other_workspace: UUID
@@ -142,8 +148,18 @@ def _settings(tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-def api(store: Store, tmp_path: Path) -> Iterator[Api]:
+@dataclass(frozen=True)
+class Seeded:
+    """What every API test's database starts with (see the module's docstring)."""
+
+    test_app: UUID
+    other_workspace: UUID
+    other_app: UUID
+    demo_build: Build
+    test_build: Build
+
+
+def _seed(store: Store) -> Seeded:
     now = datetime.now(UTC)
     demo_build = seed_demo(store, now)
     assert demo_build is not None
@@ -156,20 +172,72 @@ def api(store: Store, tmp_path: Path) -> Iterator[Api]:
     deploy.create_workspace(store, SYSTEM, "other", other_workspace)
     deploy.create_app(store, SYSTEM, other_workspace, "tests", other_app)
     deploy.deploy_build(store, SYSTEM, other_workspace, other_app, files, activate=True, now=now)
+    return Seeded(test_app, other_workspace, other_app, demo_build, test_build)
+
+
+@pytest.fixture(scope="session")
+def seeded_sqlite(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, Seeded]:
+    """The seeded database, built once: deploying the definitions (parsing and validating
+    each YAML file, twice over) costs about a second, copying the result a millisecond."""
+    path = tmp_path_factory.mktemp("seeded") / "procflow.db"
+    shutil.copyfile(sqlite_template, path)
+    store = SqliteStore(path)
+    try:
+        return str(path), _seed(store)
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="session")
+def seeded_postgres(
+    request: pytest.FixtureRequest, pg_template: str, pg_dropper: Any
+) -> Iterator[tuple[str, Seeded]]:
+    """The seeded database as a PostgreSQL template, for the same reason as ``seeded_sqlite``."""
+    name = create_postgres_database(request, pg_template, "procflow_seeded")
+    try:
+        store = PostgresStore(postgres_url(name))
+        seeded = _seed(store)
+        # A template must have no open connections when it is cloned.
+        store.close()
+        yield name, seeded
+    finally:
+        pg_dropper.drop_later(name)
+
+
+@pytest.fixture
+def api_store_url(
+    store_backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, Seeded]]:
+    """A copy of the seeded database for this test alone, and what it was seeded with."""
+    template, seeded = request.getfixturevalue(f"seeded_{store_backend}")
+    for url in clone_database(store_backend, request, tmp_path, template):
+        yield url, seeded
+
+
+@pytest.fixture
+def api(store_backend: str, api_store_url: tuple[str, Seeded], tmp_path: Path) -> Iterator[Api]:
+    url, seeded = api_store_url
+    store = open_test_store(store_backend, url)
     issuer = TokenIssuer(SECRET, "procflow", "procflow")
     app = create_app(RuntimeContext(store), _settings(tmp_path), issuer)
     token = issuer.mint("tester", {str(DEMO_WORKSPACE): frozenset(Role)})
-    with TestClient(app) as client:
-        yield Api(
-            client,
-            store,
-            issuer,
-            DEMO_WORKSPACE,
-            other_workspace,
-            DEMO_APP,
-            test_app,
-            other_app,
-            demo_build,
-            test_build,
-            token,
-        )
+    try:
+        with TestClient(app) as client:
+            yield Api(
+                client,
+                store,
+                url,
+                issuer,
+                DEMO_WORKSPACE,
+                seeded.other_workspace,
+                DEMO_APP,
+                seeded.test_app,
+                seeded.other_app,
+                seeded.demo_build,
+                seeded.test_build,
+                token,
+            )
+    finally:
+        store.close()

@@ -12,14 +12,14 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import httpx
 import pytest
 
-from tests.crash.cluster import Cluster
+from tests.call_definitions import FIRE_AND_FORGET, RECURSE
+from tests.crash.cluster import Cluster, Service
 
 PARENT = """
 name: parent
@@ -46,16 +46,6 @@ flows:
   - {from: begin, to: call}
   - {from: call, to: done}
 """
-FIRE = """
-name: fire
-nodes:
-  - {id: begin, type: start}
-  - {id: call, type: callActivity, calledElement: child, async: true}
-  - {id: done, type: end}
-flows:
-  - {from: begin, to: call}
-  - {from: call, to: done}
-"""
 CHILD = """
 name: child
 nodes:
@@ -72,18 +62,8 @@ flows:
   - {from: review, to: explode, action: break}
   - {from: explode, to: never}
 """
-RECURSE = """
-name: recurse
-nodes:
-  - {id: begin, type: start}
-  - {id: again, type: callActivity, calledElement: recurse, binding: latest}
-  - {id: done, type: end}
-flows:
-  - {from: begin, to: again}
-  - {from: again, to: done}
-"""
-FILES = {"parent.yaml": PARENT, "keyed.yaml": KEYED, "fire.yaml": FIRE, "child.yaml": CHILD,
-         "recurse.yaml": RECURSE}  # fmt: skip
+FILES = {"parent.yaml": PARENT, "keyed.yaml": KEYED, "fire.yaml": FIRE_AND_FORGET,
+         "child.yaml": CHILD, "recurse.yaml": RECURSE}  # fmt: skip
 MAX_DEPTH = 3
 
 
@@ -163,33 +143,46 @@ def until(probe: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture
-def cluster(store_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    started = Cluster(store_url, tmp_path / "data", tmp_path)
+@dataclass(frozen=True)
+class Served:
+    cluster: Cluster
+    server: Service
+    token: str
+
+
+@pytest.fixture(scope="module")
+def served(
+    module_store_url: str, module_backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    """One server (and on PostgreSQL one worker) per backend for the whole module: each test
+    works in a workspace and app of its own, so they cannot see each other's instances."""
+    folder = tmp_path_factory.mktemp("calls")
+    cluster = Cluster(module_store_url, folder / "data", folder)
     try:
-        yield started
+        embedded = "1" if module_backend == "sqlite" else "0"
+        server = cluster.add_server(PROCFLOW_EMBEDDED_WORKER=embedded,
+                                    PROCFLOW_MAX_CALL_DEPTH=str(MAX_DEPTH))  # fmt: skip
+        server.start()
+        if module_backend != "sqlite":
+            cluster.add_worker(PROCFLOW_MAX_CALL_DEPTH=str(MAX_DEPTH)).start()
+        server.wait_ready()
+        yield Served(cluster, server, cluster.run("token", "--workspace", "*").strip())
     finally:
-        started.stop_all()
+        cluster.stop_all()
 
 
 @pytest.fixture
-def client(cluster: Cluster, store_backend: str) -> Iterator[Client]:
-    embedded = "1" if store_backend == "sqlite" else "0"
-    server = cluster.add_server(PROCFLOW_EMBEDDED_WORKER=embedded,
-                                PROCFLOW_MAX_CALL_DEPTH=str(MAX_DEPTH))  # fmt: skip
-    server.start()
-    if store_backend != "sqlite":
-        cluster.add_worker(PROCFLOW_MAX_CALL_DEPTH=str(MAX_DEPTH)).start()
-    server.wait_ready()
+def client(served: Served) -> Iterator[Client]:
     workspace, app = str(uuid4()), str(uuid4())
-    token = cluster.run("token", "--workspace", "*").strip()
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=server.base_url, headers=headers, timeout=10) as http:
+    headers = {"Authorization": f"Bearer {served.token}"}
+    with httpx.Client(base_url=served.server.base_url, headers=headers, timeout=10) as http:
         http.post("/api/admin/workspaces", json={"id": workspace, "name": "calls"})
         http.post(f"/api/admin/wks/{workspace}/apps", json={"id": app, "name": "calls"})
 
         def cli(*args: str) -> str:
-            return cluster.run(*args, "--url", server.base_url, "--token", token)
+            return served.cluster.run(
+                *args, "--url", served.server.base_url, "--token", served.token
+            )
 
         made = Client(http, workspace, app, cli)
         deployed = made.deploy(FILES)

@@ -22,8 +22,8 @@ pytestmark = pytest.mark.postgres_only
 
 
 @pytest.fixture
-def replica(api: Api, store_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    store = PostgresStore(store_url)
+def replica(api: Api, tmp_path: Path) -> Iterator[TestClient]:
+    store = PostgresStore(api.store_url)
     app = create_app(RuntimeContext(store), _settings(tmp_path), api.issuer)
     try:
         with TestClient(app) as client:

@@ -12,10 +12,7 @@ from camunda.client.external_task_client import ExternalTaskClient
 from camunda.external_task.external_task import ExternalTask, TaskResult
 from camunda.external_task.external_task_worker import ExternalTaskWorker
 
-from tests.cli.test_quickstart import server
 from tests.cli.test_timers_http import Client
-
-__all__ = ["server"]
 
 ORDER = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"

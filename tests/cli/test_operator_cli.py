@@ -7,16 +7,26 @@ import json
 import subprocess
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
+import httpx
+
+from procflow.runtime.access import ANY_WORKSPACE, Role
+from procflow.runtime.tokens import TokenIssuer, load_or_create_secret
+from tests.api.served import PROCFLOW
 from tests.cli.test_instance_commands import _start, _token
-from tests.cli.test_quickstart import PROCFLOW, server
-
-__all__ = ["server"]  # the fixture, imported for these tests
+from tests.cli_runner import CliResult, run_cli
 
 WORKSPACE = "00000000-0000-0000-0000-000000000001"
+LOANS = Path(__file__).resolve().parents[2] / "examples/loans/loan_application.yaml"
 
 
-def _cli(*args: str, base: str, token: str) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, base: str, token: str) -> CliResult:
+    return run_cli(*args, "--url", base, "--token", token)
+
+
+def _cli_process(*args: str, base: str, token: str) -> subprocess.CompletedProcess[str]:
+    """The real executable, for what only a shell sees: its exit code and its stderr."""
     return subprocess.run(
         [str(PROCFLOW), *args, "--url", base, "--token", token],
         capture_output=True,
@@ -26,9 +36,32 @@ def _cli(*args: str, base: str, token: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _json(result: subprocess.CompletedProcess[str]) -> Any:
+def _json(result: CliResult) -> Any:
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def _global_token(log: Path) -> str:
+    """The banner's token is the demo workspace's; creating a workspace needs every one."""
+    issuer = TokenIssuer(load_or_create_secret(log.parent / "data"), "procflow", "procflow")
+    return issuer.mint("tester", {ANY_WORKSPACE: frozenset(Role)})
+
+
+def _own_workspace(base: str, token: str) -> tuple[str, str]:
+    """A workspace and app of this test's own, with the demo's loan_application: a batch
+    over "every FAILED loan_application" must not reach other tests' instances."""
+    workspace, app = str(uuid4()), str(uuid4())
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=10) as http:
+        made = http.post("/api/admin/workspaces", json={"id": workspace, "name": "batch"})
+        assert made.status_code == 201, made.text
+        made = http.post(f"/api/admin/wks/{workspace}/apps", json={"id": app, "name": "loans"})
+        assert made.status_code == 201, made.text
+        files = {"loan_application.yaml": LOANS.read_text()}
+        build = http.post(f"/api/admin/wks/{workspace}/app/{app}/builds",
+                          json={"files": files, "activate": True})  # fmt: skip
+        assert build.status_code == 201, build.text
+    return workspace, app
 
 
 def test_list_show_audit_and_copy(server: tuple[str, Path]) -> None:
@@ -76,9 +109,10 @@ def test_list_show_audit_and_copy(server: tuple[str, Path]) -> None:
 
 def test_batch_dry_run_for_real_and_progress(server: tuple[str, Path]) -> None:
     base, log = server
-    token = _token(log)
-    failed = [_start(base, token, "not a number")["uuid"] for _ in range(3)]
-    filters = ["--process", "loan_application", "--state", "FAILED"]
+    token = _global_token(log)
+    workspace, app = _own_workspace(base, token)
+    failed = [_start(base, token, "not a number", workspace, app)["uuid"] for _ in range(3)]
+    filters = ["--workspace", workspace, "--process", "loan_application", "--state", "FAILED"]
     dry = _cli("batch", "create", "copyDataFrom", *filters, "--set", "applicant.income=4000",
                "--dry-run", base=base, token=token)  # fmt: skip
     assert dry.returncode == 0, dry.stderr
@@ -88,18 +122,23 @@ def test_batch_dry_run_for_real_and_progress(server: tuple[str, Path]) -> None:
     assert created.returncode == 0, created.stderr + created.stdout
     batch_id = created.stdout.split()[1]
     assert "COMPLETED: 3 done, 0 failed of 3" in created.stdout
-    shown = _json(_cli("batch", "show", batch_id, "--json", base=base, token=token))
+    shown = _json(
+        _cli("batch", "show", batch_id, "--workspace", workspace, "--json", base=base, token=token)
+    )
     assert (shown["state"], shown["done"]) == ("COMPLETED", 3)
-    items = _cli("batch", "show", batch_id, "--items", base=base, token=token)
+    items = _cli(
+        "batch", "show", batch_id, "--workspace", workspace, "--items", base=base, token=token
+    )
     assert all(uuid in items.stdout for uuid in failed)
-    finished = _cli("batch", "cancel", batch_id, base=base, token=token)
+    finished = _cli("batch", "cancel", batch_id, "--workspace", workspace, base=base, token=token)
     assert finished.returncode == 1 and finished.stderr.startswith("error: 409")
 
-    retry = _cli("batch", "create", "retry", "--uuid", failed[0], "--uuid", "not-a-uuid",
-                 base=base, token=token)  # fmt: skip
+    retry = _cli("batch", "create", "retry", "--workspace", workspace, "--uuid", failed[0],
+                 "--uuid", "not-a-uuid", base=base, token=token)  # fmt: skip
     assert retry.returncode == 1 and "UUID" in retry.stderr
     unknown = "00000000-0000-0000-0000-00000000dead"
-    partial = _cli("batch", "create", "retry", "--uuid", failed[0], "--uuid", unknown,
+    partial = _cli("batch", "create", "retry", "--workspace", workspace, "--uuid", failed[0],
+                   "--uuid", unknown,
                    "--set", "applicant.income=5000", "--wait", base=base, token=token)  # fmt: skip
     assert partial.returncode == 4, partial.stdout + partial.stderr  # an item failed
     assert "1 done, 1 failed of 2" in partial.stdout and unknown in partial.stdout
@@ -125,10 +164,10 @@ def test_deploy_over_http_and_failures_are_one_clear_line(
 
     for args in (("instances", "list"), ("batch", "show", WORKSPACE), ("deploy", str(definition),
                                                                    *target)):  # fmt: skip
-        rejected = _cli(*args, base=base, token="nope")
+        rejected = _cli_process(*args, base=base, token="nope")
         assert rejected.returncode == 1, args
         assert rejected.stderr.count("\n") == 1 and "rejected the token" in rejected.stderr
-        unreachable = _cli(*args, base="http://127.0.0.1:1", token=token)
+        unreachable = _cli_process(*args, base="http://127.0.0.1:1", token=token)
         assert unreachable.returncode == 3 and unreachable.stderr.startswith("error: cannot reach")
         assert "Traceback" not in rejected.stderr + unreachable.stderr
     missing = subprocess.run([str(PROCFLOW), "export", str(tmp_path / "missing.yaml")],

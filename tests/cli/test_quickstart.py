@@ -4,39 +4,14 @@ prints pasted into a shell, exactly as printed."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from uuid import uuid4
 
 import httpx
 import pytest
-
-from tests.api.served import PROCFLOW, free_port, wait_ready
-
-__all__ = ["PROCFLOW", "server"]
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    port = free_port()
-    log = tmp_path / "serve.log"
-    env = {**os.environ, "PROCFLOW_DATA_DIR": str(tmp_path / "data"), "PROCFLOW_PORT": str(port)}
-    env.pop("PROCFLOW_DATABASE_URL", None)
-    # The banner is on stdout; JSON logs go to stderr.
-    with log.open("w") as out, (tmp_path / "serve.err").open("w") as err:
-        process = subprocess.Popen(
-            [str(PROCFLOW), "serve"], stdout=out, stderr=err, env=env, cwd=tmp_path
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, process, log)
-        yield base, log
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")
@@ -66,7 +41,8 @@ def test_embedded_worker_finishes_async_tasks_in_one_process(server: tuple[str, 
     base, log = server
     token = log.read_text().split("export TOKEN=", 1)[1].split()[0]
     headers = {"Authorization": f"Bearer {token}"}
-    workspace, app = "00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-0000000000a1"
+    # An app of its own: the walk-through shares this server and the demo app.
+    workspace, app = "00000000-0000-0000-0000-000000000001", str(uuid4())
     chain = (
         "name: async_two\nnodes:\n  - {id: b, type: start}\n"
         "  - {id: t1, type: task, async: true, rules: [{set: {one: '1'}}]}\n"
@@ -74,17 +50,12 @@ def test_embedded_worker_finishes_async_tasks_in_one_process(server: tuple[str, 
         "  - {id: e, type: end}\n"
         "flows: [{from: b, to: t1}, {from: t1, to: t2}, {from: t2, to: e}]\n"
     )
-    files = {"async_two.yaml": chain}
-    files.update(
-        {
-            "loan.yaml": (
-                Path(__file__).resolve().parents[2] / "examples" / "loans" / "loan_application.yaml"
-            ).read_text()
-        }
-    )
+    created = httpx.post(f"{base}/api/admin/wks/{workspace}/apps",
+                         json={"id": app, "name": "async"}, headers=headers)  # fmt: skip
+    assert created.status_code == 201, created.text
     upload = httpx.post(
         f"{base}/api/admin/wks/{workspace}/app/{app}/builds",
-        json={"files": files, "activate": True},
+        json={"files": {"async_two.yaml": chain}, "activate": True},
         headers=headers,
     )
     assert upload.status_code == 201, upload.text

@@ -12,10 +12,6 @@ from uuid import uuid4
 
 import httpx
 
-from tests.cli.test_quickstart import server
-
-__all__ = ["server"]
-
 WORKSPACE = "00000000-0000-0000-0000-000000000001"
 
 PAUSE = """

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from tests.api.served import PROCFLOW, free_port
+from tests.cli_runner import run_cli
 
 __all__ = ["PROCFLOW", "free_port"]
 
@@ -115,14 +116,9 @@ class Cluster:
         return env
 
     def run(self, *args: str) -> str:
-        result = subprocess.run(
-            [str(PROCFLOW), *args],
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        """A one-off ``procflow`` command on the cluster's database (deploy, token): in the
+        test's process, since what it checks is the services, not this command."""
+        result = run_cli(*args, env=self.env())
         assert result.returncode == 0, f"procflow {' '.join(args)}:\n{result.stderr}"
         return result.stdout
 

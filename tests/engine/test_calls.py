@@ -22,6 +22,7 @@ from procflow.engine.events import (
 )
 from procflow.model.instance import WaitKind
 from procflow.model.states import InstanceState, NodeStatus, TokenState
+from tests.call_definitions import FIRE_AND_FORGET
 from tests.engine.conftest import Scenario, audit_types, parse
 
 CALLER = """
@@ -183,20 +184,8 @@ def test_terminating_the_caller_cancels_the_call_wait() -> None:
     assert any(wait in e.wait_ids and "call" in e.kinds for e in cancelled)
 
 
-ASYNC = """
-    name: fire
-    nodes:
-      - {id: begin, type: start}
-      - {id: call, type: callActivity, calledElement: child, async: true}
-      - {id: done, type: end}
-    flows:
-      - {from: begin, to: call}
-      - {from: call, to: done}
-"""
-
-
 def test_an_async_call_moves_on_at_once() -> None:
-    scenario = Scenario(parse(ASYNC), {"a": 1})
+    scenario = Scenario(parse(FIRE_AND_FORGET), {"a": 1})
     result = scenario.start()
     assert scenario.state() is InstanceState.FINISHED
     [start] = [e for e in result.effects if isinstance(e, StartChild)]

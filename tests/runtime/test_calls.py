@@ -19,6 +19,7 @@ from procflow.runtime.commands import execute_action, hold, terminate, unhold
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.worker import Worker
 from procflow.store.port import Store
+from tests.call_definitions import RECURSE
 from tests.runtime.conftest import Deployed
 
 PARENT = """
@@ -52,16 +53,6 @@ nodes:
 flows:
   - {from: begin, to: wait}
   - {from: wait, to: done}
-"""
-RECURSE = """
-name: recurse
-nodes:
-  - {id: begin, type: start}
-  - {id: again, type: callActivity, calledElement: recurse, binding: latest}
-  - {id: done, type: end}
-flows:
-  - {from: begin, to: again}
-  - {from: again, to: done}
 """
 
 

@@ -1,4 +1,4 @@
-"""The statements every start and every step runs, issued through the DBAPI driver.
+"""The statements every start, every step and every job runs, issued through the DBAPI driver.
 
 A durable start spends more time in SQLAlchemy's ``Connection.execute`` (cache-key lookup,
 execution context, bind and result processors, events) than in the database: profiled at
@@ -135,6 +135,9 @@ class HotStatements:
         self.update_instance = compile_for(dialect, q.UPDATE_INSTANCE)
         self.insert_audit = compile_for(dialect, q.INSERT_AUDIT)
         self.select_active_build = compile_for(dialect, q.SELECT_ACTIVE_BUILD)
+        # Every async task's job is continued into the next or completed: once per job.
+        self.complete_job = compile_for(dialect, q.COMPLETE_JOB)
+        self.continue_job = compile_for(dialect, q.CONTINUE_JOB)
 
 
 class HotCursor:

@@ -463,8 +463,8 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
         return due
 
     def complete_job(self, job_id: int, worker_id: str) -> bool:
-        result = self.connection.execute(q.COMPLETE_JOB, {"b_id": job_id, "b_w": worker_id})
-        return bool(result.rowcount == 1)
+        params = {"b_id": job_id, "b_w": worker_id}
+        return bool(self._hot.execute(self._hot_statements.complete_job, params).rowcount == 1)
 
     def continue_job(
         self,
@@ -475,13 +475,16 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
         lease_seconds: float,
     ) -> Job | None:
         locked_until = now + timedelta(seconds=lease_seconds)
+        hot = self._hot
+        convert = hot.convert
         params = {
             "b_id": job.id, "b_w": worker_id, "kind": follow_up.kind, "key": follow_up.key,
-            "wait_id": follow_up.wait_id, "token_uuid": follow_up.token_uuid,
-            "node_id": follow_up.node_id, "payload": follow_up.payload, "now": now,
-            "locked_until": locked_until,
+            "wait_id": follow_up.wait_id, "token_uuid": convert.uuid(follow_up.token_uuid),
+            "node_id": follow_up.node_id, "payload": convert.json(follow_up.payload),
+            "now": convert.timestamp(now), "locked_until": convert.timestamp(locked_until),
+            "last_error": None,
         }  # fmt: skip
-        if self.connection.execute(q.CONTINUE_JOB, params).rowcount != 1:
+        if hot.execute(self._hot_statements.continue_job, params).rowcount != 1:
             return None
         return Job(
             id=job.id,

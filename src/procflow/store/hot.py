@@ -123,7 +123,12 @@ def compile_for(dialect: Dialect, statement: ClauseElement) -> Compiled:
 class HotStatements:
     """The compiled hot statements of one store (one dialect)."""
 
-    def __init__(self, dialect: Dialect, json_dumps: Callable[[Any], Any]) -> None:
+    def __init__(
+        self,
+        dialect: Dialect,
+        json_dumps: Callable[[Any], Any],
+        dialect_statements: q.DialectStatements,
+    ) -> None:
         self.error: type[Exception] = psycopg.Error
         if dialect.name == "sqlite":
             # pysqlite's default is qmark; it takes :name parameters with a dict as well.
@@ -138,6 +143,7 @@ class HotStatements:
         # Every async task's job is continued into the next or completed: once per job.
         self.complete_job = compile_for(dialect, q.COMPLETE_JOB)
         self.continue_job = compile_for(dialect, q.CONTINUE_JOB)
+        self.insert_jobs = compile_for(dialect, dialect_statements.insert_jobs)
 
 
 class HotCursor:

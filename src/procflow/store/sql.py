@@ -190,12 +190,14 @@ def _job_from_row(row: AnyRow) -> Job:
     )
 
 
-def _job_values(job: NewJob, created_at: datetime) -> dict[str, Any]:
+def _job_values(job: NewJob, created_at: Any, convert: Converters) -> dict[str, Any]:
+    uuid = convert.uuid
     return {
-        "kind": job.kind, "key": job.key, "instance_uuid": job.instance_uuid,
-        "wait_id": job.wait_id, "token_uuid": job.token_uuid, "node_id": job.node_id,
-        "payload": job.payload, "run_at": job.run_at, "attempts": 0, "held": False,
-        "locked_by": None, "locked_until": None, "last_error": None, "created_at": created_at,
+        "kind": job.kind, "key": job.key, "instance_uuid": uuid(job.instance_uuid),
+        "wait_id": job.wait_id, "token_uuid": uuid(job.token_uuid), "node_id": job.node_id,
+        "payload": convert.json(job.payload), "run_at": convert.timestamp(job.run_at),
+        "attempts": 0, "held": False, "locked_by": None, "locked_until": None,
+        "last_error": None, "created_at": created_at,
     }  # fmt: skip
 
 
@@ -420,9 +422,10 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
     def enqueue_jobs(self, jobs: Sequence[NewJob]) -> None:
         if not jobs:
             return
-        created_at = datetime.now(UTC)
-        rows = [_job_values(job, created_at) for job in jobs]
-        self.connection.execute(self._dialect.insert_jobs, rows)
+        hot = self._hot
+        created_at = hot.convert.timestamp(datetime.now(UTC))
+        rows = [_job_values(job, created_at, hot.convert) for job in jobs]
+        hot.executemany(self._hot_statements.insert_jobs, rows)
         self.enqueued_jobs = True
 
     def cancel_jobs(self, instance_uuid: UUID, wait_ids: Sequence[str]) -> int:
@@ -527,7 +530,7 @@ class SqlStore:
     def __init__(self, engine: Engine, json_serializer: Callable[[Any], Any]) -> None:
         self.engine = engine
         self._statements = q.DialectStatements.using(type(self).dialect_insert)
-        self._hot = HotStatements(engine.dialect, json_serializer)
+        self._hot = HotStatements(engine.dialect, json_serializer, self._statements)
         self._jobs_enqueued = threading.Event()
         self._external_task_listeners: list[Callable[[], None]] = []
 

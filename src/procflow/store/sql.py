@@ -425,7 +425,11 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
         hot = self._hot
         created_at = hot.convert.timestamp(datetime.now(UTC))
         rows = [_job_values(job, created_at, hot.convert) for job in jobs]
-        hot.executemany(self._hot_statements.insert_jobs, rows)
+        if len(rows) == 1:
+            # psycopg runs executemany in a pipeline of its own: costlier for a single row.
+            hot.execute(self._hot_statements.insert_jobs, rows[0])
+        else:
+            hot.executemany(self._hot_statements.insert_jobs, rows)
         self.enqueued_jobs = True
 
     def cancel_jobs(self, instance_uuid: UUID, wait_ids: Sequence[str]) -> int:

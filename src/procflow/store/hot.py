@@ -1,4 +1,4 @@
-"""The statements every start and every step runs, issued through the DBAPI driver.
+"""The statements every start, every step and every job runs, issued through the DBAPI driver.
 
 A durable start spends more time in SQLAlchemy's ``Connection.execute`` (cache-key lookup,
 execution context, bind and result processors, events) than in the database: profiled at
@@ -143,7 +143,12 @@ def compile_for(
 class HotStatements:
     """The compiled hot statements of one store (one dialect)."""
 
-    def __init__(self, dialect: Dialect, json_dumps: Callable[[Any], Any]) -> None:
+    def __init__(
+        self,
+        dialect: Dialect,
+        json_dumps: Callable[[Any], Any],
+        dialect_statements: q.DialectStatements,
+    ) -> None:
         self.error: type[Exception] = psycopg.Error
         # The engine's own dialect, configured as the store set it up (its JSON loads):
         # what converts values read back (store.hot_reads).
@@ -161,6 +166,10 @@ class HotStatements:
         self.insert_audit = compile_for(dialect, q.INSERT_AUDIT)
         self.insert_audit_rows = compile_for(dialect, q.INSERT_AUDIT_ROWS)
         self.select_active_build = compile_for(dialect, q.SELECT_ACTIVE_BUILD)
+        # Every async task's job is continued into the next or completed: once per job.
+        self.complete_job = compile_for(dialect, q.COMPLETE_JOB)
+        self.continue_job = compile_for(dialect, q.CONTINUE_JOB)
+        self.insert_jobs = compile_for(dialect, dialect_statements.insert_jobs)
 
 
 class HotCursor:

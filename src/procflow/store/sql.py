@@ -202,12 +202,14 @@ def _job_from_row(row: AnyRow) -> Job:
     )
 
 
-def _job_values(job: NewJob, created_at: datetime) -> dict[str, Any]:
+def _job_values(job: NewJob, created_at: Any, convert: Converters) -> dict[str, Any]:
+    uuid = convert.uuid
     return {
-        "kind": job.kind, "key": job.key, "instance_uuid": job.instance_uuid,
-        "wait_id": job.wait_id, "token_uuid": job.token_uuid, "node_id": job.node_id,
-        "payload": job.payload, "run_at": job.run_at, "attempts": 0, "held": False,
-        "locked_by": None, "locked_until": None, "last_error": None, "created_at": created_at,
+        "kind": job.kind, "key": job.key, "instance_uuid": uuid(job.instance_uuid),
+        "wait_id": job.wait_id, "token_uuid": uuid(job.token_uuid), "node_id": job.node_id,
+        "payload": convert.json(job.payload), "run_at": convert.timestamp(job.run_at),
+        "attempts": 0, "held": False, "locked_by": None, "locked_until": None,
+        "last_error": None, "created_at": created_at,
     }  # fmt: skip
 
 
@@ -449,9 +451,14 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
     def enqueue_jobs(self, jobs: Sequence[NewJob]) -> None:
         if not jobs:
             return
-        created_at = datetime.now(UTC)
-        rows = [_job_values(job, created_at) for job in jobs]
-        self.connection.execute(self._dialect.insert_jobs, rows)
+        hot = self._hot
+        created_at = hot.convert.timestamp(datetime.now(UTC))
+        rows = [_job_values(job, created_at, hot.convert) for job in jobs]
+        if len(rows) == 1:
+            # psycopg runs executemany in a pipeline of its own: costlier for a single row.
+            hot.execute(self._hot_statements.insert_jobs, rows[0])
+        else:
+            hot.executemany(self._hot_statements.insert_jobs, rows)
         self.enqueued_jobs = True
 
     def cancel_jobs(self, instance_uuid: UUID, wait_ids: Sequence[str]) -> int:
@@ -492,8 +499,8 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
         return due
 
     def complete_job(self, job_id: int, worker_id: str) -> bool:
-        result = self.connection.execute(q.COMPLETE_JOB, {"b_id": job_id, "b_w": worker_id})
-        return bool(result.rowcount == 1)
+        params = {"b_id": job_id, "b_w": worker_id}
+        return bool(self._hot.execute(self._hot_statements.complete_job, params).rowcount == 1)
 
     def continue_job(
         self,
@@ -504,13 +511,16 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
         lease_seconds: float,
     ) -> Job | None:
         locked_until = now + timedelta(seconds=lease_seconds)
+        hot = self._hot
+        convert = hot.convert
         params = {
             "b_id": job.id, "b_w": worker_id, "kind": follow_up.kind, "key": follow_up.key,
-            "wait_id": follow_up.wait_id, "token_uuid": follow_up.token_uuid,
-            "node_id": follow_up.node_id, "payload": follow_up.payload, "now": now,
-            "locked_until": locked_until,
+            "wait_id": follow_up.wait_id, "token_uuid": convert.uuid(follow_up.token_uuid),
+            "node_id": follow_up.node_id, "payload": convert.json(follow_up.payload),
+            "now": convert.timestamp(now), "locked_until": convert.timestamp(locked_until),
+            "last_error": None,
         }  # fmt: skip
-        if self.connection.execute(q.CONTINUE_JOB, params).rowcount != 1:
+        if hot.execute(self._hot_statements.continue_job, params).rowcount != 1:
             return None
         return Job(
             id=job.id,
@@ -553,7 +563,7 @@ class SqlStore:
     def __init__(self, engine: Engine, json_serializer: Callable[[Any], Any]) -> None:
         self.engine = engine
         self._statements = q.DialectStatements.using(type(self).dialect_insert)
-        self._hot = HotStatements(engine.dialect, json_serializer)
+        self._hot = HotStatements(engine.dialect, json_serializer, self._statements)
         self._jobs_enqueued = threading.Event()
         self._external_task_listeners: list[Callable[[], None]] = []
 

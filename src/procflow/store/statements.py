@@ -344,7 +344,13 @@ class DialectStatements:
         # SQLAlchemy reads an INSERT's rowcount only when asked to.
         insert_key = insert_key.execution_options(preserve_rowcount=True)
         # A job whose key is queued already is the same job scheduled twice: skip it.
-        insert_jobs: Any = dialect_insert(jobs_table)
+        # Every column a bind of its own name: the statement is issued through the driver
+        # (store.hot), which compiles it once.
+        insert_jobs: Any = (
+            dialect_insert(jobs_table)
+            .inline()
+            .values({c.name: bindparam(c.name) for c in jobs_table.c if c is not _j.id})
+        )
         insert_jobs = insert_jobs.on_conflict_do_nothing(index_elements=[jobs_table.c.key])
         # A messageId answered by a concurrent request first: that answer stands.
         insert_result: Any = dialect_insert(message_results)

@@ -38,9 +38,14 @@ def _create(api: Api, body: dict[str, Any], query: str = "", token: str | None =
     return api.client.post(path, json=body, headers=api.headers(token))
 
 
+def _unpaced(slice_size: int, lanes: int = 2) -> BatchSettings:
+    """Slices that follow each other at once: no rate cap, duty cycle or back-off."""
+    return BatchSettings(slice_size, items_per_second=0, lanes=lanes, duty_cycle=1, max_slowdown=1)
+
+
 def _drain(api: Api, slice_size: int = 2) -> None:
     """Run the worker until nothing is due (no pause between slices)."""
-    ctx = RuntimeContext(api.store, batches=BatchSettings(slice_size, items_per_second=0))
+    ctx = RuntimeContext(api.store, batches=_unpaced(slice_size))
     worker = Worker(ctx)
     while worker.run_once():
         pass
@@ -246,7 +251,7 @@ def test_over_the_item_limit_is_400_with_the_count(api: Api, tmp_path: Path) -> 
 def test_cancel_stops_the_batch_and_a_finished_one_is_409(api: Api) -> None:
     _failed_runs(api, 4)
     batch = _create(api, COPY_FAILED).json()
-    ctx = RuntimeContext(api.store, batches=BatchSettings(2, items_per_second=0))
+    ctx = RuntimeContext(api.store, batches=_unpaced(2))
     Worker(ctx).run_once()  # one slice of two items
     cancel = api.client.post(f"{_batches(api)}/{batch['id']}/cancel", headers=api.headers())
     assert cancel.status_code == 200, cancel.text
@@ -340,7 +345,7 @@ def test_a_copy_slice_records_its_failing_items_and_writes_the_rest_together(api
     before = api.stored_counts()
     batch = _create(api, {**COPY_FAILED, "filter": {"uuids": uuids}}).json()
     limits = DataLimits(max_bytes=1000)
-    batches = BatchSettings(slice_size=10, items_per_second=0)
+    batches = _unpaced(10)
     _drain_with(api, RuntimeContext(api.store, data_limits=limits, batches=batches))
     progress = _get(api, batch["id"])
     assert (progress["state"], progress["done"], progress["failed"]) == ("COMPLETED", 3, 3)
@@ -429,7 +434,7 @@ def test_two_workers_share_a_batch_and_apply_each_item_once(api: Api) -> None:
     """Two lanes of slices on two workers at once: every item once, counters exact."""
     sources = _failed_runs(api, 24)
     batch = _create(api, COPY_FAILED).json()
-    ctx = RuntimeContext(api.store, batches=BatchSettings(3, items_per_second=0, lanes=2))
+    ctx = RuntimeContext(api.store, batches=_unpaced(3, lanes=2))
     threads = [threading.Thread(target=_drain_with, args=(api, ctx)) for _ in range(2)]
     for thread in threads:
         thread.start()

@@ -59,7 +59,7 @@ class Settings:
     # How stale the live-instances gauge of /metrics may get before it is re-read.
     metrics_resync_seconds: float = 30.0
     # Batches: items per transaction and the most items a second (0: no cap).
-    batch_slice_size: int = 20
+    batch_slice_size: int = 50
     batch_items_per_second: float = 500.0
     # The most of its time a batch lane keeps a worker busy (1: no cap), and how far the
     # contention back-off may slow it further (1: no back-off; runtime/throttle.py).
@@ -110,7 +110,7 @@ class Settings:
             access_log=env.get("PROCFLOW_ACCESS_LOG", "1") not in ("0", "false", "no"),
             max_long_poll_seconds=float(env.get("PROCFLOW_MAX_LONG_POLL_SECONDS", "1800")),
             metrics_resync_seconds=float(env.get("PROCFLOW_METRICS_RESYNC_SECONDS", "30")),
-            batch_slice_size=max(1, int(env.get("PROCFLOW_BATCH_SLICE_SIZE", "20"))),
+            batch_slice_size=max(1, int(env.get("PROCFLOW_BATCH_SLICE_SIZE", "50"))),
             batch_items_per_second=float(env.get("PROCFLOW_BATCH_ITEMS_PER_SECOND", "500")),
             batch_duty_cycle=_share(env.get("PROCFLOW_BATCH_DUTY_CYCLE", "0.75")),
             batch_max_slowdown=max(1.0, float(env.get("PROCFLOW_BATCH_MAX_SLOWDOWN", "4"))),

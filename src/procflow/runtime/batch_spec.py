@@ -114,7 +114,7 @@ class BatchSettings:
     decides from the rate cap, the duty cycle and the contention it measured, so that live
     traffic keeps its latency while a batch runs (docs/operations.md)."""
 
-    slice_size: int = 20
+    slice_size: int = 50
     items_per_second: float = 500.0
     max_items: int = MAX_BATCH_ITEMS
     # Chains of slices that run side by side (on as many workers), taking different items.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -23,6 +23,7 @@ from procflow.runtime.access import SYSTEM, Role
 from procflow.runtime.batch_spec import BatchOperation, BatchSettings, BatchSpec
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.starting import StartRequest, StartTarget
+from procflow.runtime.throttle import Pace
 from procflow.runtime.worker import Worker
 from procflow.store.port import IdempotencyRecord, InstanceQuery
 from tests.api.conftest import Api, _settings
@@ -265,6 +266,27 @@ def test_cancel_stops_the_batch_and_a_finished_one_is_409(api: Api) -> None:
     empty = _create(api, {**COPY_FAILED, "filter": {"processName": "none"}}).json()
     done = api.client.post(f"{_batches(api)}/{empty['id']}/cancel", headers=api.headers())
     assert assert_problem(done, 409)["state"] == "COMPLETED"
+
+
+def test_a_slice_queues_its_successor_when_the_throttle_says_and_hands_on_its_pace(
+    api: Api,
+) -> None:
+    _failed_runs(api, 6)
+    _create(api, COPY_FAILED)
+    at = datetime(2100, 1, 1, tzinfo=UTC)  # a fixed clock: the due times are exact
+    # Rate-capped only: 2 items, two lanes sharing 10 items/s: 0.4 s to the lane's next.
+    batches = BatchSettings(2, items_per_second=10, lanes=2, duty_cycle=1)
+    Worker(RuntimeContext(api.store, clock=lambda: at, batches=batches)).run_once()
+    with api.store.transaction() as txn:
+        queued = txn.claim_jobs("probe", at + timedelta(hours=1), 30, 10)
+    by_lane = {(job.payload["lane"], job.payload["slice"]): job for job in queued}
+    assert set(by_lane) == {(0, 2), (1, 1)}
+    assert by_lane[0, 2].run_at == at + timedelta(seconds=0.4)
+    assert by_lane[1, 1].run_at == at  # the first slice opens the other lane at once
+    pace = Pace.from_payload(by_lane[0, 2].payload)
+    assert pace.base_seconds_per_item is not None and pace.base_seconds_per_item > 0
+    assert pace.slowdown == 1.0
+    assert Pace.from_payload(by_lane[1, 1].payload) == pace
 
 
 BAD_BODIES: list[tuple[Any, str]] = [

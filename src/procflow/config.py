@@ -63,7 +63,7 @@ class Settings:
     batch_items_per_second: float = 500.0
     # The most of its time a batch lane keeps a worker busy (1: no cap), and how far the
     # contention back-off may slow it further (1: no back-off; runtime/throttle.py).
-    batch_duty_cycle: float = 0.75
+    batch_duty_cycle: float = 1.0
     batch_max_slowdown: float = 4.0
     batch_contention_tolerance: float = 1.0
     # Chains of slices of one batch that run side by side, on as many workers.
@@ -112,7 +112,7 @@ class Settings:
             metrics_resync_seconds=float(env.get("PROCFLOW_METRICS_RESYNC_SECONDS", "30")),
             batch_slice_size=max(1, int(env.get("PROCFLOW_BATCH_SLICE_SIZE", "50"))),
             batch_items_per_second=float(env.get("PROCFLOW_BATCH_ITEMS_PER_SECOND", "500")),
-            batch_duty_cycle=_share(env.get("PROCFLOW_BATCH_DUTY_CYCLE", "0.75")),
+            batch_duty_cycle=_share(env.get("PROCFLOW_BATCH_DUTY_CYCLE", "1")),
             batch_max_slowdown=max(1.0, float(env.get("PROCFLOW_BATCH_MAX_SLOWDOWN", "4"))),
             batch_contention_tolerance=max(
                 0.0, float(env.get("PROCFLOW_BATCH_CONTENTION_TOLERANCE", "1"))

@@ -122,7 +122,7 @@ class BatchSettings:
     # How much lower (in nice steps) a slice's thread runs than the rest of the worker.
     nice: int = 10
     # The most of its time a lane keeps its worker and connection busy (1: no cap).
-    duty_cycle: float = 0.75
+    duty_cycle: float = 1.0
     # How far the contention back-off may divide the duty cycle (1: no back-off), and how
     # much slower than its best a slice's items must be to count as contended.
     max_slowdown: float = 4.0

@@ -43,7 +43,7 @@ RECOVERY_STEP = 0.25
 @dataclass(frozen=True)
 class ThrottleSettings:
     items_per_second: float = 500.0  # 0: no rate cap
-    duty_cycle: float = 0.75  # 1: no rest for the duty cycle
+    duty_cycle: float = 1.0  # 1: no rest for the duty cycle
     max_slowdown: float = 4.0  # 1: no contention back-off
     tolerance: float = 1.0
 

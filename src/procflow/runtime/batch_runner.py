@@ -3,8 +3,8 @@
 A slice job claims up to ``slice_size`` PENDING items of its batch (rows no other slice
 holds: ``lanes`` chains of slice jobs run side by side, on different workers), applies
 them, marks each DONE or FAILED, adds to the batch's counters and queues its chain's next
-slice (at the pace the rate asks for), all in the job's own transaction, which also deletes
-the job under the worker's claim. A process killed anywhere therefore leaves the slice
+slice (due when ``runtime/throttle.py`` says), all in the job's own transaction, which
+also deletes the job under the worker's claim. A process killed anywhere therefore leaves the slice
 wholly applied or not at all, and an item can never be applied twice.
 
 A copy slice starts its items together: the sources in one read, and the new instances,

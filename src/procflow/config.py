@@ -58,9 +58,14 @@ class Settings:
     access_log: bool = True
     # How stale the live-instances gauge of /metrics may get before it is re-read.
     metrics_resync_seconds: float = 30.0
-    # Batches: items per transaction and the worker's pace (0: as fast as it can).
+    # Batches: items per transaction and the most items a second (0: no cap).
     batch_slice_size: int = 50
     batch_items_per_second: float = 500.0
+    # The most of its time a batch lane keeps a worker busy (1: no cap), and how far the
+    # contention back-off may slow it further (1: no back-off; runtime/throttle.py).
+    batch_duty_cycle: float = 1.0
+    batch_max_slowdown: float = 4.0
+    batch_contention_tolerance: float = 1.0
     # Chains of slices of one batch that run side by side, on as many workers.
     batch_lanes: int = 2
     # Batch slices run this many nice steps below the worker's other work (0: the same).
@@ -105,8 +110,13 @@ class Settings:
             access_log=env.get("PROCFLOW_ACCESS_LOG", "1") not in ("0", "false", "no"),
             max_long_poll_seconds=float(env.get("PROCFLOW_MAX_LONG_POLL_SECONDS", "1800")),
             metrics_resync_seconds=float(env.get("PROCFLOW_METRICS_RESYNC_SECONDS", "30")),
-            batch_slice_size=int(env.get("PROCFLOW_BATCH_SLICE_SIZE", "50")),
+            batch_slice_size=max(1, int(env.get("PROCFLOW_BATCH_SLICE_SIZE", "50"))),
             batch_items_per_second=float(env.get("PROCFLOW_BATCH_ITEMS_PER_SECOND", "500")),
+            batch_duty_cycle=_share(env.get("PROCFLOW_BATCH_DUTY_CYCLE", "1")),
+            batch_max_slowdown=max(1.0, float(env.get("PROCFLOW_BATCH_MAX_SLOWDOWN", "4"))),
+            batch_contention_tolerance=max(
+                0.0, float(env.get("PROCFLOW_BATCH_CONTENTION_TOLERANCE", "1"))
+            ),
             batch_lanes=max(1, int(env.get("PROCFLOW_BATCH_LANES", "2"))),
             batch_nice=max(0, int(env.get("PROCFLOW_BATCH_NICE", "10"))),
             max_call_depth=int(env.get("PROCFLOW_MAX_CALL_DEPTH", "50")),
@@ -117,6 +127,13 @@ def _tristate(value: str) -> bool | None:
     if value == "auto":
         return None
     return value not in ("0", "false", "no")
+
+
+def _share(value: str) -> float:
+    share = float(value)
+    if not 0 < share <= 1:
+        raise ValueError("PROCFLOW_BATCH_DUTY_CYCLE must be more than 0 and at most 1")
+    return share
 
 
 def _sqlite_synchronous(value: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -23,6 +23,7 @@ from procflow.runtime.access import SYSTEM, Role
 from procflow.runtime.batch_spec import BatchOperation, BatchSettings, BatchSpec
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.starting import StartRequest, StartTarget
+from procflow.runtime.throttle import Pace
 from procflow.runtime.worker import Worker
 from procflow.store.port import IdempotencyRecord, InstanceQuery
 from tests.api.conftest import Api, _settings
@@ -38,9 +39,14 @@ def _create(api: Api, body: dict[str, Any], query: str = "", token: str | None =
     return api.client.post(path, json=body, headers=api.headers(token))
 
 
+def _unpaced(slice_size: int, lanes: int = 2) -> BatchSettings:
+    """Slices that follow each other at once: no rate cap, duty cycle or back-off."""
+    return BatchSettings(slice_size, items_per_second=0, lanes=lanes, duty_cycle=1, max_slowdown=1)
+
+
 def _drain(api: Api, slice_size: int = 2) -> None:
     """Run the worker until nothing is due (no pause between slices)."""
-    ctx = RuntimeContext(api.store, batches=BatchSettings(slice_size, items_per_second=0))
+    ctx = RuntimeContext(api.store, batches=_unpaced(slice_size))
     worker = Worker(ctx)
     while worker.run_once():
         pass
@@ -246,7 +252,7 @@ def test_over_the_item_limit_is_400_with_the_count(api: Api, tmp_path: Path) -> 
 def test_cancel_stops_the_batch_and_a_finished_one_is_409(api: Api) -> None:
     _failed_runs(api, 4)
     batch = _create(api, COPY_FAILED).json()
-    ctx = RuntimeContext(api.store, batches=BatchSettings(2, items_per_second=0))
+    ctx = RuntimeContext(api.store, batches=_unpaced(2))
     Worker(ctx).run_once()  # one slice of two items
     cancel = api.client.post(f"{_batches(api)}/{batch['id']}/cancel", headers=api.headers())
     assert cancel.status_code == 200, cancel.text
@@ -260,6 +266,27 @@ def test_cancel_stops_the_batch_and_a_finished_one_is_409(api: Api) -> None:
     empty = _create(api, {**COPY_FAILED, "filter": {"processName": "none"}}).json()
     done = api.client.post(f"{_batches(api)}/{empty['id']}/cancel", headers=api.headers())
     assert assert_problem(done, 409)["state"] == "COMPLETED"
+
+
+def test_a_slice_queues_its_successor_when_the_throttle_says_and_hands_on_its_pace(
+    api: Api,
+) -> None:
+    _failed_runs(api, 6)
+    _create(api, COPY_FAILED)
+    at = datetime(2100, 1, 1, tzinfo=UTC)  # a fixed clock: the due times are exact
+    # Rate-capped only: 2 items, two lanes sharing 10 items/s: 0.4 s to the lane's next.
+    batches = BatchSettings(2, items_per_second=10, lanes=2, duty_cycle=1)
+    Worker(RuntimeContext(api.store, clock=lambda: at, batches=batches)).run_once()
+    with api.store.transaction() as txn:
+        queued = txn.claim_jobs("probe", at + timedelta(hours=1), 30, 10)
+    by_lane = {(job.payload["lane"], job.payload["slice"]): job for job in queued}
+    assert set(by_lane) == {(0, 2), (1, 1)}
+    assert by_lane[0, 2].run_at == at + timedelta(seconds=0.4)
+    assert by_lane[1, 1].run_at == at  # the first slice opens the other lane at once
+    pace = Pace.from_payload(by_lane[0, 2].payload)
+    assert pace.base_seconds_per_item is not None and pace.base_seconds_per_item > 0
+    assert pace.slowdown == 1.0
+    assert Pace.from_payload(by_lane[1, 1].payload) == pace
 
 
 BAD_BODIES: list[tuple[Any, str]] = [
@@ -340,7 +367,7 @@ def test_a_copy_slice_records_its_failing_items_and_writes_the_rest_together(api
     before = api.stored_counts()
     batch = _create(api, {**COPY_FAILED, "filter": {"uuids": uuids}}).json()
     limits = DataLimits(max_bytes=1000)
-    batches = BatchSettings(slice_size=10, items_per_second=0)
+    batches = _unpaced(10)
     _drain_with(api, RuntimeContext(api.store, data_limits=limits, batches=batches))
     progress = _get(api, batch["id"])
     assert (progress["state"], progress["done"], progress["failed"]) == ("COMPLETED", 3, 3)
@@ -429,7 +456,7 @@ def test_two_workers_share_a_batch_and_apply_each_item_once(api: Api) -> None:
     """Two lanes of slices on two workers at once: every item once, counters exact."""
     sources = _failed_runs(api, 24)
     batch = _create(api, COPY_FAILED).json()
-    ctx = RuntimeContext(api.store, batches=BatchSettings(3, items_per_second=0, lanes=2))
+    ctx = RuntimeContext(api.store, batches=_unpaced(3, lanes=2))
     threads = [threading.Thread(target=_drain_with, args=(api, ctx)) for _ in range(2)]
     for thread in threads:
         thread.start()

@@ -65,6 +65,9 @@ def _context(settings: Settings, store: Store) -> RuntimeContext:
         settings.batch_items_per_second,
         lanes=settings.batch_lanes,
         nice=settings.batch_nice,
+        duty_cycle=settings.batch_duty_cycle,
+        max_slowdown=settings.batch_max_slowdown,
+        contention_tolerance=settings.batch_contention_tolerance,
     )
     limits = DataLimits(max_bytes=settings.max_data_bytes)
     return RuntimeContext(

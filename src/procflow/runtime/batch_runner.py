@@ -3,8 +3,8 @@
 A slice job claims up to ``slice_size`` PENDING items of its batch (rows no other slice
 holds: ``lanes`` chains of slice jobs run side by side, on different workers), applies
 them, marks each DONE or FAILED, adds to the batch's counters and queues its chain's next
-slice (at the pace the rate asks for), all in the job's own transaction, which also deletes
-the job under the worker's claim. A process killed anywhere therefore leaves the slice
+slice (due when ``runtime/throttle.py`` says), all in the job's own transaction, which
+also deletes the job under the worker's claim. A process killed anywhere therefore leaves the slice
 wholly applied or not at all, and an item can never be applied twice.
 
 A copy slice starts its items together: the sources in one read, and the new instances,
@@ -17,9 +17,10 @@ starts its items one by one instead, each in a savepoint, as retry and terminate
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -34,7 +35,7 @@ from procflow.model.errors import (
     ProcflowError,
 )
 from procflow.model.instance import ProcessInstance
-from procflow.runtime import priority
+from procflow.runtime import priority, throttle
 from procflow.runtime.access import Principal, Role
 from procflow.runtime.batch_spec import (
     BatchOperation,
@@ -49,6 +50,7 @@ from procflow.runtime.context import RuntimeContext
 from procflow.runtime.pipeline import RetryableConflict
 from procflow.runtime.slice_writes import NotCollectable, SliceWrites
 from procflow.runtime.starting import StartRequest, StartTarget, start_in
+from procflow.runtime.throttle import Pace
 from procflow.store.port import BatchItem, BatchRecord, Job, NewJob, StoreTxn
 
 log = logging.getLogger("procflow.batch")
@@ -61,6 +63,7 @@ def run_slice(ctx: RuntimeContext, txn: StoreTxn, job: Job, now: datetime) -> in
     batch = txn.get_batch(UUID(job.payload["batchId"]))
     if batch is None or batch.state != BatchState.RUNNING:
         return 0  # cancelled (or gone): the job is obsolete
+    began = time.perf_counter()
     items = txn.claim_batch_items(batch.id, ctx.batches.slice_size)
     if not items:
         # The rest is held by other lanes, which decide after it: this chain ends.
@@ -74,7 +77,8 @@ def run_slice(ctx: RuntimeContext, txn: StoreTxn, job: Job, now: datetime) -> in
     if not txn.add_batch_progress(batch.id, len(outcomes) - failed, failed, now):
         raise RetryableConflict()  # cancelled meanwhile: decide again on a fresh read
     if not _complete_when_done(txn, batch.id, now):
-        txn.enqueue_jobs(_next_slices(ctx.batches, batch.id, job, now, len(items)))
+        busy = time.perf_counter() - began
+        txn.enqueue_jobs(_next_slices(ctx.batches, batch.id, job, now, len(items), busy))
     return len(items)
 
 
@@ -92,7 +96,9 @@ def give_up_slice(txn: StoreTxn, job: Job, now: datetime) -> None:
     log.error("batch slice gave up", extra={"batch": str(batch.id)})
     if items and not _complete_when_done(txn, batch.id, now):
         lane, number = _position(job)
-        txn.enqueue_jobs([slice_job(batch.id, number + 1, now, lane)])
+        txn.enqueue_jobs(
+            [slice_job(batch.id, number + 1, now, lane, Pace.from_payload(job.payload))]
+        )
 
 
 def _complete_when_done(txn: StoreTxn, batch_id: UUID, now: datetime) -> bool:
@@ -110,16 +116,33 @@ def _position(job: Job) -> tuple[int, int]:
 
 
 def _next_slices(
-    settings: BatchSettings, batch_id: UUID, job: Job, now: datetime, applied: int
+    settings: BatchSettings,
+    batch_id: UUID,
+    job: Job,
+    now: datetime,
+    applied: int,
+    busy_seconds: float,
 ) -> list[NewJob]:
-    """The chain's next slice, due when the rate allows (this slice's start, ``now``, plus
-    its share of the rate: each of the lanes gets ``1/lanes`` of it)."""
+    """The chain's next slice, due when the throttle allows: this slice's start, ``now``,
+    plus the period it decided from the slice's items and busy time."""
     lane, number = _position(job)
-    due = now + settings.pause_after(applied * settings.lanes)
-    jobs = [slice_job(batch_id, number + 1, due, lane)]
+    decision = throttle.after_slice(
+        settings.throttle, Pace.from_payload(job.payload), applied, busy_seconds, settings.lanes
+    )
+    log.debug(
+        "batch slice paced",
+        extra={"batch": str(batch_id), "lane": lane, "slice": number, "items": applied,
+               "busySeconds": round(busy_seconds, 4), "periodSeconds": decision.period_seconds,
+               "slowdown": decision.pace.slowdown, "contended": decision.contended},
+    )  # fmt: skip
+    due = now + timedelta(seconds=decision.period_seconds)
+    jobs = [slice_job(batch_id, number + 1, due, lane, decision.pace)]
     if lane == 0 and number == 1:
-        # The first slice opens the other lanes, each a chain of its own.
-        jobs += [slice_job(batch_id, 1, now, other) for other in range(1, settings.lanes)]
+        # The first slice opens the other lanes, each a chain of its own that starts from
+        # what this one measured.
+        jobs += [
+            slice_job(batch_id, 1, now, other, decision.pace) for other in range(1, settings.lanes)
+        ]
     return jobs
 
 

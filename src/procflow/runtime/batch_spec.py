@@ -7,13 +7,13 @@ in any process and after any restart, applies exactly what the caller asked for.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from procflow.model.data import JsonObject
 from procflow.runtime.copying import CopySpec
+from procflow.runtime.throttle import ThrottleSettings
 from procflow.store.port import InstanceQuery
 
 # At most this many instances in one batch (API.md); more answers 400 with the count.
@@ -109,9 +109,10 @@ class BatchRequest:
 
 @dataclass(frozen=True)
 class BatchSettings:
-    """How big a batch may be and how fast the worker applies it: ``slice_size`` items per
-    transaction, and at most ``items_per_second`` (a pause after each slice; 0: no pause),
-    so that live traffic keeps its latency while a batch runs (docs/operations.md)."""
+    """How big a batch may be and how gently the worker applies it: ``slice_size`` items per
+    transaction, and a rest after each slice that the throttle (``runtime/throttle.py``)
+    decides from the rate cap, the duty cycle and the contention it measured, so that live
+    traffic keeps its latency while a batch runs (docs/operations.md)."""
 
     slice_size: int = 50
     items_per_second: float = 500.0
@@ -120,8 +121,15 @@ class BatchSettings:
     lanes: int = 2
     # How much lower (in nice steps) a slice's thread runs than the rest of the worker.
     nice: int = 10
+    # The most of its time a lane keeps its worker and connection busy (1: no cap).
+    duty_cycle: float = 1.0
+    # How far the contention back-off may divide the duty cycle (1: no back-off), and how
+    # much slower than its best a slice's items must be to count as contended.
+    max_slowdown: float = 4.0
+    contention_tolerance: float = 1.0
 
-    def pause_after(self, items: int) -> timedelta:
-        if self.items_per_second <= 0:
-            return timedelta(0)
-        return timedelta(seconds=items / self.items_per_second)
+    @property
+    def throttle(self) -> ThrottleSettings:
+        return ThrottleSettings(
+            self.items_per_second, self.duty_cycle, self.max_slowdown, self.contention_tolerance
+        )

@@ -31,6 +31,7 @@ from procflow.runtime.batch_spec import (
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.copying import copied_data, read_source
 from procflow.runtime.pipeline import run_command
+from procflow.runtime.throttle import Pace
 from procflow.store.port import BatchItem, BatchRecord, NewJob, StoreTxn
 
 BATCH_JOB = "batch"
@@ -41,9 +42,13 @@ MAX_SUBJECT = 200
 MAX_ITEM_SEQ = 2**31 - 1
 
 
-def slice_job(batch_id: UUID, number: int, run_at: datetime, lane: int = 0) -> NewJob:
-    """The job that applies a lane's next slice; its key makes a slice queue once."""
+def slice_job(
+    batch_id: UUID, number: int, run_at: datetime, lane: int = 0, pace: Pace | None = None
+) -> NewJob:
+    """The job that applies a lane's next slice; its key makes a slice queue once. It
+    carries the lane's throttle state, for whichever worker claims it."""
     payload = {"batchId": str(batch_id), "slice": number, "lane": lane}
+    payload |= (pace or Pace()).to_payload()
     key = f"{BATCH_JOB}/{batch_id}/{lane}/{number}"
     return NewJob(BATCH_JOB, run_at, key=key, payload=payload)
 

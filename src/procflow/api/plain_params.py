@@ -2,8 +2,9 @@
 
 Profiling ``serve`` under wrk showed FastAPI's ``solve_dependencies`` as the largest single
 cost of the event loop on a start: it inspects every parameter's annotation again on each
-request. The start routes only take uuids and strings from the path, optional headers and
-optional query parameters, so ``PlainParamsRoute`` binds those directly when a request
+request. The start routes, and the routes workers call over and over (external tasks native
+and Camunda's, message correlation), only take uuids and strings from the path, optional
+headers and optional query parameters, so ``PlainParamsRoute`` binds those directly when a request
 holds nothing that needs pydantic: every path uuid in its canonical form, every header
 within its length bounds, no query string. Any other request (and any route with a
 parameter of another kind) goes through FastAPI's own handler, so validation, its errors

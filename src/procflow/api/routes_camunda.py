@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from procflow.api.bodies import parse_body
 from procflow.api.camunda_variables import data_of, typed_variables
+from procflow.api.plain_params import PlainParamsRoute
 from procflow.api.render import JsonResponse
 from procflow.api.requests import principal_of, read_json_object
 from procflow.api.routes_external_tasks import fetch_with_long_poll, task_id_of
@@ -36,7 +37,9 @@ from procflow.model.errors import InvalidRequestBody
 from procflow.runtime import external_tasks as service
 from procflow.runtime.external_tasks import LockedTask, worker_workspaces
 
-router = APIRouter(prefix="/engine-rest/external-task", tags=["camunda 7"])
+router = APIRouter(
+    prefix="/engine-rest/external-task", tags=["camunda 7"], route_class=PlainParamsRoute
+)
 
 
 def camunda_time(locked: LockedTask) -> str:

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from procflow.api.bodies import parse_body
 from procflow.api.long_poll import TaskWakeups, long_poll
+from procflow.api.plain_params import PlainParamsRoute
 from procflow.api.render import JsonResponse
 from procflow.api.requests import principal_of, read_json_object
 from procflow.api.schemas import body, problems
@@ -29,7 +30,7 @@ from procflow.runtime.access import Principal, Role
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.external_tasks import LockedTask
 
-router = APIRouter(tags=["external tasks"])
+router = APIRouter(tags=["external tasks"], route_class=PlainParamsRoute)
 
 # Camunda's upper bound for asyncResponseTimeout: 30 minutes.
 MAX_ASYNC_RESPONSE_MS = 30 * 60 * 1000

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from procflow.api.bodies import parse_body
+from procflow.api.plain_params import PlainParamsRoute
 from procflow.api.render import JsonResponse
 from procflow.api.requests import principal_of, read_json_object
 from procflow.api.schemas import body, problems
@@ -17,7 +18,7 @@ from procflow.api.worker_schemas import MessageBody, MessageResult
 from procflow.runtime import messages
 from procflow.runtime.context import RuntimeContext
 
-router = APIRouter(tags=["messages"])
+router = APIRouter(tags=["messages"], route_class=PlainParamsRoute)
 
 
 @router.post(

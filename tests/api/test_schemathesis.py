@@ -45,7 +45,9 @@ max-examples = {examples}
 # is even parsed (API.md: "a body over the limit: 413"), which schemathesis does not list
 # among its rejection codes by default.
 [checks.negative_data_rejection]
-expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
+expected-statuses = [
+  "400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429",
+]
 """
 # The budget: every phase (examples, coverage, fuzzing, stateful) runs on every operation,
 # and the run is bounded by time, not by cases: at 10 examples and 45 s it spent all 45 s

@@ -153,21 +153,6 @@ def task_from_mapping(m: Mapping[Any, Any], prefix: str = "") -> ExternalTask:
     )  # fmt: skip
 
 
-def _lock_params(
-    worker_id: str,
-    topic: str,
-    now: datetime,
-    locked_until: datetime,
-    limit: int,
-    workspace_ids: Sequence[UUID] | None,
-) -> dict[str, Any]:
-    params: dict[str, Any] = {"b_topic": topic, "b_now": now, "b_limit": limit,
-                              "worker_id": worker_id, "locked_until": locked_until}  # fmt: skip
-    if workspace_ids is not None:
-        params["b_workspaces"] = list(workspace_ids)
-    return params
-
-
 def _hot_lock_params(
     hot: HotCursor,
     worker_id: str,
@@ -177,12 +162,28 @@ def _hot_lock_params(
     limit: int,
     workspace_ids: Sequence[UUID] | None,
 ) -> dict[str, Any]:
-    """``_lock_params`` as the driver takes them (for the hot cursor)."""
+    """The lock statements' parameters, as the driver takes them (for the hot cursor)."""
     timestamp, uuid = hot.convert.timestamp, hot.convert.uuid
-    params = _lock_params(worker_id, topic, timestamp(now), timestamp(locked_until), limit, None)
+    params: dict[str, Any] = {
+        "b_topic": topic,
+        "b_now": timestamp(now),
+        "b_limit": limit,
+        "worker_id": worker_id,
+        "locked_until": timestamp(locked_until),
+    }
     if workspace_ids is not None:
         params["b_workspaces"] = [uuid(workspace) for workspace in workspace_ids]
     return params
+
+
+def _lock_statement(
+    hot: HotStatements, name: str, statements: tuple[Any, Any], workspace_ids: Sequence[UUID] | None
+) -> HotSelect:
+    """The lock statement for anywhere or for these workspaces (``statements`` in that order)."""
+    anywhere, in_workspaces = statements
+    if workspace_ids is None:
+        return hot_select(hot, name, anywhere, {})
+    return hot_select(hot, f"{name}_in", in_workspaces, _lengths(b_workspaces=workspace_ids))
 
 
 def _lengths(**lists: Sequence[Any] | None) -> dict[str, int]:
@@ -260,12 +261,8 @@ class ExternalTaskQueries:
     ) -> list[ExternalTask]:
         hot, statements = self._hot, self._hot_statements
         params = _hot_lock_params(hot, worker_id, topic, now, locked_until, limit, workspace_ids)
-        lock = (
-            hot_select(statements, "lock", LOCK_ANYWHERE, {})
-            if workspace_ids is None
-            else hot_select(
-                statements, "lock_in", LOCK_IN_WORKSPACES, _lengths(b_workspaces=workspace_ids)
-            )
+        lock = _lock_statement(
+            statements, "lock", (LOCK_ANYWHERE, LOCK_IN_WORKSPACES), workspace_ids
         )
         # The ids stay as the driver returned them: they go straight back into the SELECT.
         ids = [row[0] for row in hot.execute(lock.compiled, params).fetchall()]
@@ -286,13 +283,9 @@ class ExternalTaskQueries:
         """``lock_external_tasks`` in one statement, where the dialect allows it."""
         hot, statements = self._hot, self._hot_statements
         params = _hot_lock_params(hot, worker_id, topic, now, locked_until, limit, workspace_ids)
-        lock = (
-            hot_select(statements, "lock_returning", LOCK_RETURNING_ANYWHERE, {})
-            if workspace_ids is None
-            else hot_select(
-                statements, "lock_returning_in", LOCK_RETURNING_IN_WORKSPACES,
-                _lengths(b_workspaces=workspace_ids),
-            )
+        lock = _lock_statement(
+            statements, "lock_returning",
+            (LOCK_RETURNING_ANYWHERE, LOCK_RETURNING_IN_WORKSPACES), workspace_ids,
         )  # fmt: skip
         rows = fetch_rows(hot, lock, params)
         # The order SELECT_BY_IDS gives: oldest available first.

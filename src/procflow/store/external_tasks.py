@@ -12,13 +12,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
-from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Row, bindparam, delete, or_, select, update
 
 from procflow.model.states import InstanceState
 from procflow.store.hot import HotCursor, HotStatements
-from procflow.store.hot_reads import HotSelect, compile_select, fetch_rows
+from procflow.store.hot_reads import HotSelect, fetch_rows, hot_select
 from procflow.store.port import ExternalTask, NewExternalTask, TaskFailure
 from procflow.store.schema import external_tasks, process_instances
 from procflow.store.statements import INSTANCE_COLUMNS
@@ -177,34 +176,17 @@ def _hot_lock_params(
 
 
 def _lock_statement(
-    hot: HotStatements, name: str, statements: tuple[Any, Any], workspace_ids: Sequence[UUID] | None
+    hot: HotStatements, statements: tuple[Any, Any], workspace_ids: Sequence[UUID] | None
 ) -> HotSelect:
     """The lock statement for anywhere or for these workspaces (``statements`` in that order)."""
     anywhere, in_workspaces = statements
     if workspace_ids is None:
-        return hot_select(hot, name, anywhere, {})
-    return hot_select(hot, f"{name}_in", in_workspaces, _lengths(b_workspaces=workspace_ids))
+        return hot_select(hot, anywhere)
+    return hot_select(hot, in_workspaces, _lengths(b_workspaces=workspace_ids))
 
 
 def _lengths(**lists: Sequence[Any] | None) -> dict[str, int]:
     return {name: len(values) for name, values in lists.items() if values is not None}
-
-
-# The external-task statements compiled for each store's hot cursor, by IN-list lengths.
-_SELECTS: WeakKeyDictionary[HotStatements, dict[tuple[str, tuple[tuple[str, int], ...]], HotSelect]]
-_SELECTS = WeakKeyDictionary()
-
-
-def hot_select(
-    hot: HotStatements, name: str, statement: Any, lengths: Mapping[str, int]
-) -> HotSelect:
-    """``statement`` (known as ``name``) compiled for ``hot`` at these IN-list lengths."""
-    compiled = _SELECTS.setdefault(hot, {})
-    key = (name, tuple(sorted(lengths.items())))
-    found = compiled.get(key)
-    if found is None:
-        found = compiled[key] = compile_select(hot, statement, lengths)
-    return found
 
 
 class ExternalTaskQueries:
@@ -241,7 +223,7 @@ class ExternalTaskQueries:
         if not wait_ids:
             return 0
         hot = self._hot
-        cancel = hot_select(self._hot_statements, "cancel", CANCEL, _lengths(wait_ids=wait_ids))
+        cancel = hot_select(self._hot_statements, CANCEL, _lengths(wait_ids=wait_ids))
         params = {"instance_uuid": hot.convert.uuid(instance_uuid), "wait_ids": list(wait_ids)}
         return int(hot.execute(cancel.compiled, params).rowcount)
 
@@ -261,14 +243,12 @@ class ExternalTaskQueries:
     ) -> list[ExternalTask]:
         hot, statements = self._hot, self._hot_statements
         params = _hot_lock_params(hot, worker_id, topic, now, locked_until, limit, workspace_ids)
-        lock = _lock_statement(
-            statements, "lock", (LOCK_ANYWHERE, LOCK_IN_WORKSPACES), workspace_ids
-        )
+        lock = _lock_statement(statements, (LOCK_ANYWHERE, LOCK_IN_WORKSPACES), workspace_ids)
         # The ids stay as the driver returned them: they go straight back into the SELECT.
         ids = [row[0] for row in hot.execute(lock.compiled, params).fetchall()]
         if not ids:
             return []
-        by_ids = hot_select(statements, "by_ids", SELECT_BY_IDS, _lengths(ids=ids))
+        by_ids = hot_select(statements, SELECT_BY_IDS, _lengths(ids=ids))
         return [task_from_mapping(row) for row in fetch_rows(hot, by_ids, {"ids": ids})]
 
     def _lock_returning_rows(
@@ -284,9 +264,8 @@ class ExternalTaskQueries:
         hot, statements = self._hot, self._hot_statements
         params = _hot_lock_params(hot, worker_id, topic, now, locked_until, limit, workspace_ids)
         lock = _lock_statement(
-            statements, "lock_returning",
-            (LOCK_RETURNING_ANYWHERE, LOCK_RETURNING_IN_WORKSPACES), workspace_ids,
-        )  # fmt: skip
+            statements, (LOCK_RETURNING_ANYWHERE, LOCK_RETURNING_IN_WORKSPACES), workspace_ids
+        )
         rows = fetch_rows(hot, lock, params)
         # The order SELECT_BY_IDS gives: oldest available first.
         ordered = sorted(rows, key=lambda row: (row["available_at"], row["created_at"]))

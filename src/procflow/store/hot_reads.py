@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import ClauseElement
 
@@ -41,6 +42,28 @@ def compile_select(
     )
     compiled = compile_for(hot.dialect, statement, lengths)
     return HotSelect(compiled, tuple(c.key for c in columns), processors)
+
+
+# Compiled per store (its HotStatements) and statement, at each IN-list length asked for;
+# held as long as the store lives. Statements are the module-level constructs of the store's
+# modules, so the cache holds a few entries each (IN lists are at most 100 long).
+_COMPILED: WeakKeyDictionary[
+    HotStatements, dict[tuple[int, tuple[tuple[str, int], ...]], HotSelect]
+]
+_COMPILED = WeakKeyDictionary()
+
+
+def hot_select(
+    hot: HotStatements, statement: ClauseElement, lengths: Mapping[str, int] | None = None
+) -> HotSelect:
+    """``compile_select`` once per store, statement and IN-list lengths."""
+    compiled = _COMPILED.setdefault(hot, {})
+    # By identity: a statement construct may overload ==, and these live as long as the process.
+    key = (id(statement), tuple(sorted((lengths or {}).items())))
+    found = compiled.get(key)
+    if found is None:
+        found = compiled[key] = compile_select(hot, statement, lengths)
+    return found
 
 
 def fetch_rows(cursor: HotCursor, select: HotSelect, params: Params) -> list[Mapping[str, Any]]:

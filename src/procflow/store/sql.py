@@ -43,11 +43,10 @@ from procflow.store.external_tasks import (
     SELECT_ANSWERABLE,
     TASK_PREFIX,
     ExternalTaskQueries,
-    hot_select,
     task_from_mapping,
 )
 from procflow.store.hot import Converters, HotCursor, HotStatements
-from procflow.store.hot_reads import fetch_rows
+from procflow.store.hot_reads import fetch_rows, hot_select
 from procflow.store.messages import MessageQueries
 from procflow.store.port import (
     AuditRecord,
@@ -355,7 +354,7 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
         self, task_id: UUID
     ) -> tuple[ProcessInstance, ExternalTask] | None:
         hot = self._hot
-        answerable = hot_select(self._hot_statements, "answerable", SELECT_ANSWERABLE, {})
+        answerable = hot_select(self._hot_statements, SELECT_ANSWERABLE)
         rows = fetch_rows(hot, answerable, {"id": hot.convert.uuid(task_id)})
         if not rows:
             return None

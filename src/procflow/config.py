@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,26 +81,26 @@ class Settings:
             data_dir=Path(env.get("PROCFLOW_DATA_DIR", ".procflow")),
             database_url=env.get("PROCFLOW_DATABASE_URL") or None,
             host=env.get("PROCFLOW_HOST", "127.0.0.1"),
-            port=int(env.get("PROCFLOW_PORT", "8080")),
-            max_body_bytes=int(env.get("PROCFLOW_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+            port=_int(env, "PROCFLOW_PORT", "8080"),
+            max_body_bytes=_int(env, "PROCFLOW_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             jwt_issuer=env.get("PROCFLOW_JWT_ISSUER", "procflow"),
             jwt_audience=env.get("PROCFLOW_JWT_AUDIENCE", "procflow"),
             jwks_file=Path(env["PROCFLOW_JWKS_FILE"]) if env.get("PROCFLOW_JWKS_FILE") else None,
             jwks_url=env.get("PROCFLOW_JWKS_URL") or None,
             seed_demo=env.get("PROCFLOW_DEMO", "1") != "0",
             embedded_worker=_tristate(env.get("PROCFLOW_EMBEDDED_WORKER", "auto")),
-            job_lease_seconds=float(env.get("PROCFLOW_JOB_LEASE_SECONDS", "30")),
-            max_data_bytes=int(env.get("PROCFLOW_MAX_DATA_BYTES", DEFAULT_MAX_DATA_BYTES)),
-            max_header_bytes=int(env.get("PROCFLOW_MAX_HEADER_BYTES", DEFAULT_MAX_HEADER_BYTES)),
+            job_lease_seconds=_float(env, "PROCFLOW_JOB_LEASE_SECONDS", "30"),
+            max_data_bytes=_int(env, "PROCFLOW_MAX_DATA_BYTES", DEFAULT_MAX_DATA_BYTES),
+            max_header_bytes=_int(env, "PROCFLOW_MAX_HEADER_BYTES", DEFAULT_MAX_HEADER_BYTES),
             max_header_field_bytes=int(
                 env.get("PROCFLOW_MAX_HEADER_FIELD_BYTES", DEFAULT_MAX_HEADER_FIELD_BYTES)
             ),
-            header_timeout_seconds=float(env.get("PROCFLOW_HEADER_TIMEOUT_SECONDS", "10")),
-            body_timeout_seconds=float(env.get("PROCFLOW_BODY_TIMEOUT_SECONDS", "30")),
-            keep_alive_seconds=float(env.get("PROCFLOW_KEEP_ALIVE_SECONDS", "5")),
-            jwks_timeout_seconds=float(env.get("PROCFLOW_JWKS_TIMEOUT_SECONDS", "2")),
-            jwks_refetch_seconds=float(env.get("PROCFLOW_JWKS_REFETCH_SECONDS", "30")),
-            metrics_port=int(env["PROCFLOW_METRICS_PORT"])
+            header_timeout_seconds=_float(env, "PROCFLOW_HEADER_TIMEOUT_SECONDS", "10"),
+            body_timeout_seconds=_float(env, "PROCFLOW_BODY_TIMEOUT_SECONDS", "30"),
+            keep_alive_seconds=_float(env, "PROCFLOW_KEEP_ALIVE_SECONDS", "5"),
+            jwks_timeout_seconds=_float(env, "PROCFLOW_JWKS_TIMEOUT_SECONDS", "2"),
+            jwks_refetch_seconds=_float(env, "PROCFLOW_JWKS_REFETCH_SECONDS", "30"),
+            metrics_port=_int(env, "PROCFLOW_METRICS_PORT", "")
             if env.get("PROCFLOW_METRICS_PORT")
             else None,
             metrics_host=env.get("PROCFLOW_METRICS_HOST", "127.0.0.1"),
@@ -108,19 +109,33 @@ class Settings:
                 env.get("PROCFLOW_SQLITE_SYNCHRONOUS", "NORMAL")
             ),
             access_log=env.get("PROCFLOW_ACCESS_LOG", "1") not in ("0", "false", "no"),
-            max_long_poll_seconds=float(env.get("PROCFLOW_MAX_LONG_POLL_SECONDS", "1800")),
-            metrics_resync_seconds=float(env.get("PROCFLOW_METRICS_RESYNC_SECONDS", "30")),
-            batch_slice_size=max(1, int(env.get("PROCFLOW_BATCH_SLICE_SIZE", "50"))),
-            batch_items_per_second=float(env.get("PROCFLOW_BATCH_ITEMS_PER_SECOND", "500")),
+            max_long_poll_seconds=_float(env, "PROCFLOW_MAX_LONG_POLL_SECONDS", "1800"),
+            metrics_resync_seconds=_float(env, "PROCFLOW_METRICS_RESYNC_SECONDS", "30"),
+            batch_slice_size=max(1, _int(env, "PROCFLOW_BATCH_SLICE_SIZE", "50")),
+            batch_items_per_second=_float(env, "PROCFLOW_BATCH_ITEMS_PER_SECOND", "500"),
             batch_duty_cycle=_share(env.get("PROCFLOW_BATCH_DUTY_CYCLE", "1")),
-            batch_max_slowdown=max(1.0, float(env.get("PROCFLOW_BATCH_MAX_SLOWDOWN", "4"))),
+            batch_max_slowdown=max(1.0, _float(env, "PROCFLOW_BATCH_MAX_SLOWDOWN", "4")),
             batch_contention_tolerance=max(
-                0.0, float(env.get("PROCFLOW_BATCH_CONTENTION_TOLERANCE", "1"))
+                0.0, _float(env, "PROCFLOW_BATCH_CONTENTION_TOLERANCE", "1")
             ),
-            batch_lanes=max(1, int(env.get("PROCFLOW_BATCH_LANES", "2"))),
-            batch_nice=max(0, int(env.get("PROCFLOW_BATCH_NICE", "10"))),
-            max_call_depth=int(env.get("PROCFLOW_MAX_CALL_DEPTH", "50")),
+            batch_lanes=max(1, _int(env, "PROCFLOW_BATCH_LANES", "2")),
+            batch_nice=max(0, _int(env, "PROCFLOW_BATCH_NICE", "10")),
+            max_call_depth=_int(env, "PROCFLOW_MAX_CALL_DEPTH", "50"),
         )
+
+
+def _int(env: Mapping[str, str], name: str, default: str | int) -> int:
+    try:
+        return int(env.get(name, default))
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {env.get(name)!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: str) -> float:
+    try:
+        return float(env.get(name, default))
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {env.get(name)!r}") from None
 
 
 def _tristate(value: str) -> bool | None:

@@ -96,13 +96,22 @@ def _verifier(settings: Settings, issuer: TokenIssuer) -> TokenVerifier:
     return issuer
 
 
+def _settings() -> Settings:
+    """The settings from the environment; a bad value is one clear line and exit code 2."""
+    try:
+        return Settings.from_env()
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from error
+
+
 @app.command()
 def serve(
     port: Annotated[int | None, typer.Option(help="port (default PROCFLOW_PORT or 8080)")] = None,
     host: Annotated[str | None, typer.Option(help="interface (default 127.0.0.1)")] = None,
 ) -> None:
     """Run the HTTP API (and, on SQLite, an embedded worker)."""
-    settings = Settings.from_env()
+    settings = _settings()
     configure_logging()
     store = _store(settings)
     issuer = _issuer(settings)
@@ -141,7 +150,7 @@ def worker(
 ) -> None:
     """Run jobs (async tasks, timers, timer starts) until interrupted: claim, apply exactly
     once, repeat."""
-    settings = Settings.from_env()
+    settings = _settings()
     configure_logging()
     store = _store(settings)
     if metrics_port is not None:
@@ -176,7 +185,7 @@ def deploy_command(
     if url is not None:
         deploy_over_http(url, token, workspace, app_id, files, activate=activate, create=create)
         return
-    settings = Settings.from_env()
+    settings = _settings()
     store = _store(settings)
     try:
         if create:
@@ -255,7 +264,7 @@ def token(
     """Print a signed bearer token for the given workspaces and roles."""
     roles = frozenset(role) if role else frozenset(Role)
     grants = {w if w == ANY_WORKSPACE else str(UUID(w)): roles for w in workspace}
-    issuer = _issuer(Settings.from_env())
+    issuer = _issuer(_settings())
     typer.echo(issuer.mint(subject, grants, timedelta(hours=hours)))
 
 

@@ -104,11 +104,15 @@ def create_app(ctx: RuntimeContext, settings: Settings, verifier: TokenVerifier)
     install_problem_handlers(app)
     _add_middleware(app, settings, verifier)
     metrics.bind_store(ctx.store, ctx.clock, settings.metrics_resync_seconds)
-    routers = (routes_start.router, routes_instances.router, routes_operations.router,
-               routes_batches.router, routes_external_tasks.router,
-               routes_messages.router)  # fmt: skip
+    # A request is matched against the routes in the order they are included, one after
+    # another: the calls made most often (starts, workers' fetch and complete, messages)
+    # come first, and the /rtm copies only after every plain path.
+    routers = (routes_start.router, routes_external_tasks.router, routes_messages.router,
+               routes_instances.router, routes_operations.router,
+               routes_batches.router)  # fmt: skip
     for router in routers:
         app.include_router(router)
+    for router in routers:
         app.include_router(router, prefix=RTM_PREFIX, include_in_schema=False)
     app.include_router(routes_admin.router)
     app.include_router(routes_camunda.router)

@@ -18,7 +18,7 @@ import cel
 
 from procflow.model.data import JsonObject
 from procflow.model.expression import Direct, Expression, is_native_panic
-from procflow.model.limits import json_problem
+from procflow.model.limits import INT64_MAX, INT64_MIN, json_problem
 
 INPUT = "input"
 MAX_MESSAGE_LENGTH = 300
@@ -190,7 +190,18 @@ class NotJson(ValueError):
 def to_json(value: Any) -> Evaluation:
     """CEL results as JSON values: timestamps become ISO strings; bytes, durations, maps with
     non-string keys and non-finite numbers are refused rather than silently changed."""
-    if value is None or type(value) is bool:  # most conditions: nothing to convert or check
+    kind = type(value)
+    if value is None or kind is bool:  # most conditions: nothing to convert or check
+        return Value(value)
+    # The other plain scalars, when fit, as json_value and json_problem would find them; any
+    # other value, or one that is not fit, takes the whole way (for its message).
+    if kind is str:
+        if "\x00" not in value:
+            return Value(value)
+    elif kind is int:
+        if INT64_MIN <= value <= INT64_MAX:
+            return Value(value)
+    elif kind is float and math.isfinite(value):
         return Value(value)
     try:
         converted = json_value(value)

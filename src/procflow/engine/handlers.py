@@ -40,8 +40,11 @@ def on_start(run: Run, event: Start) -> None:
     if run.state is not InstanceState.CREATED:
         raise InstanceNotRunning(state=run.state.value)
     node = run.definition.nodes.get(event.start_node_id)
-    resumable = is_resume_node(node, run.definition)
-    if not (resumable if event.downstream else isinstance(node, StartNode)):
+    if event.downstream:
+        allowed = is_resume_node(node, run.definition)
+    else:
+        allowed = isinstance(node, StartNode)
+    if not allowed:
         raise StartNodeNotFound(startNodeId=event.start_node_id)
     run.become(InstanceState.STARTED)
     token = run.create_token(event.start_node_id)

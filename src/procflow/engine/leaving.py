@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from procflow.engine.gateways import NoFlow, fork
 from procflow.engine.inclusive import choose_flows
-from procflow.engine.moves import NO_BRANCH_TAKEN, detach, follow
+from procflow.engine.moves import NO_BRANCH_TAKEN, detach, follow, move_to
 from procflow.engine.run import Run
 from procflow.model.definition import Flow, default_flow_of
 from procflow.model.instance import Token
@@ -20,9 +20,8 @@ from procflow.model.instance import Token
 def split_flows(run: Run, node_id: str) -> tuple[Flow, ...]:
     """The flows an activity leaves by when no action chose one: those without an action
     (all of them, for an activity whose every flow names one: the first is followed)."""
-    outgoing = run.definition.outgoing_flows(node_id)
-    plain = tuple(flow for flow in outgoing if flow.action is None)
-    return plain or outgoing[:1]
+    plain = run.definition.actionless_flows(node_id)
+    return plain or run.definition.outgoing_flows(node_id)[:1]
 
 
 def leave_by_flows(run: Run, token: Token) -> Token | None:
@@ -34,7 +33,7 @@ def leave_by_flows(run: Run, token: Token) -> Token | None:
         run.fail(NO_BRANCH_TAKEN, "node has no outgoing flow", node_id, token)
         return None
     if len(outgoing) == 1 and outgoing[0].condition is None:
-        return follow(run, token, outgoing[0])
+        return move_to(run, token, outgoing[0].target)
     node = run.definition.nodes[node_id]
     choice = choose_flows(
         outgoing, default_flow_of(node), run.view(token), run.scope, "the activity"

@@ -55,16 +55,16 @@ def _drain(run: Run) -> None:
         current: Token | None = run.tokens[run.queue.popleft()]
         # A loop rather than recursion, so that a long chain of nodes cannot overflow the stack.
         while current is not None and current.state is TokenState.ACTIVE and not run.stopped:
-            current = _visit_within_budget(run, current)
+            run.visits += 1
+            if run.visits > run.visit_limit:
+                _loop_limit(run, current)
+                return
+            current = visit(run, current)
 
 
-def _visit_within_budget(run: Run, token: Token) -> Token | None:
-    run.visits += 1
-    if run.visits > run.visit_limit:
-        message = f"more than {run.visit_limit} nodes visited in one step; the process loops"
-        run.fail(LOOP_LIMIT, message, token.node_id, token)
-        return None
-    return visit(run, token)
+def _loop_limit(run: Run, token: Token) -> None:
+    message = f"more than {run.visit_limit} nodes visited in one step; the process loops"
+    run.fail(LOOP_LIMIT, message, token.node_id, token)
 
 
 def visit(run: Run, token: Token) -> Token | None:
@@ -146,7 +146,7 @@ def execute_task(run: Run, token: Token, node: TaskNode) -> Token | None:
         run.fail(EXPRESSION_ERROR, outcome.describe(), node.id, token)
         return None
     run.data = without_locals(outcome, run.data, view, node.rules)
-    run.audit("task_executed", node.id, token, {"rules": [rule.name for rule in node.rules]})
+    run.audit("task_executed", node.id, token, {"rules": list(node.rule_names)})
     return leave_activity(run, token)
 
 

@@ -42,7 +42,7 @@ def apply_rules(
 def apply_rule(rule: BusinessRule, data: JsonObject, scope: Scope) -> JsonObject | RuleFailed:
     """Every assignment sees the data as it was before the rule; then all are set together."""
     assignments = rule.assignments
-    scope.bind(data, (assignment.expression for assignment in assignments))
+    scope.bind(data, rule.expressions)
     if len(assignments) == 1:  # the common rule: no list of values to gather
         assignment = assignments[0]
         outcome = scope.evaluate(assignment.expression)

@@ -59,14 +59,17 @@ class Run:
         self.now = now
         self.state = instance.state
         self.data: JsonObject = instance.data
-        self.tokens: dict[int, Token] = {token.id: token for token in instance.tokens}
-        self.active_count = sum(1 for token in instance.tokens if token.state is ACTIVE)
+        self.tokens: dict[int, Token] = {}
+        self.active_count = 0
         # How many active tokens run inside each token (its subprocess scope, its instances),
         # kept up to date by ``put`` so that a scope's end is noticed without a scan.
         self.live_inside: dict[int, int] = {}
         for token in instance.tokens:
-            if token.scope_id is not None and token.state is ACTIVE:
-                self.live_inside[token.scope_id] = self.live_inside.get(token.scope_id, 0) + 1
+            self.tokens[token.id] = token
+            if token.state is ACTIVE:
+                self.active_count += 1
+                if token.scope_id is not None:
+                    self.live_inside[token.scope_id] = self.live_inside.get(token.scope_id, 0) + 1
         self.next_token_id = instance.next_token_id
         self.next_wait_id = instance.next_wait_id
         self.waits: dict[str, Wait] = {wait.id: wait for wait in instance.waits}
@@ -203,7 +206,8 @@ class Run:
         self.cancel_waits([w for w in self.waits.values() if w.token_id == token.id])
 
     def cancel_all_waits(self) -> None:
-        self.cancel_waits(list(self.waits.values()))
+        if self.waits:  # most instances end with nothing pending
+            self.cancel_waits(list(self.waits.values()))
 
     # --- data, state, effects ------------------------------------------------------------
 
@@ -219,8 +223,18 @@ class Run:
         token: Token | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        token_uuid = token.uuid if token is not None else None
-        self.effects.append(_audit_event(type_, node_id, token_uuid, details or {}))
+        # ``AuditEvent(...)`` without the frozen ``__init__``'s four ``object.__setattr__``
+        # calls: a step records one per node it visits. A test checks that these are still
+        # all of AuditEvent's fields.
+        event = object.__new__(AuditEvent)
+        object.__setattr__(
+            event,
+            "__dict__",
+            {"type": type_, "node_id": node_id,
+             "token_uuid": token.uuid if token is not None else None,
+             "details": details or {}},
+        )  # fmt: skip
+        self.effects.append(event)
 
     def fail(
         self,
@@ -275,21 +289,6 @@ class Run:
                 "updated_at": self.now,
             },
         )
-
-
-def _audit_event(
-    type_: str, node_id: str | None, token_uuid: UUID | None, details: dict[str, Any]
-) -> AuditEvent:
-    """``AuditEvent(type_, node_id, token_uuid, details)`` without the frozen ``__init__``'s
-    four ``object.__setattr__`` calls: a step records one per node it visits. A test checks
-    that these are still all of AuditEvent's fields."""
-    event = object.__new__(AuditEvent)
-    object.__setattr__(
-        event,
-        "__dict__",
-        {"type": type_, "node_id": node_id, "token_uuid": token_uuid, "details": details},
-    )
-    return event
 
 
 def _changed(instance: ProcessInstance, changes: dict[str, Any]) -> ProcessInstance:

@@ -30,8 +30,7 @@ def choose_start_node(definition: ProcessDefinition, data: Mapping[str, Any]) ->
 
     Timer start events are the worker's: a request chooses among the other start nodes, and
     only a process whose every start node has a timer may be started at its single one."""
-    starts = tuple(start for start in definition.start_nodes if start.timer is None)
-    starts = starts or definition.start_nodes
+    starts = definition.untimed_starts or definition.start_nodes
     wanted = data.get(START_CONDITION_KEY)
     if wanted is None:
         if len(starts) > 1:

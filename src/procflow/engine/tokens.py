@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID, SafeUUID
 
 from procflow.model.data import JsonObject
-from procflow.model.instance import LoopState, Token
+from procflow.model.instance import NO_LOCALS, LoopState, Token
 from procflow.model.states import NodeStatus, TokenState
 
 # Fixed forever: token uuids are derived from it, so changing it would change the uuids a
@@ -36,6 +36,9 @@ def token_uuid(instance_uuid: UUID, token_id: int) -> UUID:
     object.__setattr__(found, "is_safe", SafeUUID.unknown)
     return found
 
+
+ACTIVE = TokenState.ACTIVE
+ARRIVED = NodeStatus.ARRIVED
 
 _NAMESPACE_BYTES = TOKEN_NAMESPACE.bytes
 # The SHA-1 state of the last instance seen: a step creates all its tokens for one instance
@@ -63,41 +66,62 @@ def new_token(
     locals_: JsonObject | None = None,
 ) -> Token:
     uuid = token_uuid(instance_uuid, token_id)
-    if scope_id is None and not locals_:
-        return Token(token_id, uuid, node_id, parent_id=parent_id)
-    return Token(token_id, uuid, node_id, parent_id=parent_id, scope_id=scope_id,
-                 locals=locals_ or {})  # fmt: skip
+    return _token(token_id, uuid, node_id, ACTIVE, ARRIVED, parent_id, scope_id,
+                  locals_ or NO_LOCALS, None)  # fmt: skip
 
 
-def _like(token: Token, node_id: str, state: TokenState, status: NodeStatus) -> Token:
-    """The token changed in place, its scope and locals kept (its loop progress dropped:
-    callers that keep it use ``with_loop``)."""
-    return Token(token.id, token.uuid, node_id, state, status, token.parent_id, token.scope_id,
-                 token.locals)  # fmt: skip
+def _token(
+    id_: int,
+    uuid: UUID,
+    node_id: str,
+    state: TokenState,
+    status: NodeStatus,
+    parent_id: int | None,
+    scope_id: int | None,
+    locals_: JsonObject,
+    loop: LoopState | None,
+) -> Token:
+    """``Token(...)`` without the frozen ``__init__``'s nine ``object.__setattr__`` calls:
+    a step makes a new version of a token at every node it visits. Token has no
+    ``__post_init__``; a test checks that these are still all of its fields."""
+    token = object.__new__(Token)
+    object.__setattr__(
+        token,
+        "__dict__",
+        {"id": id_, "uuid": uuid, "node_id": node_id, "state": state, "status": status,
+         "parent_id": parent_id, "scope_id": scope_id, "locals": locals_, "loop": loop},
+    )  # fmt: skip
+    return token
 
 
 def arrived_at(token: Token, node_id: str) -> Token:
-    """The token, active again, standing at ``node_id`` (a move, or a parent reactivated)."""
-    return _like(token, node_id, TokenState.ACTIVE, NodeStatus.ARRIVED)
+    """The token, active again, standing at ``node_id`` (a move, or a parent reactivated):
+    its scope and locals kept, its loop progress dropped (callers that keep it use
+    ``with_loop``)."""
+    return _token(token.id, token.uuid, node_id, ACTIVE, ARRIVED, token.parent_id,
+                  token.scope_id, token.locals, None)  # fmt: skip
 
 
 def with_status(token: Token, status: NodeStatus) -> Token:
-    return Token(token.id, token.uuid, token.node_id, token.state, status, token.parent_id,
-                 token.scope_id, token.locals, token.loop)  # fmt: skip
+    return _token(token.id, token.uuid, token.node_id, token.state, status, token.parent_id,
+                  token.scope_id, token.locals, token.loop)  # fmt: skip
 
 
 def with_loop(token: Token, loop: LoopState | None) -> Token:
-    return Token(token.id, token.uuid, token.node_id, token.state, token.status,
-                 token.parent_id, token.scope_id, token.locals, loop)  # fmt: skip
+    return _token(token.id, token.uuid, token.node_id, token.state, token.status,
+                  token.parent_id, token.scope_id, token.locals, loop)  # fmt: skip
 
 
 def completed(token: Token) -> Token:
-    return _like(token, token.node_id, TokenState.INACTIVE, NodeStatus.EXECUTED_COMPLETE)
+    """The token, done at its node (its loop progress dropped, as ``arrived_at`` drops it)."""
+    return _token(token.id, token.uuid, token.node_id, TokenState.INACTIVE,
+                  NodeStatus.EXECUTED_COMPLETE, token.parent_id, token.scope_id, token.locals,
+                  None)  # fmt: skip
 
 
 def with_state(token: Token, state: TokenState) -> Token:
-    return Token(token.id, token.uuid, token.node_id, state, token.status, token.parent_id,
-                 token.scope_id, token.locals, token.loop)  # fmt: skip
+    return _token(token.id, token.uuid, token.node_id, state, token.status, token.parent_id,
+                  token.scope_id, token.locals, token.loop)  # fmt: skip
 
 
 def is_waiting(token: Token, status: NodeStatus) -> bool:

@@ -33,6 +33,12 @@ class BusinessRule:
     name: str
     assignments: tuple[Assignment, ...]
 
+    @cached_property
+    def expressions(self) -> tuple[Expression, ...]:
+        """The assignments' expressions, in order (gathered once: every run of the rule
+        evaluates them as one group)."""
+        return tuple(assignment.expression for assignment in self.assignments)
+
 
 @dataclass(frozen=True)
 class MessageSpec:
@@ -91,6 +97,12 @@ class TaskNode:
     external: ExternalWork | None = None
     # The flow taken when no other leaves (BPMN ``default`` on an activity: implicit split).
     default_flow: str | None = None
+
+    @cached_property
+    def rule_names(self) -> tuple[str, ...]:
+        """The rules' names, in order (gathered once: every execution of the task reports
+        them)."""
+        return tuple(rule.name for rule in self.rules)
 
 
 @dataclass(frozen=True)
@@ -384,7 +396,11 @@ class ProcessDefinition:
             inner_starts={key: tuple(value) for key, value in inner_starts.items()},
         )
 
-    @property
+    # The cached properties below are computed once per definition, on first use (a frozen
+    # dataclass's cached_property writes to the instance dict directly): a definition is
+    # never changed, and every start and step asks for them again.
+
+    @cached_property
     def start_nodes(self) -> tuple[StartNode, ...]:
         """The process's own start events (a subprocess's are in ``inner_starts``)."""
         return tuple(
@@ -392,6 +408,11 @@ class ProcessDefinition:
             for node in self.nodes.values()
             if isinstance(node, StartNode) and node.id not in self.scopes
         )
+
+    @cached_property
+    def untimed_starts(self) -> tuple[StartNode, ...]:
+        """The process's own start events that have no timer."""
+        return tuple(start for start in self.start_nodes if start.timer is None)
 
     def scope_of(self, node_id: str) -> str | None:
         """The subprocess ``node_id`` is in; None for the process's own nodes."""
@@ -406,6 +427,17 @@ class ProcessDefinition:
     def outgoing_flows(self, node_id: str) -> tuple[Flow, ...]:
         return self.outgoing.get(node_id, ())
 
+    def actionless_flows(self, node_id: str) -> tuple[Flow, ...]:
+        """The node's outgoing flows that name no user-task action, in order."""
+        return self._actionless.get(node_id, ())
+
+    @cached_property
+    def _actionless(self) -> dict[str, tuple[Flow, ...]]:
+        return {
+            node_id: tuple(flow for flow in flows if flow.action is None)
+            for node_id, flows in self.outgoing.items()
+        }
+
     def incoming_flows(self, node_id: str) -> tuple[Flow, ...]:
         return self.incoming.get(node_id, ())
 
@@ -416,15 +448,13 @@ class ProcessDefinition:
         """The nodes from which a token can still reach the inclusive join ``join_id``."""
         return self._inclusive_upstream.get(join_id, frozenset())
 
-    @property
+    @cached_property
     def inclusive_joins(self) -> tuple[str, ...]:
         return tuple(self._inclusive_upstream)
 
     @cached_property
     def _inclusive_upstream(self) -> dict[str, frozenset[str]]:
-        # Computed once per definition, on first use (a frozen dataclass's cached_property
-        # writes to the instance dict directly); the catalog keeps definitions, so a step
-        # only looks the sets up.
+        # The catalog keeps definitions, so a step only looks the sets up.
         return {
             node.id: self._reaching(node.id)
             for node in self.nodes.values()

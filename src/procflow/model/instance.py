@@ -62,7 +62,8 @@ class LoopState:
         )
 
 
-_NO_LOCALS: JsonObject = {}
+# The one empty ``locals`` that tokens without locals share (never written to).
+NO_LOCALS: JsonObject = {}
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class Token:
     status: NodeStatus = NodeStatus.ARRIVED
     parent_id: int | None = None
     scope_id: int | None = None
-    locals: JsonObject = field(default_factory=lambda: _NO_LOCALS)
+    locals: JsonObject = field(default_factory=lambda: NO_LOCALS)
     loop: LoopState | None = None
 
     @property
@@ -114,7 +115,7 @@ class Token:
             status=NodeStatus(doc["status"]),
             parent_id=doc.get("parentId"),
             scope_id=doc.get("scopeId"),
-            locals=doc.get("locals") or _NO_LOCALS,
+            locals=doc.get("locals") or NO_LOCALS,
             loop=LoopState.from_document(loop) if loop is not None else None,
         )
 

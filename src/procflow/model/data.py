@@ -51,7 +51,9 @@ def _set_parts(node: Mapping[str, Any], parts: tuple[str, ...], value: Any) -> J
         result[head] = value
         return result
     child: Any = node.get(head)
-    if not (type(child) is dict or isinstance(child, Mapping)):  # the ABC check is slow
+    # The ABC check is slow: only a value that is neither a dict nor absent needs it (a rule
+    # that creates its parent, "risk.ratio" on data without "risk", is common).
+    if type(child) is not dict and (child is None or not isinstance(child, Mapping)):
         child = {}
     result[head] = _set_parts(child, rest, value)
     return result

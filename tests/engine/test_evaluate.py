@@ -2,18 +2,16 @@ from __future__ import annotations
 
 from procflow.engine.evaluate import (
     EvaluationFailed,
-    NotJson,
     Scope,
     Value,
     cel_input,
     evaluate,
-    json_value,
     roots_of,
     to_json,
+    to_json_the_whole_way,
 )
 from procflow.model.data import JsonObject
 from procflow.model.expression import Expression
-from procflow.model.limits import json_problem
 
 
 def run(source: str, data: JsonObject | None = None) -> Value | EvaluationFailed:
@@ -59,23 +57,11 @@ def test_to_json_converts_python_subclasses_and_tuples() -> None:
     assert isinstance(to_json(object()), EvaluationFailed)
 
 
-def _the_whole_way(value: object) -> Value | EvaluationFailed:
-    """to_json without its shortcut for plain scalars."""
-    try:
-        converted = json_value(value)
-    except NotJson as error:
-        return EvaluationFailed(str(error))
-    problem = json_problem(converted)
-    if problem is not None:
-        return EvaluationFailed(f"result cannot be stored in instance data: {problem}")
-    return Value(converted)
-
-
 def test_plain_scalars_take_the_short_way_to_the_same_outcome() -> None:
     values: tuple[object, ...] = ("text", "", "a\x00b", 0, -(2**63), 2**63 - 1, 2**63)
     values += (-(2**63) - 1, 2.5, -0.0, 1e308, float("inf"), float("-inf"))
     for value in values:
-        assert to_json(value) == _the_whole_way(value), value
+        assert to_json(value) == to_json_the_whole_way(value), value
     assert to_json(2**63) == EvaluationFailed(
         "result cannot be stored in instance data: Numbers must be 64-bit integers or finite"
         f" doubles: {2**63} at / is out of range"

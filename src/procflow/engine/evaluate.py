@@ -203,6 +203,11 @@ def to_json(value: Any) -> Evaluation:
             return Value(value)
     elif kind is float and math.isfinite(value):
         return Value(value)
+    return to_json_the_whole_way(value)
+
+
+def to_json_the_whole_way(value: object) -> Value | EvaluationFailed:
+    """``to_json`` without its shortcut for plain scalars: convert, then check."""
     try:
         converted = json_value(value)
     except NotJson as error:

@@ -23,8 +23,7 @@ from procflow.model.states import NodeStatus, TokenState
 def leave_activity(run: Run, token: Token, flow: Flow | None = None) -> Token | None:
     """The token is done at its activity; the token to keep moving. ``flow``: the one an
     action chose; without it, the activity leaves by every flow that applies."""
-    # Only a token inside another can be an instance of a multi-instance activity.
-    host = loop_host(run, token) if token.scope_id is not None else None
+    host = loop_host(run, token)
     if host is not None:
         return instance_done(run, host, token, flow)
     return follow(run, token, flow) if flow is not None else leave_by_flows(run, token)

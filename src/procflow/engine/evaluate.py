@@ -18,7 +18,7 @@ import cel
 
 from procflow.model.data import JsonObject
 from procflow.model.expression import Direct, Expression, is_native_panic
-from procflow.model.limits import INT64_MAX, INT64_MIN, json_problem
+from procflow.model.limits import json_problem
 
 INPUT = "input"
 MAX_MESSAGE_LENGTH = 300
@@ -193,15 +193,9 @@ def to_json(value: Any) -> Evaluation:
     kind = type(value)
     if value is None or kind is bool:  # most conditions: nothing to convert or check
         return Value(value)
-    # The other plain scalars, when fit, as json_value and json_problem would find them; any
-    # other value, or one that is not fit, takes the whole way (for its message).
-    if kind is str:
-        if "\x00" not in value:
-            return Value(value)
-    elif kind is int:
-        if INT64_MIN <= value <= INT64_MAX:
-            return Value(value)
-    elif kind is float and math.isfinite(value):
+    # A plain scalar that the data model accepts is its own JSON value; any other value, or
+    # one it refuses, takes the whole way (for its message).
+    if (kind is str or kind is int or kind is float) and json_problem(value) is None:
         return Value(value)
     return to_json_the_whole_way(value)
 

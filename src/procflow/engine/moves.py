@@ -20,8 +20,7 @@ def move_to(run: Run, token: Token, node_id: str) -> Token:
     """The token, leaving its node for ``node_id``: what it waited for where it was (a
     boundary timer, a sibling branch of an event gateway) is cancelled, and so is whatever
     still runs inside it (an interrupted subprocess or multi-instance activity)."""
-    if run.live_inside or run.waits:  # nothing to cancel otherwise (most moves)
-        detach(run, token)
+    detach(run, token)
     return run.put(arrived_at(token, node_id))
 
 

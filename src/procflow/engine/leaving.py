@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from procflow.engine.gateways import NoFlow, fork
 from procflow.engine.inclusive import choose_flows
-from procflow.engine.moves import NO_BRANCH_TAKEN, detach, follow, move_to
+from procflow.engine.moves import NO_BRANCH_TAKEN, detach, follow
 from procflow.engine.run import Run
 from procflow.model.definition import Flow, default_flow_of
 from procflow.model.instance import Token
@@ -33,7 +33,7 @@ def leave_by_flows(run: Run, token: Token) -> Token | None:
         run.fail(NO_BRANCH_TAKEN, "node has no outgoing flow", node_id, token)
         return None
     if len(outgoing) == 1 and outgoing[0].condition is None:
-        return move_to(run, token, outgoing[0].target)
+        return follow(run, token, outgoing[0])
     node = run.definition.nodes[node_id]
     choice = choose_flows(
         outgoing, default_flow_of(node), run.view(token), run.scope, "the activity"

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from procflow.store.port import Job, NewJob, Store
+from procflow.store.port import Job, JobClaimLost, NewJob, Store
 from tests.store.factories import T0, later
 
 
@@ -70,17 +70,19 @@ def test_a_leased_job_is_invisible_until_the_lease_expires(store: Store) -> None
     assert again.id == job.id
     assert again.attempts == 2
     # The first worker's lease is gone: it may no longer complete the job.
+    with pytest.raises(JobClaimLost), store.transaction() as txn:
+        txn.complete_job(job.id, "w1")
     with store.transaction() as txn:
-        assert txn.complete_job(job.id, "w1") is False
-        assert txn.complete_job(job.id, "w2") is True
+        txn.complete_job(job.id, "w2")
 
 
 def test_complete_deletes_the_job_once(store: Store) -> None:
     _enqueue(store)
     [job] = _claim(store, "w1", at=0)
     with store.transaction() as txn:
-        assert txn.complete_job(job.id, "w1") is True
-        assert txn.complete_job(job.id, "w1") is False
+        txn.complete_job(job.id, "w1")
+    with pytest.raises(JobClaimLost), store.transaction() as txn:
+        txn.complete_job(job.id, "w1")
     assert _claim(store, "w1", at=3600) == []
 
 
@@ -112,9 +114,9 @@ def test_continue_fails_without_the_claim(store: Store) -> None:
     instance_uuid = _enqueue(store)
     [job] = _claim(store, "w1", at=0, lease=30)
     [_] = _claim(store, "w2", at=31)
-    with store.transaction() as txn:
-        follow_up = _job(instance_uuid, "next")
-        assert txn.continue_job(job, "w1", follow_up, later(32), 30) is None
+    follow_up = _job(instance_uuid, "next")
+    with pytest.raises(JobClaimLost), store.transaction() as txn:
+        txn.continue_job(job, "w1", follow_up, later(32), 30)
 
 
 def test_a_job_whose_key_is_queued_already_is_skipped(store: Store) -> None:
@@ -137,7 +139,8 @@ def test_cancel_drops_the_jobs_of_those_waits_claimed_or_not(store: Store) -> No
         assert [job.wait_id for job in txn.list_jobs(instance_uuid)] == ["task1"]
         assert len(txn.list_jobs(other)) == 1
         # The claim is gone with the row: its worker can no longer complete it.
-        assert txn.complete_job(claimed.id, "w1") is False
+        with pytest.raises(JobClaimLost):
+            txn.complete_job(claimed.id, "w1")
 
 
 def test_cancel_by_key_prefix_treats_like_wildcards_as_text(store: Store) -> None:

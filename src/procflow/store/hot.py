@@ -172,6 +172,25 @@ class HotStatements:
         self.insert_jobs = compile_for(dialect, dialect_statements.insert_jobs)
 
 
+# What the error of a refused checked write says, and where its index follows.
+CHECKED_WRITE_REFUSED = "procflow checked write"
+
+
+def checked(statement: Compiled) -> Compiled:
+    """``statement``, an UPDATE or DELETE that must change exactly one row, made to fail
+    when it does not (PostgreSQL): sent in one pipeline with the COMMIT, its error aborts
+    the transaction and the COMMIT is never run. The error names ``pf_check``, the write's
+    index among those sent."""
+    # A cast of text that is not a constant: PostgreSQL folds constant expressions while
+    # planning, so a constant that cannot be cast would fail whichever branch is taken.
+    sql = (
+        f"WITH changed AS ({statement.sql} RETURNING 1) "
+        f"SELECT CASE count(*) WHEN 1 THEN 1 ELSE ('{CHECKED_WRITE_REFUSED} ' "
+        f"|| %(pf_check)s::text || ' changed ' || count(*) || ' rows')::int END FROM changed"
+    )
+    return Compiled(sql, statement.constants, statement.expansions)
+
+
 class HotCursor:
     """Executes hot statements on one SQLAlchemy connection's DBAPI connection."""
 
@@ -185,8 +204,12 @@ class HotCursor:
         # Statement listeners (tests counting round trips, tracing) still see these
         # statements; without any, nothing is dispatched.
         self._observed = bool(connection.dispatch.before_cursor_execute)
+        # Run before every statement when set (the transaction's deferred checked writes).
+        self.before_statement: Callable[[], None] | None = None
 
     def execute(self, statement: Compiled, params: Params) -> Any:
+        if self.before_statement is not None:
+            self.before_statement()
         params = statement.expand(params)
         if statement.constants:
             params = {**statement.constants, **params}
@@ -199,6 +222,8 @@ class HotCursor:
         return self._cursor
 
     def executemany(self, statement: Compiled, rows: Sequence[Params]) -> None:
+        if self.before_statement is not None:
+            self.before_statement()
         if self._observed:
             self._dispatch(statement, rows, many=True)
         try:

@@ -78,6 +78,11 @@ class IdempotencyRecord:
     instance_uuid: UUID
 
 
+class JobClaimLost(Exception):
+    """The job's lease ran out and another worker took it: this transaction must not
+    commit (raised by a job's completion, or by the commit that carries it)."""
+
+
 @dataclass(frozen=True)
 class Job:
     """A claimed job (see ``NewJob``); ``attempts`` counts claims, this one included."""
@@ -341,6 +346,13 @@ class StoreTxn(Protocol):
         """False when the key already exists (a racing request won); never raises for that."""
         ...
 
+    def commit_lazily(self) -> None:
+        """This transaction's commit need not wait for the disk: what it writes is made
+        durable by the next commit that does wait (on PostgreSQL the WAL is flushed in
+        order), and a database crash before that rolls it back whole. Only for work that a
+        crash may undo: a lease, or a step its still-claimed job would run again."""
+        ...
+
     # jobs: async tasks, timers, timer starts
     def enqueue_jobs(self, jobs: Sequence[NewJob]) -> None:
         """Queue the jobs; one whose ``key`` is already queued is skipped, never an error."""
@@ -371,13 +383,24 @@ class StoreTxn(Protocol):
         an idle worker sleeps until then rather than polling."""
         ...
 
-    def complete_job(self, job_id: int, worker_id: str) -> bool: ...
+    def complete_job(self, job_id: int, worker_id: str) -> None:
+        """Delete the job ``worker_id`` still claims; ``JobClaimLost`` when it does not."""
+        ...
+
     def continue_job(
         self, job: Job, worker_id: str, follow_up: NewJob, now: datetime, lease_seconds: float
-    ) -> Job | None:
+    ) -> Job:
         """Turn a finished job, still claimed by ``worker_id``, into its follow-up (due now,
         on the same instance), claimed by the same worker: one UPDATE instead of a DELETE,
-        an INSERT and a later claim. None when the claim was lost (another worker took it)."""
+        an INSERT and a later claim. ``JobClaimLost`` when another worker took it."""
+        ...
+
+    def defer_checked_writes(self) -> None:
+        """From now on, the writes that must change exactly one row (an instance's version
+        check, a job's claim) may wait for the commit and travel with it: on PostgreSQL one
+        round trip carries them, the audit rows and the COMMIT. A refused check is then
+        raised by the commit (``ConcurrentModification``, ``JobClaimLost``), and nothing is
+        committed; any other statement of the transaction runs the waiting writes first."""
         ...
 
     def release_job(self, job_id: int, worker_id: str, retry_at: datetime, error: str) -> None: ...

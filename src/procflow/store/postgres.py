@@ -7,18 +7,22 @@ delivered when the enqueuing transaction commits, wakes every listening worker a
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
+from weakref import WeakKeyDictionary
 
 import psycopg
-from sqlalchemy import Connection, RootTransaction, create_engine, make_url, text
+from sqlalchemy import Connection, RootTransaction, create_engine, event, make_url, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.exc import DBAPIError
 
+from procflow.store.hot import CHECKED_WRITE_REFUSED, Compiled, Params, checked
 from procflow.store.port import ExternalTask, NewAuditEvent, NewJob
 from procflow.store.sql import SqlStore, SqlTxn, json_loads, jsonb_dumps_bytes
 
@@ -29,7 +33,7 @@ MIGRATION_LOCK_KEY = 0x70726F63666C6F77  # "procflow"
 
 _NOTIFY_JOBS = text(f"SELECT pg_notify('{JOBS_CHANNEL}', '')")
 _NOTIFY_EXTERNAL_TASKS = text(f"SELECT pg_notify('{EXTERNAL_TASKS_CHANNEL}', '')")
-_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
+_LAZY_COMMIT = "SET LOCAL synchronous_commit TO OFF"
 # How long the external-task listener waits for a notification before checking it should stop.
 _LISTEN_SLICE_SECONDS = 1.0
 
@@ -55,10 +59,85 @@ def _rows_document(
         return None
 
 
+@dataclass(frozen=True)
+class _CheckedWrite:
+    statement: Compiled
+    params: Params
+    refused: Callable[[], Exception]
+
+
+# The checked variant of each hot statement (hot.checked), built on first use.
+_CHECKED: dict[str, Compiled] = {}
+_REFUSED_INDEX = re.compile(re.escape(CHECKED_WRITE_REFUSED) + r" (\d+) ")
+# The transactions deferring their checked writes, by connection: what the listener on
+# every SQLAlchemy statement looks in (``_run_checked_writes_first``).
+_DEFERRING: WeakKeyDictionary[Connection, PostgresTxn] = WeakKeyDictionary()
+
+
+def _checked(statement: Compiled) -> Compiled:
+    variant = _CHECKED.get(statement.sql)
+    if variant is None:
+        variant = _CHECKED[statement.sql] = checked(statement)
+    return variant
+
+
+def _run_checked_writes_first(connection: Connection, *_: object) -> None:
+    """Before any statement that goes through SQLAlchemy: a deferring transaction's
+    waiting writes run first, so that the statement sees them."""
+    txn = _DEFERRING.get(connection)
+    if txn is not None:
+        txn.run_checked_writes()
+
+
 class PostgresTxn(SqlTxn):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.checked_writes: list[_CheckedWrite] = []
+        self._deferring = False
+
+    def defer_checked_writes(self) -> None:
+        if self._deferring:
+            return
+        self._deferring = True
+        self._hot.before_statement = self.run_checked_writes
+        _DEFERRING[self.connection] = self
+
+    def _write_checked(
+        self, statement: Compiled, params: Params, refused: Callable[[], Exception]
+    ) -> None:
+        if self._deferring:
+            self.checked_writes.append(_CheckedWrite(statement, params, refused))
+        else:
+            super()._write_checked(statement, params, refused)
+
+    def stop_deferring(self) -> None:
+        """At the commit: what still waits goes with it (``send_checked_writes``)."""
+        if self._deferring:
+            self._deferring = False
+            self._hot.before_statement = None
+            _DEFERRING.pop(self.connection, None)
+
+    def run_checked_writes(self) -> None:
+        """The waiting writes, one statement each, checked as they run."""
+        writes, self.checked_writes = self.checked_writes, []
+        for write in writes:
+            super()._write_checked(write.statement, write.params, write.refused)
+
+    def take_checked_writes(self) -> list[_CheckedWrite]:
+        writes, self.checked_writes = self.checked_writes, []
+        return writes
+
+    def send_checked_writes(self, writes: list[_CheckedWrite]) -> None:
+        """``writes``, in the pipeline the COMMIT closes: each fails the transaction when
+        its check is refused (``_refusal`` says which)."""
+        for index, write in enumerate(writes):
+            self._hot.execute(_checked(write.statement), {**write.params, "pf_check": index})
+
     def write_unwritten_events(self) -> None:
         # One statement, not the driver's executemany: that is a pipeline of its own, whose
         # closing sync would cost a round trip inside the COMMIT's pipeline.
+        if not self.unwritten_events:
+            return
         document = _rows_document(self.unwritten_events, self._hot.convert.timestamp)
         if document is None:
             super().write_unwritten_events()
@@ -92,7 +171,7 @@ class PostgresTxn(SqlTxn):
         if locked:
             # A lock is a lease: one lost in a crash only makes the task fetchable again (the
             # worker's late answer is then a 409), so its commit need not wait for the disk.
-            self.connection.execute(_ASYNC_COMMIT)
+            self.commit_lazily()
         return locked
 
     def _external_tasks_fetchable(self) -> None:
@@ -100,6 +179,16 @@ class PostgresTxn(SqlTxn):
         if not self.external_tasks_changed:
             self.connection.execute(_NOTIFY_EXTERNAL_TASKS)
         super()._external_tasks_fetchable()
+
+
+def _refusal(error: Exception, writes: list[_CheckedWrite]) -> Exception | None:
+    """The exception of the checked write whose refusal ``error`` is, if it is one."""
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    refused = isinstance(cause, psycopg.errors.InvalidTextRepresentation)
+    found = _REFUSED_INDEX.search(str(cause)) if refused and writes else None
+    if found is None or int(found.group(1)) >= len(writes):
+        return None
+    return writes[int(found.group(1))].refused()
 
 
 class PostgresStore(SqlStore):
@@ -124,6 +213,7 @@ class PostgresStore(SqlStore):
             hide_parameters=True,
         )
         super().__init__(engine, jsonb_dumps_bytes)
+        event.listen(engine, "before_execute", _run_checked_writes_first)
         self._conninfo = sa_url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._listener: psycopg.Connection[tuple[object, ...]] | None = None
         self._listener_lock = threading.Lock()
@@ -131,19 +221,33 @@ class PostgresStore(SqlStore):
         self._closing = threading.Event()
 
     def _commit(self, txn: SqlTxn, transaction: RootTransaction) -> None:
-        """The kept-back audit events and the COMMIT in one pipeline: one round trip."""
-        if not txn.unwritten_events:
+        """The deferred checked writes, the kept-back audit events, the lazy commit's
+        setting and the COMMIT in one pipeline: one round trip."""
+        assert isinstance(txn, PostgresTxn)
+        txn.stop_deferring()
+        if not (txn.unwritten_events or txn.lazy_commit or txn.checked_writes):
             transaction.commit()
             return
         driver_connection = txn.connection.connection.driver_connection
         assert isinstance(driver_connection, psycopg.Connection)
+        writes = txn.take_checked_writes()
         try:
             with driver_connection.pipeline():
+                txn.send_checked_writes(writes)
                 txn.write_unwritten_events()
+                if txn.lazy_commit:
+                    driver_connection.execute(_LAZY_COMMIT)
                 # Sent here rather than by ``commit()``, whose own sync before the
                 # pipeline's closing one would be a second round trip.
                 driver_connection.execute("COMMIT")
-        except psycopg.Error as error:
+        except (psycopg.Error, DBAPIError) as error:
+            # A statement's error may surface at a later statement of the pipeline (as
+            # its results arrive), wrapped by the hot cursor, or at the pipeline's end.
+            refused = _refusal(error, writes)
+            if refused is not None:
+                raise refused from error
+            if isinstance(error, DBAPIError):
+                raise
             raise DBAPIError.instance("COMMIT", None, error, psycopg.Error) from error
         # SQLAlchemy's bookkeeping and "commit" event; the driver, already out of its
         # transaction, sends nothing more.

@@ -45,7 +45,7 @@ from procflow.store.external_tasks import (
     ExternalTaskQueries,
     task_from_mapping,
 )
-from procflow.store.hot import Converters, HotCursor, HotStatements
+from procflow.store.hot import Compiled, Converters, HotCursor, HotStatements, Params
 from procflow.store.hot_reads import fetch_rows, hot_select
 from procflow.store.messages import MessageQueries
 from procflow.store.port import (
@@ -56,6 +56,7 @@ from procflow.store.port import (
     IdempotencyRecord,
     InstanceQuery,
     Job,
+    JobClaimLost,
     JobQueueStat,
     LiveInstanceCount,
     NewAuditEvent,
@@ -224,6 +225,8 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
         self._hot_cursor: HotCursor | None = None
         self._message_result_insert = dialect.insert_message_result
         self.enqueued_jobs = False
+        # Set by ``commit_lazily``: the COMMIT does not wait for the disk (PostgreSQL).
+        self.lazy_commit = False
         # Appended audit events, by append: (instance, events, at).
         self.unwritten_events: list[tuple[UUID, tuple[NewAuditEvent, ...], datetime]] = []
 
@@ -328,8 +331,7 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
         return replace(instance, id=row[0], version=1)
 
     def update_instance(self, instance: ProcessInstance) -> ProcessInstance:
-        hot = self._hot
-        convert = hot.convert
+        convert = self._hot.convert
         params = {
             "b_uuid": convert.uuid(instance.uuid),
             "b_version": instance.version,
@@ -338,10 +340,25 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
             "document": convert.json(instance.to_document()),
             "updated_at": convert.timestamp(instance.updated_at),
         }
-        cursor = hot.execute(self._hot_statements.update_instance, params)
-        if cursor.rowcount != 1:
-            raise ConcurrentModification(instance_uuid=str(instance.uuid))
+        uuid = str(instance.uuid)
+        self._write_checked(
+            self._hot_statements.update_instance,
+            params,
+            lambda: ConcurrentModification(instance_uuid=uuid),
+        )
         return replace(instance, version=instance.version + 1)
+
+    def _write_checked(
+        self, statement: Compiled, params: Params, refused: Callable[[], Exception]
+    ) -> None:
+        """Run a write that must change exactly one row; ``refused()`` is raised when it
+        does not. Here at once: on SQLite a statement costs no round trip."""
+        if self._hot.execute(statement, params).rowcount != 1:
+            raise refused()
+
+    def defer_checked_writes(self) -> None:
+        # Only PostgresTxn defers: a round trip is what deferring saves.
+        pass
 
     def get_instance(
         self, instance_uuid: UUID, *, for_update: bool = False
@@ -427,6 +444,11 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
             for r in rows
         ]
 
+    def commit_lazily(self) -> None:
+        # Heard by PostgresStore._commit. SQLite keeps the store's own setting: under the
+        # default synchronous=NORMAL in WAL mode no commit waits for the disk anyway.
+        self.lazy_commit = True
+
     # idempotency keys
 
     def get_idempotency(self, workspace_id: UUID, key: str) -> IdempotencyRecord | None:
@@ -502,9 +524,9 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
         due: datetime | None = self.connection.execute(q.NEXT_DUE_AT).scalar()
         return due
 
-    def complete_job(self, job_id: int, worker_id: str) -> bool:
+    def complete_job(self, job_id: int, worker_id: str) -> None:
         params = {"b_id": job_id, "b_w": worker_id}
-        return bool(self._hot.execute(self._hot_statements.complete_job, params).rowcount == 1)
+        self._write_checked(self._hot_statements.complete_job, params, JobClaimLost)
 
     def continue_job(
         self,
@@ -513,7 +535,7 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
         follow_up: NewJob,
         now: datetime,
         lease_seconds: float,
-    ) -> Job | None:
+    ) -> Job:
         locked_until = now + timedelta(seconds=lease_seconds)
         hot = self._hot
         convert = hot.convert
@@ -524,8 +546,7 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
             "now": convert.timestamp(now), "locked_until": convert.timestamp(locked_until),
             "last_error": None,
         }  # fmt: skip
-        if hot.execute(self._hot_statements.continue_job, params).rowcount != 1:
-            return None
+        self._write_checked(self._hot_statements.continue_job, params, JobClaimLost)
         return Job(
             id=job.id,
             kind=follow_up.kind,

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.exc import DBAPIError
 
 from procflow.store.hot import CHECKED_WRITE_REFUSED, Compiled, Params, checked
-from procflow.store.port import ExternalTask, NewAuditEvent, NewJob
+from procflow.store.port import ExternalTask, NewAuditEvent
 from procflow.store.sql import SqlStore, SqlTxn, json_loads, jsonb_dumps_bytes
 
 JOBS_CHANNEL = "procflow_jobs"
@@ -31,8 +31,7 @@ EXTERNAL_TASKS_CHANNEL = "procflow_external_tasks"
 # Any constant works; it only has to be the same for every replica running migrations.
 MIGRATION_LOCK_KEY = 0x70726F63666C6F77  # "procflow"
 
-_NOTIFY_JOBS = text(f"SELECT pg_notify('{JOBS_CHANNEL}', '')")
-_NOTIFY_EXTERNAL_TASKS = text(f"SELECT pg_notify('{EXTERNAL_TASKS_CHANNEL}', '')")
+_NOTIFY = "SELECT pg_notify(%s, '')"
 _LAZY_COMMIT = "SET LOCAL synchronous_commit TO OFF"
 # How long the external-task listener waits for a notification before checking it should stop.
 _LISTEN_SLICE_SECONDS = 1.0
@@ -60,18 +59,21 @@ def _rows_document(
 
 
 @dataclass(frozen=True)
-class _CheckedWrite:
+class _WaitingWrite:
+    """A write kept for the COMMIT's pipeline; ``refused`` makes it a checked write (it
+    must change exactly one row), None a plain one (a job's insert)."""
+
     statement: Compiled
     params: Params
-    refused: Callable[[], Exception]
+    refused: Callable[[], Exception] | None
 
 
 # The checked variant of each hot statement (hot.checked), built on first use.
 _CHECKED: dict[str, Compiled] = {}
 _REFUSED_INDEX = re.compile(re.escape(CHECKED_WRITE_REFUSED) + r" (\d+) ")
-# The transactions deferring their checked writes, by connection: what the listener on
-# every SQLAlchemy statement looks in (``_run_checked_writes_first``).
-_DEFERRING: WeakKeyDictionary[Connection, PostgresTxn] = WeakKeyDictionary()
+# The transactions with waiting writes, by connection: what the listener on every
+# SQLAlchemy statement looks in (``_run_waiting_writes_first``).
+_WAITING: WeakKeyDictionary[Connection, PostgresTxn] = WeakKeyDictionary()
 
 
 def _checked(statement: Compiled) -> Compiled:
@@ -81,57 +83,62 @@ def _checked(statement: Compiled) -> Compiled:
     return variant
 
 
-def _run_checked_writes_first(connection: Connection, *_: object) -> None:
-    """Before any statement that goes through SQLAlchemy: a deferring transaction's
-    waiting writes run first, so that the statement sees them."""
-    txn = _DEFERRING.get(connection)
+def _run_waiting_writes_first(connection: Connection, *_: object) -> None:
+    """Before any statement that goes through SQLAlchemy: the transaction's waiting
+    writes run first, so that the statement sees them."""
+    txn = _WAITING.get(connection)
     if txn is not None:
-        txn.run_checked_writes()
+        txn.run_waiting_writes()
 
 
 class PostgresTxn(SqlTxn):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.checked_writes: list[_CheckedWrite] = []
+        self.waiting_writes: list[_WaitingWrite] = []
         self._deferring = False
 
     def defer_checked_writes(self) -> None:
-        if self._deferring:
-            return
         self._deferring = True
-        self._hot.before_statement = self.run_checked_writes
-        _DEFERRING[self.connection] = self
 
     def _write_checked(
         self, statement: Compiled, params: Params, refused: Callable[[], Exception]
     ) -> None:
         if self._deferring:
-            self.checked_writes.append(_CheckedWrite(statement, params, refused))
+            self._keep_for_commit(_WaitingWrite(statement, params, refused))
         else:
             super()._write_checked(statement, params, refused)
 
-    def stop_deferring(self) -> None:
-        """At the commit: what still waits goes with it (``send_checked_writes``)."""
-        if self._deferring:
-            self._deferring = False
+    def _keep_for_commit(self, write: _WaitingWrite) -> None:
+        if not self.waiting_writes:
+            # Any statement sent before the commit runs the waiting writes first.
+            self._hot.before_statement = self.run_waiting_writes
+            _WAITING[self.connection] = self
+        self.waiting_writes.append(write)
+
+    def take_waiting_writes(self) -> list[_WaitingWrite]:
+        writes, self.waiting_writes = self.waiting_writes, []
+        if writes:
             self._hot.before_statement = None
-            _DEFERRING.pop(self.connection, None)
-
-    def run_checked_writes(self) -> None:
-        """The waiting writes, one statement each, checked as they run."""
-        writes, self.checked_writes = self.checked_writes, []
-        for write in writes:
-            super()._write_checked(write.statement, write.params, write.refused)
-
-    def take_checked_writes(self) -> list[_CheckedWrite]:
-        writes, self.checked_writes = self.checked_writes, []
+            _WAITING.pop(self.connection, None)
         return writes
 
-    def send_checked_writes(self, writes: list[_CheckedWrite]) -> None:
-        """``writes``, in the pipeline the COMMIT closes: each fails the transaction when
-        its check is refused (``_refusal`` says which)."""
+    def run_waiting_writes(self) -> None:
+        """The waiting writes, one statement each, checked as they run."""
+        for write in self.take_waiting_writes():
+            if write.refused is None:
+                self._hot.execute(write.statement, write.params)
+            else:
+                super()._write_checked(write.statement, write.params, write.refused)
+
+    def send_waiting_writes(self, writes: list[_WaitingWrite]) -> None:
+        """``writes``, in the pipeline the COMMIT closes: a checked one fails the
+        transaction when its check is refused (``_refusal`` says which)."""
         for index, write in enumerate(writes):
-            self._hot.execute(_checked(write.statement), {**write.params, "pf_check": index})
+            if write.refused is None:
+                self._hot.execute(write.statement, write.params)
+            else:
+                params = {**write.params, "pf_check": index}
+                self._hot.execute(_checked(write.statement), params)
 
     def write_unwritten_events(self) -> None:
         # One statement, not the driver's executemany: that is a pipeline of its own, whose
@@ -145,16 +152,11 @@ class PostgresTxn(SqlTxn):
         self.unwritten_events = []
         self._hot.execute(self._hot_statements.insert_audit_rows, {"rows": document})
 
-    def enqueue_jobs(self, jobs: Sequence[NewJob]) -> None:
-        super().enqueue_jobs(jobs)
-        if jobs:
-            # Transactional: listeners hear it only if, and when, the jobs commit.
-            self.connection.execute(_NOTIFY_JOBS)
-
-    def hold_jobs(self, instance_uuid: UUID, held: bool) -> None:
-        super().hold_jobs(instance_uuid, held)
-        if not held:
-            self.connection.execute(_NOTIFY_JOBS)
+    def _insert_job_rows(self, rows: list[dict[str, Any]]) -> None:
+        # Nothing is read back (a key already queued is skipped): the rows go out with
+        # the COMMIT, and the NOTIFY that wakes the workers with them (``_commit``).
+        for row in rows:
+            self._keep_for_commit(_WaitingWrite(self._hot_statements.insert_jobs, row, None))
 
     def lock_external_tasks(
         self,
@@ -174,21 +176,15 @@ class PostgresTxn(SqlTxn):
             self.commit_lazily()
         return locked
 
-    def _external_tasks_fetchable(self) -> None:
-        # Once per transaction; every replica's long-polling fetches hear it at commit.
-        if not self.external_tasks_changed:
-            self.connection.execute(_NOTIFY_EXTERNAL_TASKS)
-        super()._external_tasks_fetchable()
 
-
-def _refusal(error: Exception, writes: list[_CheckedWrite]) -> Exception | None:
+def _refusal(error: Exception, writes: list[_WaitingWrite]) -> Exception | None:
     """The exception of the checked write whose refusal ``error`` is, if it is one."""
     cause = error.orig if isinstance(error, DBAPIError) else error
     refused = isinstance(cause, psycopg.errors.InvalidTextRepresentation)
     found = _REFUSED_INDEX.search(str(cause)) if refused and writes else None
-    if found is None or int(found.group(1)) >= len(writes):
-        return None
-    return writes[int(found.group(1))].refused()
+    index = int(found.group(1)) if found is not None else len(writes)
+    refused_by = writes[index].refused if index < len(writes) else None
+    return None if refused_by is None else refused_by()
 
 
 class PostgresStore(SqlStore):
@@ -213,7 +209,7 @@ class PostgresStore(SqlStore):
             hide_parameters=True,
         )
         super().__init__(engine, jsonb_dumps_bytes)
-        event.listen(engine, "before_execute", _run_checked_writes_first)
+        event.listen(engine, "before_execute", _run_waiting_writes_first)
         self._conninfo = sa_url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._listener: psycopg.Connection[tuple[object, ...]] | None = None
         self._listener_lock = threading.Lock()
@@ -221,20 +217,30 @@ class PostgresStore(SqlStore):
         self._closing = threading.Event()
 
     def _commit(self, txn: SqlTxn, transaction: RootTransaction) -> None:
-        """The deferred checked writes, the kept-back audit events, the lazy commit's
-        setting and the COMMIT in one pipeline: one round trip."""
+        """The waiting writes, the kept-back audit events, the workers' and fetchers'
+        wake-ups, the lazy commit's setting and the COMMIT in one pipeline: one round
+        trip. (A NOTIFY is delivered at commit whenever it is sent in the transaction.)"""
         assert isinstance(txn, PostgresTxn)
-        txn.stop_deferring()
-        if not (txn.unwritten_events or txn.lazy_commit or txn.checked_writes):
+        notify = [
+            channel
+            for channel, changed in (
+                (JOBS_CHANNEL, txn.enqueued_jobs),
+                (EXTERNAL_TASKS_CHANNEL, txn.external_tasks_changed),
+            )
+            if changed
+        ]
+        if not (txn.unwritten_events or txn.lazy_commit or txn.waiting_writes or notify):
             transaction.commit()
             return
         driver_connection = txn.connection.connection.driver_connection
         assert isinstance(driver_connection, psycopg.Connection)
-        writes = txn.take_checked_writes()
+        writes = txn.take_waiting_writes()
         try:
             with driver_connection.pipeline():
-                txn.send_checked_writes(writes)
+                txn.send_waiting_writes(writes)
                 txn.write_unwritten_events()
+                for channel in notify:
+                    driver_connection.execute(_NOTIFY, (channel,))
                 if txn.lazy_commit:
                     driver_connection.execute(_LAZY_COMMIT)
                 # Sent here rather than by ``commit()``, whose own sync before the

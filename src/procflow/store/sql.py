@@ -479,13 +479,16 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
             return
         hot = self._hot
         created_at = hot.convert.timestamp(datetime.now(UTC))
-        rows = [_job_values(job, created_at, hot.convert) for job in jobs]
+        self._insert_job_rows([_job_values(job, created_at, hot.convert) for job in jobs])
+        self.enqueued_jobs = True
+
+    def _insert_job_rows(self, rows: list[dict[str, Any]]) -> None:
+        hot = self._hot
         if len(rows) == 1:
             # psycopg runs executemany in a pipeline of its own: costlier for a single row.
             hot.execute(self._hot_statements.insert_jobs, rows[0])
         else:
             hot.executemany(self._hot_statements.insert_jobs, rows)
-        self.enqueued_jobs = True
 
     def cancel_jobs(self, instance_uuid: UUID, wait_ids: Sequence[str]) -> int:
         if not wait_ids:

@@ -18,7 +18,6 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from procflow.runtime.context import RuntimeContext
 from procflow.runtime.starting import StartRequest, StartTarget, start_process
 from procflow.store.postgres import PostgresStore
 from tests.crash.cluster import Cluster, free_port
+from tests.crash.test_crash import _audit_counts, _instance_rows, _wait_until_settled
 from tests.runtime.conftest import ASYNC_CHAIN
 
 pytestmark = [pytest.mark.crash, pytest.mark.postgres_only]
@@ -189,30 +189,17 @@ def test_kill_9_of_postgresql_mid_chain_applies_every_task_once(
             own_postgres.kill_9(pids)
         own_postgres.start()  # crash recovery replays the WAL that reached the disk
         with _connect(own_postgres, deadline) as conn:
-            while True:
-                unfinished = _count(conn, "SELECT count(*) FROM process_instances "
-                                          "WHERE state <> 'FINISHED'")  # fmt: skip
-                jobs = _count(conn, "SELECT count(*) FROM jobs")
-                if (unfinished == 0 and jobs == 0) or time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
-            states = dict(conn.execute(
-                "SELECT uuid, state FROM process_instances").fetchall())  # fmt: skip
-            audit: dict[UUID, Counter[str]] = {}
-            for instance, kind, count in conn.execute(
-                "SELECT instance_uuid, type, count(*) FROM audit_events GROUP BY 1, 2"
-            ):
-                audit.setdefault(instance, Counter())[kind] = count
-            data_ok = _count(conn, "SELECT count(*) FROM process_instances "
-                                   "WHERE data->>'s3' = '3'")  # fmt: skip
+            unfinished, jobs = _wait_until_settled(conn, deadline)
+            instances = _instance_rows(conn)
+            audit = _audit_counts(conn)
     finally:
         worker.stop()
 
-    summary = (f"database crash test: instances={len(states)} unfinished={unfinished} "
+    summary = (f"database crash test: instances={len(instances)} unfinished={unfinished} "
                f"jobs_left={jobs} unflushed_wal_bytes_at_kill={unflushed}")  # fmt: skip
     print(f"\n{summary}")
     record_property("crash_database_summary", summary)
-    assert sorted(states) == sorted(started), summary
+    assert sorted(instances) == sorted(str(uuid_) for uuid_ in started), summary
     assert unfinished == 0 and jobs == 0, f"{summary}\n{worker.tail()}"
     wrong = {
         uuid_: dict(counts)
@@ -220,4 +207,4 @@ def test_kill_9_of_postgresql_mid_chain_applies_every_task_once(
         if counts["task_executed"] != TASKS or counts["instance_finished"] != 1
     }
     assert wrong == {}, f"{summary}\n{list(wrong.items())[:5]}"
-    assert data_ok == INSTANCES, summary
+    assert [u for u, (_, data) in instances.items() if data.get("s3") != TASKS] == [], summary

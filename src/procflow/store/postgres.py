@@ -124,21 +124,20 @@ class PostgresTxn(SqlTxn):
 
     def run_waiting_writes(self) -> None:
         """The waiting writes, one statement each, checked as they run."""
-        for write in self.take_waiting_writes():
-            if write.refused is None:
-                self._hot.execute(write.statement, write.params)
-            else:
-                super()._write_checked(write.statement, write.params, write.refused)
+        self.send_waiting_writes(self.take_waiting_writes(), pipelined=False)
 
-    def send_waiting_writes(self, writes: list[_WaitingWrite]) -> None:
-        """``writes``, in the pipeline the COMMIT closes: a checked one fails the
-        transaction when its check is refused (``_refusal`` says which)."""
+    def send_waiting_writes(self, writes: list[_WaitingWrite], *, pipelined: bool) -> None:
+        """``writes`` in order. In the pipeline the COMMIT closes (``pipelined``), a
+        checked one is sent in its failing form (``_refusal`` says which one failed);
+        otherwise its row count is checked at once."""
         for index, write in enumerate(writes):
             if write.refused is None:
                 self._hot.execute(write.statement, write.params)
-            else:
+            elif pipelined:
                 params = {**write.params, "pf_check": index}
                 self._hot.execute(_checked(write.statement), params)
+            else:
+                super()._write_checked(write.statement, write.params, write.refused)
 
     def write_unwritten_events(self) -> None:
         # One statement, not the driver's executemany: that is a pipeline of its own, whose
@@ -180,8 +179,9 @@ class PostgresTxn(SqlTxn):
 def _refusal(error: Exception, writes: list[_WaitingWrite]) -> Exception | None:
     """The exception of the checked write whose refusal ``error`` is, if it is one."""
     cause = error.orig if isinstance(error, DBAPIError) else error
-    refused = isinstance(cause, psycopg.errors.InvalidTextRepresentation)
-    found = _REFUSED_INDEX.search(str(cause)) if refused and writes else None
+    if not isinstance(cause, psycopg.errors.InvalidTextRepresentation):
+        return None
+    found = _REFUSED_INDEX.search(str(cause))
     index = int(found.group(1)) if found is not None else len(writes)
     refused_by = writes[index].refused if index < len(writes) else None
     return None if refused_by is None else refused_by()
@@ -237,7 +237,7 @@ class PostgresStore(SqlStore):
         writes = txn.take_waiting_writes()
         try:
             with driver_connection.pipeline():
-                txn.send_waiting_writes(writes)
+                txn.send_waiting_writes(writes, pipelined=True)
                 txn.write_unwritten_events()
                 for channel in notify:
                     driver_connection.execute(_NOTIFY, (channel,))

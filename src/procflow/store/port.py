@@ -346,6 +346,13 @@ class StoreTxn(Protocol):
         """False when the key already exists (a racing request won); never raises for that."""
         ...
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once this transaction has committed (and, on SQLite, released
+        the write lock); never if it rolls back, or if the savepoint it was added in does.
+        For what must not claim work that did not happen, or hold up the next writer:
+        log lines and metrics. A callback that raises is logged; the commit stands."""
+        ...
+
     def commit_lazily(self) -> None:
         """This transaction's commit need not wait for the disk: what it writes is made
         durable by the next commit that does wait (on PostgreSQL the WAL is flushed in

@@ -9,10 +9,11 @@ wake-ups travel.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -72,6 +73,7 @@ from procflow.store.sql_batches import BatchStatements
 from procflow.store.sql_catalog import CatalogReads
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+log = logging.getLogger("procflow.store")
 
 AnyRow = Row[*tuple[Any, ...]]
 AnySelect = Select[*tuple[Any, ...]]
@@ -229,6 +231,7 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
         self.lazy_commit = False
         # Appended audit events, by append: (instance, events, at).
         self.unwritten_events: list[tuple[UUID, tuple[NewAuditEvent, ...], datetime]] = []
+        self.after_commit_callbacks: list[Callable[[], None]] = []
 
     @property
     def _hot(self) -> HotCursor:
@@ -444,6 +447,9 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
             for r in rows
         ]
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self.after_commit_callbacks.append(callback)
+
     def commit_lazily(self) -> None:
         # Heard by PostgresStore._commit. SQLite keeps the store's own setting: under the
         # default synchronous=NORMAL in WAL mode no commit waits for the disk anyway.
@@ -597,14 +603,25 @@ class SqlStore:
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTxn]:
-        with self.engine.connect() as connection, connection.begin() as transaction:
+        with (
+            self._writing(),
+            self.engine.connect() as connection,
+            connection.begin() as transaction,
+        ):
             txn = self._txn(connection)
             yield txn
             self._commit(txn, transaction)
+        # Committed, and (SQLite) the write lock released: nothing below holds up the next
+        # writer, and nothing below runs for a transaction that rolled back.
         if txn.enqueued_jobs:
             self._jobs_enqueued.set()
         if txn.external_tasks_changed:
             self._external_tasks_changed()
+        _run_after_commit(txn)
+
+    def _writing(self) -> AbstractContextManager[object]:
+        """Held around a write transaction, from before BEGIN to after COMMIT."""
+        return nullcontext()
 
     def on_external_tasks(self, callback: Callable[[], None]) -> None:
         self._external_task_listeners.append(callback)
@@ -626,6 +643,7 @@ class SqlStore:
                 txn = self._txn(connection)
                 yield txn
                 self._commit(txn, transaction)
+        _run_after_commit(txn)
 
     def _commit(self, txn: SqlTxn, transaction: RootTransaction) -> None:
         """Write what the transaction kept back, then commit."""
@@ -661,6 +679,16 @@ class SqlStore:
         # enqueued just before the clear below is still visible to the caller's next claim.
         if self._jobs_enqueued.wait(timeout):
             self._jobs_enqueued.clear()
+
+
+def _run_after_commit(txn: SqlTxn) -> None:
+    # The work is committed whatever a callback does: a failing one is logged, never
+    # raised, so that its caller does not take a committed command for a failed one.
+    for callback in txn.after_commit_callbacks:
+        try:
+            callback()
+        except Exception:
+            log.exception("after-commit callback failed")
 
 
 def alembic_config() -> Config:

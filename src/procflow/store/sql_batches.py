@@ -10,7 +10,7 @@ Copies started by a slice are written with one multi-row statement per table.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -124,10 +124,18 @@ class BatchStatements:
     connection: Connection
     _dialect: q.DialectStatements
 
+    after_commit_callbacks: list[Callable[[], None]]
+
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        with self.connection.begin_nested():
-            yield
+        kept = len(self.after_commit_callbacks)
+        try:
+            with self.connection.begin_nested():
+                yield
+        except BaseException:
+            # What rolled back with the savepoint is not announced at the commit.
+            del self.after_commit_callbacks[kept:]
+            raise
 
     def insert_batch(self, batch: BatchRecord, sources: Sequence[UUID]) -> None:
         self.connection.execute(batches.insert(), asdict(batch))

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from procflow.store.sql import SqlStore, SqlTxn, json_dumps, json_loads
+from procflow.store.sql import SqlStore, json_dumps, json_loads
 
 BUSY_TIMEOUT_SECONDS = 30.0
 SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
@@ -55,11 +55,10 @@ class SqliteStore(SqlStore):
         self._writer = threading.RLock()
 
     @contextmanager
-    def transaction(self) -> Iterator[SqlTxn]:
+    def _writing(self) -> Iterator[object]:
         queued = self._writer.acquire(timeout=BUSY_TIMEOUT_SECONDS)
         try:
-            with super().transaction() as txn:
-                yield txn
+            yield None
         finally:
             if queued:
                 self._writer.release()

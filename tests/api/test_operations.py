@@ -56,3 +56,24 @@ def test_json_log_lines_carry_the_instance_uuid(api: Api, caplog: pytest.LogCapt
     assert line["instance"] == started["uuid"]
     assert line["level"] == "info" and line["msg"] == "instance started"
     assert line["state"] == "FINISHED"
+
+
+def test_a_message_start_is_counted_and_logged_once(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    operator = api.headers(api.mint({"*": frozenset({Role.ADMIN})}))
+    before = api.client.get("/metrics", headers=operator).text
+    with caplog.at_level(logging.INFO, logger="procflow.runtime"):
+        answer = api.client.post(
+            f"/api/runtime/wks/{api.workspace}/messages",
+            json={"messageName": "customer-signed-up", "data": {"email": "a@b.c"}},
+            headers=api.headers(),
+        ).json()
+    [started] = answer["started"]
+    after = api.client.get("/metrics", headers=operator).text
+    starts = "procflow_instance_starts_total"
+    assert _sample(after, starts) - _sample(before, starts) == 1
+    lines = [r for r in caplog.records if r.getMessage() == "instance started"]
+    assert [json.loads(JsonFormatter().format(r))["instance"] for r in lines] == [
+        started["processInstanceUuid"]
+    ]

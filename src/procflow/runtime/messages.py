@@ -20,7 +20,6 @@ from procflow.engine.events import AuditEvent, MessageCorrelated, Start
 from procflow.model.data import JsonObject
 from procflow.model.errors import WorkspaceNotFound
 from procflow.model.instance import ProcessInstance
-from procflow.runtime import metrics
 from procflow.runtime.access import Principal, Role
 from procflow.runtime.context import RuntimeContext
 from procflow.runtime.pipeline import RetryableConflict, apply_step, run_command
@@ -151,8 +150,7 @@ def _start(
                 details = {"buildId": str(build.id), "messageStart": {"nodeId": start.id,
                            "messageName": request.name}}  # fmt: skip
                 created = AuditEvent("instance_created", details=details)
-                applied = apply_step(ctx, txn, instance, Start(start.id), now, build=build,
-                                     is_new=True, prelude=(created,))  # fmt: skip
-                metrics.observe_start(applied.instance)
+                apply_step(ctx, txn, instance, Start(start.id), now, build=build,
+                           is_new=True, prelude=(created,))  # fmt: skip
                 started.append({"processInstanceUuid": str(instance.uuid)})
     return started

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TypeVar
 
 from procflow.engine.events import Effect, Event, StepResult
@@ -105,15 +106,32 @@ def apply_step(
     child_jobs.tell_parent(txn, None if is_new else instance, saved, now)
     child_jobs.cascade(txn, saved, event, now)
     if is_new:
-        metrics.observe_start(saved)
+        txn.after_commit(partial(_announce_start, saved))
     else:
-        metrics.observe_transition(instance, saved)
-    log.info(
-        "instance moved",
-        extra={"instance": str(saved.uuid), "state": saved.state.value,
-               "event": type(event).__name__},
-    )  # fmt: skip
+        txn.after_commit(partial(_announce_move, instance, saved, type(event).__name__))
     delivery = buffered_delivery(txn, saved, result.effects, now)
     if delivery is not None:
         return apply_step(ctx, txn, saved, delivery, now, build=build)
     return Applied(saved, build, result)
+
+
+# Metrics and log lines wait for the commit: a rolled-back attempt (a lost race, retried)
+# is neither counted nor logged, and on SQLite they are written after the write lock is
+# released rather than while the next writer waits for it.
+
+
+def _announce_start(saved: ProcessInstance) -> None:
+    metrics.observe_start(saved)
+    log.info(
+        "instance started",
+        extra={"instance": str(saved.uuid), "state": saved.state.value,
+               "definition": saved.definition_name},
+    )  # fmt: skip
+
+
+def _announce_move(before: ProcessInstance, saved: ProcessInstance, event: str) -> None:
+    metrics.observe_transition(before, saved)
+    log.info(
+        "instance moved",
+        extra={"instance": str(saved.uuid), "state": saved.state.value, "event": event},
+    )

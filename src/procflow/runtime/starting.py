@@ -140,14 +140,6 @@ def start_in(
         record = IdempotencyRecord(prepared.workspace_id, key, fingerprint, saved.uuid)
         if not txn.insert_idempotency(record):
             raise _LostIdempotencyRace()
-    log.info(
-        "instance started",
-        extra={
-            "instance": str(saved.uuid),
-            "state": saved.state.value,
-            "definition": saved.definition_name,
-        },
-    )
     return StartOutcome(saved, prepared.resolved.build)
 
 

@@ -5,6 +5,7 @@ The batch is applied by a real ``Worker`` on the same store, as ``procflow worke
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from procflow.api.app import create_app
 from procflow.model.instance import ProcessInstance
@@ -385,6 +387,34 @@ def test_a_copy_slice_records_its_failing_items_and_writes_the_rest_together(api
         assert len(txn.list_audit(UUID(items[0]["resultUuid"]))) == trail
     instances, audit = api.stored_counts()
     assert (instances, audit) == (before[0] + 3, before[1] + 3 * trail)
+
+
+def test_a_slice_of_simple_copies_is_written_together_and_each_copy_announced_once(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Four copies that finish at once are collected: one INSERT of instances for the slice
+    and no savepoint per item; after the commit, one "instance started" line per copy."""
+    sources = _failed_runs(api, 4)
+    batch = _create(api, {**COPY_FAILED, "filter": {"uuids": sources}}).json()
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()).upper().replace('"', ""))
+
+    engine = api.store.engine  # type: ignore[attr-defined]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with caplog.at_level(logging.INFO, logger="procflow.runtime"):
+            _drain(api, slice_size=10)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    items = _items(api, batch["id"])
+    assert [i["state"] for i in items] == ["DONE"] * 4
+    assert sum(s.startswith("INSERT INTO PROCESS_INSTANCES") for s in statements) == 1
+    # The one around the slice's combined write; none for an item.
+    assert sum(s.startswith("SAVEPOINT") for s in statements) == 1
+    started = [r for r in caplog.records if r.getMessage() == "instance started"]
+    assert sorted(r.__dict__["instance"] for r in started) == sorted(i["resultUuid"] for i in items)
 
 
 def test_a_slice_whose_item_key_is_taken_goes_item_by_item(api: Api) -> None:

@@ -4,14 +4,15 @@ slice collects the writes of many starts, to write them with one statement per t
 ``start_in`` runs unchanged against ``SliceWrites.txn``. The reads a copy makes are answered
 from what the slice read once (its sources in one SELECT, each app's active build once);
 the writes a start makes (the instance, its audit events, its idempotency key, its jobs and
-external tasks) are collected; anything else raises ``NotCollectable`` before it reaches the
-database, and that item is started on the real transaction instead. Nothing is written
+external tasks, what it announces after the commit) are collected; anything else raises
+``NotCollectable`` before it reaches the database, and that item is started on the real
+transaction instead. Nothing is written
 before ``flush``, so forgetting a failed item's collected writes (``drop_to``) is exact.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
@@ -42,6 +43,7 @@ class Mark:
     keys: int
     jobs: int
     tasks: int
+    announcements: int
 
 
 class SliceWrites:
@@ -57,6 +59,8 @@ class SliceWrites:
         self.keys: list[IdempotencyRecord] = []
         self.jobs: list[NewJob] = []
         self.tasks: list[NewExternalTask] = []
+        # What the starts announce once committed (log lines, metrics): theirs to keep.
+        self.announcements: list[Callable[[], None]] = []
 
     @property
     def txn(self) -> StoreTxn:
@@ -64,7 +68,7 @@ class SliceWrites:
 
     def mark(self) -> Mark:
         return Mark(len(self.instances), len(self.audit), len(self.keys), len(self.jobs),
-                    len(self.tasks))  # fmt: skip
+                    len(self.tasks), len(self.announcements))  # fmt: skip
 
     def drop_to(self, mark: Mark) -> None:
         del self.instances[mark.instances :]
@@ -72,6 +76,7 @@ class SliceWrites:
         del self.keys[mark.keys :]
         del self.jobs[mark.jobs :]
         del self.tasks[mark.tasks :]
+        del self.announcements[mark.announcements :]
 
     def flush(self) -> bool:
         """Write everything collected; False when an idempotency key was taken already
@@ -80,6 +85,8 @@ class SliceWrites:
             return False
         self._real.enqueue_jobs(self.jobs)
         self._real.open_external_tasks(self.tasks, self._now)
+        for announcement in self.announcements:
+            self._real.after_commit(announcement)
         return True
 
     def source(self, uuid: UUID) -> ProcessInstance | None:
@@ -159,6 +166,9 @@ class _Collecting:
 
     def open_external_tasks(self, tasks: Sequence[NewExternalTask], now: datetime) -> None:
         self._writes.tasks.extend(tasks)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._writes.announcements.append(callback)
 
     def hold_jobs(self, instance_uuid: UUID, held: bool) -> None:
         # A copy that failed at once (an incident) holds its waits: with no job collected

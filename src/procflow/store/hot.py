@@ -231,6 +231,9 @@ class HotCursor:
         except self._statements.error as error:
             raise self._wrapped(statement, error) from error
 
+    def close(self) -> None:
+        self._cursor.close()
+
     def _dispatch(self, statement: Compiled, params: object, *, many: bool) -> None:
         listeners = self._connection.dispatch.before_cursor_execute
         listeners(self._connection, self._cursor, statement.sql, params, None, many)

@@ -225,6 +225,7 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
         self._dialect = dialect
         self._hot_statements = hot
         self._hot_cursor: HotCursor | None = None
+        self._released = False
         self._message_result_insert = dialect.insert_message_result
         self.enqueued_jobs = False
         # Set by ``commit_lazily``: the COMMIT does not wait for the disk (PostgreSQL).
@@ -236,8 +237,21 @@ class SqlTxn(BatchStatements, CatalogReads, ExternalTaskQueries, MessageQueries)
     @property
     def _hot(self) -> HotCursor:
         if self._hot_cursor is None:
+            assert not self._released, "the transaction is over: its connection is pooled"
             self._hot_cursor = HotCursor(self.connection, self._hot_statements)
         return self._hot_cursor
+
+    def release_cursor(self) -> None:
+        """Close the driver cursor before the connection goes back to the pool.
+
+        A cursor left to the garbage collector is finalized whenever the transaction object
+        dies, possibly while another thread holds the same pooled connection: sqlite3 then
+        resets a cached statement under that thread ("bad parameter or other API misuse").
+        """
+        self._released = True
+        if self._hot_cursor is not None:
+            self._hot_cursor.close()
+            self._hot_cursor = None
 
     def _one(self, statement: AnySelect, **params: Any) -> AnyRow | None:
         return self.connection.execute(statement, params).first()
@@ -609,8 +623,11 @@ class SqlStore:
             connection.begin() as transaction,
         ):
             txn = self._txn(connection)
-            yield txn
-            self._commit(txn, transaction)
+            try:
+                yield txn
+                self._commit(txn, transaction)
+            finally:
+                txn.release_cursor()
         # Committed, and (SQLite) the write lock released: nothing below holds up the next
         # writer, and nothing below runs for a transaction that rolled back.
         if txn.enqueued_jobs:
@@ -641,8 +658,11 @@ class SqlStore:
             connection.execution_options(procflow_read_only=True)
             with connection.begin() as transaction:
                 txn = self._txn(connection)
-                yield txn
-                self._commit(txn, transaction)
+                try:
+                    yield txn
+                    self._commit(txn, transaction)
+                finally:
+                    txn.release_cursor()
         _run_after_commit(txn)
 
     def _commit(self, txn: SqlTxn, transaction: RootTransaction) -> None:

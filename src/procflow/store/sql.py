@@ -12,7 +12,7 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -622,12 +622,7 @@ class SqlStore:
             self.engine.connect() as connection,
             connection.begin() as transaction,
         ):
-            txn = self._txn(connection)
-            try:
-                yield txn
-                self._commit(txn, transaction)
-            finally:
-                txn.release_cursor()
+            txn = yield from self._open_and_commit(connection, transaction)
         # Committed, and (SQLite) the write lock released: nothing below holds up the next
         # writer, and nothing below runs for a transaction that rolled back.
         if txn.enqueued_jobs:
@@ -657,13 +652,21 @@ class SqlStore:
         with self.engine.connect() as connection:
             connection.execution_options(procflow_read_only=True)
             with connection.begin() as transaction:
-                txn = self._txn(connection)
-                try:
-                    yield txn
-                    self._commit(txn, transaction)
-                finally:
-                    txn.release_cursor()
+                txn = yield from self._open_and_commit(connection, transaction)
         _run_after_commit(txn)
+
+    def _open_and_commit(
+        self, connection: Connection, transaction: RootTransaction
+    ) -> Generator[SqlTxn, None, SqlTxn]:
+        """Yield the transaction's ``SqlTxn``, commit it, and answer it; its driver cursor is
+        closed before the connection goes back to the pool, committed or not."""
+        txn = self._txn(connection)
+        try:
+            yield txn
+            self._commit(txn, transaction)
+        finally:
+            txn.release_cursor()
+        return txn
 
     def _commit(self, txn: SqlTxn, transaction: RootTransaction) -> None:
         """Write what the transaction kept back, then commit."""
